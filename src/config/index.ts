@@ -1,0 +1,114 @@
+/**
+ * The one place that reads the environment. Every variable is validated here, per
+ * section, and all problems are reported at once so a misconfigured deploy fails
+ * with the full list instead of one error per restart.
+ */
+import { z } from 'zod';
+
+const intMs = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const serverSection = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const storageSection = z.object({
+  DATA_DIR: z.string().min(1).default('./.tilecast'),
+  CLICKHOUSE_URL: optionalString.pipe(z.url().optional()),
+  CLICKHOUSE_USER: optionalString,
+  CLICKHOUSE_PASSWORD: optionalString,
+  CLICKHOUSE_DATABASE: optionalString,
+});
+
+const authSection = z.object({
+  AUTH_SECRET: optionalString.pipe(z.string().min(32, 'AUTH_SECRET must be at least 32 characters').optional()),
+});
+
+const kafkaSection = z.object({
+  KAFKA_BROKERS: optionalString,
+  KAFKA_TOPIC: z.string().min(1).default('business.events.raw'),
+  KAFKA_DLQ_TOPIC: z.string().min(1).default('business.events.dlq'),
+  KAFKA_GROUP_ID: z.string().min(1).default('tilecast-aggregator'),
+});
+
+const realtimeSection = z.object({
+  REDIS_URL: optionalString,
+});
+
+const aggregateSection = z.object({
+  ALLOWED_LATENESS_MS: intMs(10_000),
+  FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+  STALE_AFTER_MS: z.coerce.number().int().positive().default(30_000),
+  CURRENCY_BUDGET: z.coerce.number().int().positive().default(20),
+});
+
+const envSchema = serverSection
+  .extend(storageSection.shape)
+  .extend(authSection.shape)
+  .extend(kafkaSection.shape)
+  .extend(realtimeSection.shape)
+  .extend(aggregateSection.shape);
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  server: { port: number; host: string; maxBodyBytes: number; logLevel: z.infer<typeof serverSection>['LOG_LEVEL'] };
+  storage: {
+    dataDir: string;
+    clickhouse:
+      | { kind: 'embedded'; path: string }
+      | { kind: 'server'; url: string; user?: string; password?: string; database?: string };
+  };
+  auth: { secret?: string };
+  kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string };
+  redisUrl?: string;
+  aggregate: { allowedLatenessMs: number; flushIntervalMs: number; staleAfterMs: number; currencyBudget: number };
+}
+
+/** Parses `env` (normally `process.env`) into a typed Config or throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const brokers = e.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  return {
+    server: { port: e.PORT, host: e.HOST, maxBodyBytes: e.MAX_BODY_BYTES, logLevel: e.LOG_LEVEL },
+    storage: {
+      dataDir: e.DATA_DIR,
+      clickhouse: e.CLICKHOUSE_URL
+        ? {
+            kind: 'server',
+            url: e.CLICKHOUSE_URL,
+            user: e.CLICKHOUSE_USER,
+            password: e.CLICKHOUSE_PASSWORD,
+            database: e.CLICKHOUSE_DATABASE,
+          }
+        : { kind: 'embedded', path: `${e.DATA_DIR}/clickhouse` },
+    },
+    auth: { secret: e.AUTH_SECRET },
+    kafka: brokers?.length
+      ? { brokers, topic: e.KAFKA_TOPIC, dlqTopic: e.KAFKA_DLQ_TOPIC, groupId: e.KAFKA_GROUP_ID }
+      : undefined,
+    redisUrl: e.REDIS_URL,
+    aggregate: {
+      allowedLatenessMs: e.ALLOWED_LATENESS_MS,
+      flushIntervalMs: e.FLUSH_INTERVAL_MS,
+      staleAfterMs: e.STALE_AFTER_MS,
+      currencyBudget: e.CURRENCY_BUDGET,
+    },
+  };
+}

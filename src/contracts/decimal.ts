@@ -1,0 +1,33 @@
+/**
+ * Exact money. Amounts travel as decimal strings with at most 6 fractional digits and
+ * are summed as integer micro-units in BigInt, so no sum ever passes through binary
+ * floating point (ClickHouse stores them as Decimal(38, 6)).
+ */
+export const MONEY_SCALE = 6;
+const SCALE_FACTOR = 10n ** BigInt(MONEY_SCALE);
+
+/** A plain decimal literal: optional minus, digits, optional fraction of 1–6 digits. */
+export const DECIMAL_PATTERN = /^-?(0|[1-9]\d{0,30})(\.\d{1,6})?$/;
+
+/** Parses a decimal literal (already matching DECIMAL_PATTERN) into micro-units. */
+export function toMicros(literal: string): bigint {
+  if (!DECIMAL_PATTERN.test(literal)) throw new RangeError(`not a decimal with ≤${MONEY_SCALE} fractional digits: ${literal}`);
+  const negative = literal.startsWith('-');
+  const [whole = '0', fraction = ''] = (negative ? literal.slice(1) : literal).split('.');
+  const micros = BigInt(whole) * SCALE_FACTOR + BigInt(fraction.padEnd(MONEY_SCALE, '0'));
+  return negative ? -micros : micros;
+}
+
+/** Renders micro-units as the shortest exact decimal literal ("12.5", "3", "0.000001"). */
+export function fromMicros(micros: bigint): string {
+  const negative = micros < 0n;
+  const abs = negative ? -micros : micros;
+  const whole = abs / SCALE_FACTOR;
+  const fraction = (abs % SCALE_FACTOR).toString().padStart(MONEY_SCALE, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+/** Normalises a decimal string from any source (e.g. ClickHouse "12.500000") to canonical form. */
+export function canonicalDecimal(literal: string): string {
+  return fromMicros(toMicros(literal.includes('.') ? literal.replace(/0+$/, '').replace(/\.$/, '') : literal));
+}
