@@ -51,16 +51,33 @@ running_pid() { # prints the broker pid if the pid file names a live kafka.Kafka
   [[ -f "$PID_FILE" ]] || return 1
   pid="$(cat "$PID_FILE")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against pid reuse after a reboot or crash: it must really be our broker.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
+  is_broker "$pid" || return 1
   echo "$pid"
+}
+
+# The cmdline check guards against pid reuse, and is false for an exited (zombie) process,
+# which `kill -0` would still report as alive.
+is_broker() { [[ "$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline")" == *" kafka.Kafka "* ]]; }
+
+wait_exit() { # pid, seconds
+  local deadline=$((SECONDS + $2))
+  while is_broker "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# Errors and their root causes ("Caused by", last one = deepest) rather than a raw stack tail.
+show_errors() {
+  grep -hE ' (ERROR|FATAL) |^Caused by|Exception in thread|^Error' "$LOG_FILE" "$DATA/stdout.log" 2>/dev/null |
+    tail -n 12 >&2 || true
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_ready() { # consumer-group level check; the broker log alone is not enough for kafkajs
-  (cd "$REPO_ROOT" && KAFKA_BROKERS="$BOOTSTRAP" node scripts/kafka/wait-ready.mjs)
+  # >&2: kafkajs logs (WAIT_READY_DEBUG=1) go to stdout, which carries only the bootstrap address.
+  (cd "$REPO_ROOT" && KAFKA_BROKERS="$BOOTSTRAP" node scripts/kafka/wait-ready.mjs >&2)
 }
 
 write_config() {
@@ -129,8 +146,13 @@ start() {
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.prev"
 
   local t0=$SECONDS cluster_id
-  cluster_id="$("${JAVA[@]}" kafka.tools.StorageTool random-uuid)"
-  "${JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA/server.properties" --ignore-formatted >/dev/null
+  # Format only fresh storage: in 3.9 `format --ignore-formatted` still rejects kept data
+  # whose meta.properties has another cluster id ("Invalid cluster.id"), so never re-run it.
+  if [[ ! -f "$DATA/kraft/meta.properties" ]]; then
+    cluster_id="$("${JAVA[@]}" kafka.tools.StorageTool random-uuid)"
+    "${JAVA[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$DATA/server.properties" \
+      --ignore-formatted >/dev/null || die "formatting storage in $DATA/kraft failed"
+  fi
 
   # setsid: own session, so the caller's Ctrl-C or process-group cleanup does not hit it.
   # The inner shell records its own pid and then becomes java (exec), so the pid is exact.
@@ -142,13 +164,13 @@ start() {
   local deadline=$((SECONDS + START_TIMEOUT))
   until grep -q 'Kafka Server started' "$LOG_FILE" 2>/dev/null && port_open "$KAFKA_PORT"; do
     if ((SECONDS >= deadline)); then
-      tail -n 30 "$LOG_FILE" "$DATA/stdout.log" >&2 2>/dev/null || true
+      show_errors
       stop || true
       die "broker not up within ${START_TIMEOUT}s"
     fi
     # Fail fast if the JVM died (bad config, port race, ...).
     if [[ -f "$PID_FILE" ]] && ! running_pid >/dev/null; then
-      tail -n 30 "$LOG_FILE" "$DATA/stdout.log" >&2 2>/dev/null || true
+      show_errors
       die "broker exited during startup (logs in $DATA)"
     fi
     sleep 0.2
@@ -166,16 +188,12 @@ stop() {
     log "not running"
     return 0
   fi
-  kill -TERM "$pid"
-  local deadline=$((SECONDS + STOP_TIMEOUT))
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then
-      log "no exit ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 0.2
-  done
+  kill -TERM "$pid" # controlled shutdown: flushes logs, usually takes 1-2 s
+  if ! wait_exit "$pid" "$STOP_TIMEOUT"; then
+    log "no exit ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_exit "$pid" 5 || die "pid $pid survived SIGKILL"
+  fi
   rm -f "$PID_FILE"
   log "stopped (pid $pid)"
 }

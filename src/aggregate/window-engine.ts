@@ -13,34 +13,21 @@
  *   written before it was restored (so a late event cannot overwrite stored history).
  */
 import { fromMicros, toMicros } from '../contracts/decimal.ts';
-import type { AcceptedEvent } from '../contracts/event.ts';
+import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
-import type { UpdateKind, WindowUpdate } from '../contracts/window.ts';
+import {
+  windowId as keyOf,
+  type StoredWindow,
+  type UpdateKind,
+  type WindowRef,
+  type WindowUpdate,
+  type WindowValues,
+} from '../contracts/window.ts';
+
+export type { StoredWindow, WindowEvent, WindowRef };
 import { advanceIdle, initialWatermark, observeEvent, type WatermarkOptions, type WatermarkState } from './watermark.ts';
 
 export const TRACE_SAMPLE_SIZE = 5;
-
-/** The minimal event shape the engine needs; the event log stores exactly this. */
-export type WindowEvent = Pick<AcceptedEvent, 'key' | 'eventType' | 'userId' | 'tenantId' | 'currency' | 'amount' | 'traceId' | 'timestamp'>;
-
-export interface WindowRef {
-  tenantId: string;
-  currency: string;
-  windowStart: number;
-}
-
-/** The stored values of a window, to tell whether the log holds more than the last write. */
-export type WindowValues = Pick<WindowUpdate, 'revenue' | 'purchases' | 'signups' | 'upgrades' | 'churns' | 'activeUsers'>;
-
-/** What storage knows about a window that is not in memory. */
-export interface StoredWindow {
-  /** Last written revision and its values; revision 0 = never written. */
-  revision: number;
-  final: boolean;
-  values: WindowValues | null;
-  /** Every logged event of the window. */
-  events: WindowEvent[];
-}
 
 export interface WindowEngineOptions extends WatermarkOptions {
   /** How long a final, written window stays in memory past the watermark. Default 5 minutes. */
@@ -77,7 +64,6 @@ export interface CollectedUpdate extends WindowUpdate {
 }
 
 export const windowStartOf = (timestamp: number): number => Math.floor(timestamp / WINDOW_MS) * WINDOW_MS;
-const keyOf = (r: WindowRef): string => `${r.tenantId}\u0000${r.currency}\u0000${r.windowStart}`;
 
 function emptyWindow(ref: WindowRef): WindowState {
   return {

@@ -63,6 +63,9 @@ export interface AcceptedEvent extends EventV1 {
   key: string;
 }
 
+/** The part of an accepted event that aggregation needs; the event log stores exactly this. */
+export type WindowEvent = Pick<AcceptedEvent, 'key' | 'eventType' | 'userId' | 'tenantId' | 'currency' | 'amount' | 'traceId' | 'timestamp'>;
+
 /**
  * The idempotency key: the producer's eventId, or a UUID-shaped digest of
  * traceId + eventType + timestamp + userId so retries of the same event collapse.

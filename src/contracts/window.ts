@@ -5,7 +5,16 @@
  */
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from './decimal.ts';
-import { tenantIdSchema } from './event.ts';
+import { tenantIdSchema, type WindowEvent } from './event.ts';
+
+/** Identifies one stored window: a minute of one tenant × currency. */
+export interface WindowRef {
+  tenantId: string;
+  currency: string;
+  windowStart: number;
+}
+
+export const windowId = (r: WindowRef): string => `${r.tenantId}\u0000${r.currency}\u0000${r.windowStart}`;
 
 export const UPDATE_KINDS = ['partial', 'final', 'correction'] as const;
 export type UpdateKind = (typeof UPDATE_KINDS)[number];
@@ -42,3 +51,16 @@ export const progressSchema = z.object({
   watermark: epochMs,
 });
 export type Progress = z.infer<typeof progressSchema>;
+
+/** The stored values of a window, to tell whether the log holds more than the last write. */
+export type WindowValues = Pick<WindowUpdate, 'revenue' | 'purchases' | 'signups' | 'upgrades' | 'churns' | 'activeUsers'>;
+
+/** What storage knows about a window that is not in memory. */
+export interface StoredWindow {
+  /** Last written revision and its values; revision 0 = never written. */
+  revision: number;
+  final: boolean;
+  values: WindowValues | null;
+  /** Every logged event of the window. */
+  events: WindowEvent[];
+}

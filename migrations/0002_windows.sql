@@ -1,0 +1,58 @@
+-- One row per write of a one-minute window; the highest revision wins.
+--
+-- Engine: ReplacingMergeTree(revision). Every write is a full snapshot of the window,
+-- so rewriting the same revision (a retried flush) is harmless, and readers use
+-- FINAL to see exactly the newest revision per window.
+-- ORDER BY (tenant_id, currency, window_start): every read is one tenant, optionally
+-- one currency, over a time range.
+-- `users` is a mergeable distinct state (uniqExact): hours and days merge the states
+-- of their minutes, so a user active in many minutes counts once. uniqExact keeps
+-- distinct counts exact; its state grows with distinct users per window.
+CREATE TABLE IF NOT EXISTS windows
+(
+    tenant_id        String,
+    currency         LowCardinality(String),
+    window_start     DateTime('UTC'),
+    revision         UInt32,
+    final            UInt8,
+    revenue          Decimal(38, 6),
+    purchases        UInt64,
+    signups          UInt64,
+    upgrades         UInt64,
+    churns           UInt64,
+    active_users     UInt64,
+    users            AggregateFunction(uniqExact, String),
+    last_event_at_ms Int64,
+    trace_sample     Array(String),
+    written_at       DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(revision)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (tenant_id, currency, window_start);
+
+-- Writers insert plain user ids here; the view turns them into the uniqExact state.
+-- A Null table stores nothing itself.
+CREATE TABLE IF NOT EXISTS windows_input
+(
+    tenant_id        String,
+    currency         String,
+    window_start     DateTime('UTC'),
+    revision         UInt32,
+    final            UInt8,
+    revenue          Decimal(38, 6),
+    purchases        UInt64,
+    signups          UInt64,
+    upgrades         UInt64,
+    churns           UInt64,
+    active_users     UInt64,
+    users            Array(String),
+    last_event_at_ms Int64,
+    trace_sample     Array(String)
+)
+ENGINE = Null;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS windows_input_mv TO windows AS
+SELECT
+    tenant_id, currency, window_start, revision, final, revenue, purchases, signups, upgrades, churns,
+    active_users, arrayReduce('uniqExactState', users) AS users, last_event_at_ms, trace_sample
+FROM windows_input;

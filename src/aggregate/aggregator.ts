@@ -1,0 +1,158 @@
+/**
+ * The aggregator around the pure window engine: feeds it logged events, and on a
+ * timer (FLUSH_INTERVAL_MS) restores windows it must take back from storage, writes
+ * changed windows to ClickHouse, records progress, then publishes the updates.
+ *
+ * Exactly-once effect: window writes are full snapshots keyed by window and
+ * revision, so a retried or repeated write changes nothing; the event log is the
+ * truth a restart rebuilds from (open windows + everything logged after the last
+ * checkpoint). A failed flush leaves the engine's windows dirty and is retried with
+ * backoff.
+ */
+import type { WindowEvent } from '../contracts/event.ts';
+import { windowId, type WindowRef } from '../contracts/window.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { UpdateBus } from '../realtime/bus.ts';
+import type { EventLog } from '../storage/event-log.ts';
+import type { ProgressStore } from '../storage/progress-store.ts';
+import type { WindowStore } from '../storage/window-store.ts';
+import { createWindowEngine, type CollectedUpdate, type WindowEngine } from './window-engine.ts';
+
+export interface AggregatorDeps {
+  source: string;
+  eventLog: EventLog;
+  windowStore: WindowStore;
+  progressStore: ProgressStore;
+  bus: UpdateBus;
+  clock: () => number;
+  logger: Logger;
+  metrics: Metrics;
+  allowedLatenessMs: number;
+  flushIntervalMs: number;
+}
+
+const RESTORE_CHUNK = 500;
+const MAX_BACKOFF_MS = 30_000;
+
+export function createAggregator(deps: AggregatorDeps) {
+  const { logger, metrics, clock } = deps;
+  let engine: WindowEngine = createWindowEngine({ allowedLatenessMs: deps.allowedLatenessMs });
+  let fedSeq = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+  let failures = 0;
+  let flushing: Promise<void> | null = null;
+
+  async function restore(refs: readonly WindowRef[]): Promise<void> {
+    for (let i = 0; i < refs.length; i += RESTORE_CHUNK) {
+      const chunk = refs.slice(i, i + RESTORE_CHUNK);
+      const [events, stored] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk)]);
+      for (const ref of chunk) {
+        const s = stored.get(windowId(ref));
+        engine.restore(ref, { revision: s?.revision ?? 0, final: s?.final ?? false, values: s?.values ?? null, events: events.get(windowId(ref)) ?? [] });
+      }
+    }
+  }
+
+  async function flushOnce(): Promise<CollectedUpdate[]> {
+    const startedAt = clock();
+    const seqAtStart = fedSeq;
+    const stopTimer = metrics.flushDuration.startTimer();
+    engine.advance(startedAt);
+    await restore(engine.pendingRestores());
+    const updates = engine.collect();
+    if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref));
+    engine.acknowledge(updates);
+    const progress = { source: deps.source, processedThrough: startedAt, watermark: engine.watermark() };
+    await deps.progressStore.save({ ...progress, checkpointSeq: seqAtStart });
+    for (const u of updates) metrics.windowUpdates.inc({ kind: u.kind });
+    // Progress first, so a subscriber's freshness is current when the windows arrive.
+    await deps.bus.publishProgress(progress);
+    await deps.bus.publishWindows(updates.map(({ version: _v, ...u }) => u));
+    engine.evict();
+    metrics.openWindows.set(engine.size());
+    stopTimer();
+    return updates;
+  }
+
+  /** One flush at a time; concurrent callers share it. */
+  function flush(): Promise<void> {
+    flushing ??= flushOnce()
+      .then(() => {
+        failures = 0;
+      })
+      .catch((err: unknown) => {
+        failures += 1;
+        metrics.flushErrors.inc();
+        logger.error({ err: err instanceof Error ? err.message : String(err), failures }, 'flush failed; will retry');
+        throw err;
+      })
+      .finally(() => {
+        flushing = null;
+      });
+    return flushing;
+  }
+
+  function schedule(): void {
+    if (!running) return;
+    const delay = failures === 0 ? deps.flushIntervalMs : Math.min(MAX_BACKOFF_MS, deps.flushIntervalMs * 2 ** failures);
+    timer = setTimeout(() => {
+      flush()
+        .catch(() => undefined)
+        .finally(schedule);
+    }, delay);
+  }
+
+  return {
+    /**
+     * Takes back what a previous run left: resumes the persisted watermark, then
+     * restores every window stored as not final and every window touched by events
+     * logged after the last checkpoint.
+     */
+    async recover(): Promise<{ restored: number }> {
+      const progress = (await deps.progressStore.loadAll()).find((p) => p.source === deps.source);
+      engine = createWindowEngine({ allowedLatenessMs: deps.allowedLatenessMs, initialWatermark: progress?.watermark ?? 0 });
+      const [open, since, maxSeq] = await Promise.all([
+        deps.windowStore.openWindows(),
+        deps.eventLog.windowsSince(progress?.checkpointSeq ?? 0),
+        deps.eventLog.maxSeq(),
+      ]);
+      const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
+      await restore(refs);
+      fedSeq = maxSeq;
+      logger.info({ restored: refs.length, checkpoint: progress?.checkpointSeq ?? 0, maxSeq }, 'aggregator recovered');
+      return { restored: refs.length };
+    },
+
+    /** Feeds events that are already in the event log (synchronous, no I/O). */
+    ingest(events: readonly WindowEvent[], seq: number): void {
+      const now = clock();
+      for (const e of events) if (engine.add(e, now) === 'late') metrics.lateEvents.inc();
+      fedSeq = Math.max(fedSeq, seq);
+    },
+
+    flush,
+
+    start(): void {
+      if (running) return;
+      running = true;
+      schedule();
+    },
+
+    /** Stops the timer and writes what is still pending (if storage allows). */
+    async stop(): Promise<void> {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (flushing) await flushing.catch(() => undefined);
+      await flush().catch(() => undefined);
+    },
+
+    isRunning: (): boolean => running,
+    watermark: (): number => engine.watermark(),
+    openWindows: (): number => engine.size(),
+  };
+}
+
+export type Aggregator = ReturnType<typeof createAggregator>;

@@ -1,0 +1,147 @@
+/**
+ * Composition root: builds Tilecast from config and owns start/stop order.
+ * Embedded default = chdb + in-process bus + HTTP intake feeding the aggregator.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/index.ts';
+import { createAggregator } from '../aggregate/aggregator.ts';
+import { bearerToken, createTokenService, resolveSecret } from '../auth/tokens.ts';
+import { createEventsHandler } from '../ingest/http.ts';
+import { createIntake } from '../ingest/intake.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { createInProcessBus } from '../realtime/bus.ts';
+import type { ApiServices } from '../resolvers/context.ts';
+import { createFreshnessTracker } from '../resolvers/freshness.ts';
+import { createClickHouse } from '../storage/clickhouse.ts';
+import { createDeadLetters } from '../storage/dead-letters.ts';
+import { createEventLog } from '../storage/event-log.ts';
+import { migrate, pendingMigrations } from '../storage/migrations.ts';
+import { createProgressStore } from '../storage/progress-store.ts';
+import { createSeriesReader } from '../storage/series-reader.ts';
+import { createWindowStore } from '../storage/window-store.ts';
+import { createGraphQL } from './graphql.ts';
+import { createHttpServer, type Readiness } from './http-server.ts';
+
+export interface AppOptions {
+  config: Config;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export async function createApp(o: AppOptions) {
+  const { config } = o;
+  const clock = o.clock ?? Date.now;
+  const logger = o.logger ?? createLogger(config.server.logLevel);
+  const metrics = createMetrics();
+  const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
+  const migrations = await migrate(db);
+  if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
+
+  const eventLog = createEventLog(db);
+  const windowStore = createWindowStore(db);
+  const progressStore = createProgressStore(db);
+  const deadLetters = createDeadLetters(db);
+  const bus = createInProcessBus();
+  const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir));
+
+  const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs });
+  for (const p of await progressStore.loadAll()) freshness.observeProgress(p);
+  for (const [tenantId, lastEventAt] of await windowStore.lastEventAtByTenant()) freshness.observeWindow({ tenantId, lastEventAt });
+  const offProgress = bus.subscribeProgress((p) => freshness.observeProgress(p));
+  const offWindows = bus.subscribeAllWindows((u) => freshness.observeWindow(u));
+
+  const aggregator = createAggregator({
+    source: 'http',
+    eventLog,
+    windowStore,
+    progressStore,
+    bus,
+    clock,
+    logger,
+    metrics,
+    allowedLatenessMs: config.aggregate.allowedLatenessMs,
+    flushIntervalMs: config.aggregate.flushIntervalMs,
+  });
+  await aggregator.recover();
+  const intake = await createIntake({
+    eventLog,
+    deadLetters,
+    metrics,
+    logger,
+    currencyBudget: config.aggregate.currencyBudget,
+    sink: (events, seq) => aggregator.ingest(events, seq),
+  });
+
+  const services: ApiServices = {
+    seriesReader: createSeriesReader(db),
+    deadLetters,
+    freshness,
+    bus,
+    clock,
+    onSubscription: (d) => metrics.activeSubscriptions.inc(d),
+  };
+  const graphql = createGraphQL({ services, tokens, logger });
+
+  async function readiness(): Promise<Readiness> {
+    const clickhouse = await db.ping();
+    const pending = clickhouse ? await pendingMigrations(db) : [];
+    const checks = {
+      clickhouse: { ok: clickhouse, detail: config.storage.clickhouse.kind },
+      migrations: { ok: clickhouse && pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')}` : 'applied' },
+      aggregator: { ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' },
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  const server = createHttpServer({
+    events: createEventsHandler({
+      intake,
+      maxBodyBytes: config.server.maxBodyBytes,
+      authenticate: async (req) => {
+        const token = bearerToken(req.headers.authorization);
+        return token ? tokens.verify(token) : null;
+      },
+    }),
+    graphql: graphql.yoga,
+    readiness,
+    registry: metrics.registry,
+    onError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed'),
+  });
+  const sockets = graphql.attachWebSockets(server);
+
+  return {
+    config,
+    metrics,
+    tokens,
+    intake,
+    aggregator,
+    freshness,
+    db,
+    logger,
+    /** Starts the aggregator and listens; resolves with the base URL. */
+    async start(): Promise<{ url: string; port: number }> {
+      aggregator.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.server.port, config.server.host, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      return { url: `http://${config.server.host}:${port}`, port };
+    },
+    /** Graceful: stop accepting → flush windows → close sockets (1001) → close storage. */
+    async stop(): Promise<void> {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await aggregator.stop();
+      await sockets.close();
+      server.closeAllConnections();
+      await closed;
+      offProgress();
+      offWindows();
+      await bus.close();
+      await db.close();
+    },
+  };
+}
+
+export type App = Awaited<ReturnType<typeof createApp>>;

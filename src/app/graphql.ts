@@ -1,0 +1,110 @@
+/**
+ * GraphQL over HTTP (graphql-yoga, with an offline GraphiQL) and over websockets
+ * (graphql-ws on the same /graphql path). Auth: `Authorization: Bearer <token>` on
+ * HTTP; on websockets the `authorization` field of the connection_init payload
+ * (or the upgrade request's header). Unexpected errors are masked; expected ones
+ * carry `extensions.code`.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { AuthError, bearerToken, type Principal, type TokenService } from '../auth/tokens.ts';
+import type { Logger } from '../observability/logger.ts';
+import { createRequestContext, type ApiServices, type GraphQLContext } from '../resolvers/context.ts';
+import { schema } from '../schema/index.ts';
+
+/** Close code sent to websocket clients when the server shuts down (1001 Going Away: reconnect elsewhere). */
+export const WS_CLOSE_GOING_AWAY = 1001;
+
+export function createGraphQL(deps: { services: ApiServices; tokens: TokenService; logger: Logger }) {
+  const { services, tokens, logger } = deps;
+
+  async function principalFrom(header: string | null | undefined): Promise<Principal | null> {
+    const token = bearerToken(header);
+    if (!header) return null;
+    if (!token) throw new AuthError('Unauthenticated: Authorization must be "Bearer <token>"', 'UNAUTHENTICATED');
+    return tokens.verify(token);
+  }
+
+  const yoga = createYoga<{ req?: IncomingMessage; wsPrincipal?: Principal | null }, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    maskedErrors: true,
+    renderGraphiQL,
+    graphiql: { subscriptionsProtocol: 'WS', title: 'Tilecast GraphiQL' },
+    logging: {
+      debug: (...a) => logger.debug({ yoga: a }),
+      info: (...a) => logger.info({ yoga: a }),
+      warn: (...a) => logger.warn({ yoga: a }),
+      error: (...a) => logger.error({ yoga: a }),
+    },
+    context: async (initial) => {
+      if ('wsPrincipal' in initial) return createRequestContext(services, initial.wsPrincipal ?? null);
+      try {
+        return createRequestContext(services, await principalFrom(initial.request.headers.get('authorization')));
+      } catch (err) {
+        if (err instanceof AuthError) throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
+        throw err;
+      }
+    },
+  });
+
+  function attachWebSockets(server: Server) {
+    const wss = new WebSocketServer({ server, path: '/graphql' });
+    useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal | null }>(
+      {
+        onConnect: async (ctx) => {
+          const fromPayload = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+          const header = typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization;
+          try {
+            ctx.extra.principal = await principalFrom(header);
+            return ctx.extra.principal !== null;
+          } catch {
+            return false; // graphql-ws closes with 4403 Forbidden
+          }
+        },
+        onSubscribe: async (ctx, _id, params) => {
+          const { execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            req: ctx.extra.request,
+            wsPrincipal: ctx.extra.principal ?? null,
+            params,
+          });
+          let document;
+          try {
+            document = parse(params.query);
+          } catch (err) {
+            return [err instanceof GraphQLError ? err : new GraphQLError('Syntax error')];
+          }
+          const errors = validate(schema, document);
+          if (errors.length > 0) return errors;
+          const args: ExecutionArgs = {
+            schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+          return args;
+        },
+        execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+        subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      },
+      wss,
+    );
+    return {
+      /** Closes every socket with a code clients can act on, then the server. */
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const client of wss.clients) client.close(WS_CLOSE_GOING_AWAY, 'server shutting down');
+          wss.close(() => resolve());
+        }),
+    };
+  }
+
+  return { yoga, attachWebSockets };
+}

@@ -1,0 +1,46 @@
+/** Routes plain HTTP: ingest, health, readiness and metrics here; everything else to GraphQL. */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+export function createHttpServer(deps: {
+  events: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  graphql: (req: IncomingMessage, res: ServerResponse) => unknown;
+  readiness: () => Promise<Readiness>;
+  registry: Registry;
+  onError: (err: unknown) => void;
+}) {
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(body));
+  };
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const handle = async () => {
+      switch (path) {
+        case '/v1/events':
+          return deps.events(req, res);
+        case '/healthz':
+          return json(res, 200, { status: 'ok' });
+        case '/readyz': {
+          const r = await deps.readiness();
+          return json(res, r.ready ? 200 : 503, r);
+        }
+        case '/metrics':
+          res.writeHead(200, { 'content-type': deps.registry.contentType });
+          return res.end(await deps.registry.metrics());
+        default:
+          return deps.graphql(req, res);
+      }
+    };
+    handle().catch((err: unknown) => {
+      deps.onError(err);
+      if (!res.headersSent) json(res, 503, { error: 'Temporarily unavailable; retry with backoff' });
+      else res.end();
+    });
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * Prometheus metrics, one registry per app instance (tests run several apps in one
+ * process). Label sets are closed: query ids, reasons and outcomes come from code,
+ * never from input, so cardinality stays bounded.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tilecast_' });
+  const registers = [registry];
+  return {
+    registry,
+    clickhouseQueries: new Counter({
+      name: 'tilecast_clickhouse_queries_total',
+      help: 'ClickHouse calls by stable query id, kind (read|insert|command) and outcome',
+      labelNames: ['query_id', 'kind', 'outcome'] as const,
+      registers,
+    }),
+    clickhouseDuration: new Histogram({
+      name: 'tilecast_clickhouse_query_duration_seconds',
+      help: 'ClickHouse call latency by stable query id',
+      labelNames: ['query_id'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    ingestItems: new Counter({
+      name: 'tilecast_ingest_items_total',
+      help: 'Ingested items by outcome (accepted|duplicate|rejected) and reason',
+      labelNames: ['outcome', 'reason'] as const,
+      registers,
+    }),
+    windowUpdates: new Counter({
+      name: 'tilecast_window_updates_total',
+      help: 'Window updates written, by kind (partial|final|correction)',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    lateEvents: new Counter({ name: 'tilecast_late_events_total', help: 'Events that arrived after their window was final', registers }),
+    flushDuration: new Histogram({
+      name: 'tilecast_flush_duration_seconds',
+      help: 'Aggregator flush latency (restore + write + progress)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    flushErrors: new Counter({ name: 'tilecast_flush_errors_total', help: 'Failed aggregator flushes (retried)', registers }),
+    openWindows: new Gauge({ name: 'tilecast_open_windows', help: 'Windows held in memory by the aggregator', registers }),
+    activeSubscriptions: new Gauge({ name: 'tilecast_active_subscriptions', help: 'Open GraphQL subscriptions', registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

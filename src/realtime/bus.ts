@@ -1,0 +1,64 @@
+/**
+ * The update bus between aggregators and API replicas: window updates on one
+ * channel per tenant, progress ticks on one shared channel. The in-process bus is
+ * the embedded default; the Redis bus (REDIS_URL) carries the same typed messages
+ * between processes. Delivery is at-most-once (pub/sub): subscribers that need
+ * completeness resume from storage by revision.
+ */
+import type { Progress, WindowUpdate } from '../contracts/window.ts';
+
+export interface Channels {
+  windows: WindowUpdate;
+  progress: Progress;
+}
+
+export type Unsubscribe = () => void;
+
+export interface UpdateBus {
+  publishWindows(updates: readonly WindowUpdate[]): Promise<void>;
+  publishProgress(progress: Progress): Promise<void>;
+  /** Window updates of one tenant, in publish order. */
+  subscribeWindows(tenantId: string, handler: (u: WindowUpdate) => void): Unsubscribe;
+  /** Window updates of every tenant (freshness bookkeeping). */
+  subscribeAllWindows(handler: (u: WindowUpdate) => void): Unsubscribe;
+  subscribeProgress(handler: (p: Progress) => void): Unsubscribe;
+  close(): Promise<void>;
+}
+
+/** In-process bus: synchronous fan-out to local handlers. */
+export function createInProcessBus(): UpdateBus {
+  const windowHandlers = new Map<string, Set<(u: WindowUpdate) => void>>();
+  const allWindowHandlers = new Set<(u: WindowUpdate) => void>();
+  const progressHandlers = new Set<(p: Progress) => void>();
+  const add = <T>(set: Set<T>, h: T): Unsubscribe => {
+    set.add(h);
+    return () => set.delete(h);
+  };
+  return {
+    async publishWindows(updates) {
+      for (const u of updates) {
+        for (const h of allWindowHandlers) h(u);
+        for (const h of windowHandlers.get(u.tenantId) ?? []) h(u);
+      }
+    },
+    async publishProgress(p) {
+      for (const h of progressHandlers) h(p);
+    },
+    subscribeWindows(tenantId, handler) {
+      let set = windowHandlers.get(tenantId);
+      if (!set) windowHandlers.set(tenantId, (set = new Set()));
+      const off = add(set, handler);
+      return () => {
+        off();
+        if (set.size === 0) windowHandlers.delete(tenantId);
+      };
+    },
+    subscribeAllWindows: (handler) => add(allWindowHandlers, handler),
+    subscribeProgress: (handler) => add(progressHandlers, handler),
+    async close() {
+      windowHandlers.clear();
+      allWindowHandlers.clear();
+      progressHandlers.clear();
+    },
+  };
+}

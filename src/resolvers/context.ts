@@ -1,0 +1,47 @@
+/** Per-request GraphQL context: the verified principal, shared services, and request-scoped loaders. */
+import { GraphQLError } from 'graphql';
+import { AuthError, requireScope, type Principal, type Scope } from '../auth/tokens.ts';
+import type { UpdateBus } from '../realtime/bus.ts';
+import type { DeadLetters } from '../storage/dead-letters.ts';
+import type { SeriesReader } from '../storage/series-reader.ts';
+import type { FreshnessTracker } from './freshness.ts';
+import { createSeriesLoader } from './series.ts';
+
+export interface ApiServices {
+  seriesReader: SeriesReader;
+  deadLetters: DeadLetters;
+  freshness: FreshnessTracker;
+  bus: UpdateBus;
+  clock: () => number;
+  onSubscription: (delta: 1 | -1) => void;
+}
+
+export interface GraphQLContext {
+  principal: Principal | null;
+  services: ApiServices;
+  /** Created on first use, so one loader batches every series field of the request. */
+  seriesLoader: () => ReturnType<typeof createSeriesLoader>;
+}
+
+export function createRequestContext(services: ApiServices, principal: Principal | null): GraphQLContext {
+  let loader: ReturnType<typeof createSeriesLoader> | null = null;
+  return {
+    principal,
+    services,
+    seriesLoader: () => {
+      const p = authorize({ principal } as GraphQLContext, 'read');
+      loader ??= createSeriesLoader({ reader: services.seriesReader, freshness: services.freshness, tenantId: p.tenantId });
+      return loader;
+    },
+  };
+}
+
+/** The caller's principal if it has `scope`; otherwise a GraphQL error with a code clients can act on. */
+export function authorize(ctx: Pick<GraphQLContext, 'principal'>, scope: Scope): Principal {
+  try {
+    return requireScope(ctx.principal, scope);
+  } catch (err) {
+    if (err instanceof AuthError) throw new GraphQLError(err.message, { extensions: { code: err.code } });
+    throw err;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Freshness per tenant, from what the aggregators report (progress ticks and
+ * window updates on the bus), seeded from storage at start.
+ *
+ * `dataAsOf`: every event accepted before it is stored — the oldest
+ * `processedThrough` among live sources, so it advances for an idle tenant too and
+ * stops when an aggregator stops. `lastEventAt`: the newest event time seen for the
+ * tenant. `ageMs = now − dataAsOf`.
+ */
+import type { Progress, WindowUpdate } from '../contracts/window.ts';
+
+export interface Freshness {
+  dataAsOf: number;
+  lastEventAt: number | null;
+  ageMs: number;
+  staleThresholdMs: number;
+  isStale: boolean;
+}
+
+export function createFreshnessTracker(o: { clock: () => number; staleAfterMs: number }) {
+  const sources = new Map<string, Progress>();
+  const lastEventAt = new Map<string, number>();
+  return {
+    observeProgress(p: Progress): void {
+      const prev = sources.get(p.source);
+      if (!prev || p.processedThrough >= prev.processedThrough) sources.set(p.source, p);
+    },
+    observeWindow(u: Pick<WindowUpdate, 'tenantId' | 'lastEventAt'>): void {
+      lastEventAt.set(u.tenantId, Math.max(lastEventAt.get(u.tenantId) ?? 0, u.lastEventAt));
+    },
+    /** Oldest processedThrough across sources; 0 (epoch, stale) before any report. */
+    dataAsOf(): number {
+      let min = Infinity;
+      for (const p of sources.values()) min = Math.min(min, p.processedThrough);
+      return Number.isFinite(min) ? min : 0;
+    },
+    /** Lowest watermark across sources: buckets ending before it are final. */
+    watermark(): number {
+      let min = Infinity;
+      for (const p of sources.values()) min = Math.min(min, p.watermark);
+      return Number.isFinite(min) ? min : 0;
+    },
+    of(tenantId: string): Freshness {
+      const dataAsOf = this.dataAsOf();
+      const ageMs = Math.max(0, o.clock() - dataAsOf);
+      return { dataAsOf, lastEventAt: lastEventAt.get(tenantId) ?? null, ageMs, staleThresholdMs: o.staleAfterMs, isStale: ageMs > o.staleAfterMs };
+    },
+  };
+}
+
+export type FreshnessTracker = ReturnType<typeof createFreshnessTracker>;

@@ -1,0 +1,12 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+import './enums.ts';
+import './freshness.ts';
+import './series.ts';
+import './window-update.ts';
+
+export const schema: GraphQLSchema = builder.toSchema();
+
+/** The SDL committed as schema.graphql. */
+export const printedSchema = (): string => `${printSchema(lexicographicSortSchema(schema))}\n`;
