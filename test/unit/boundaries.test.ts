@@ -1,0 +1,57 @@
+// Proves the lint rules that enforce DESIGN.md's layering can fail: a rule that never fires
+// would pass `npm run lint` forever. Snippets are linted as if they lived at `filePath`
+// (the file need not exist), with the repo's own eslint.config.js.
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const eslint = new ESLint({ cwd: repoRoot });
+
+async function lint(filePath: string, code: string): Promise<{ rule: string | null; line: number; message: string }[]> {
+  const [result] = await eslint.lintText(code, { filePath });
+  return result!.messages.map((m) => ({ rule: m.ruleId, line: m.line, message: m.message }));
+}
+
+describe('layer boundaries (eslint.config.js)', () => {
+  it('rejects storage importing resolvers', async () => {
+    const messages = await lint(
+      'src/storage/x.ts',
+      "import type { ApiServices } from '../resolvers/context.ts';\nexport type T = ApiServices;\n",
+    );
+    expect(messages).toEqual([
+      expect.objectContaining({
+        rule: 'no-restricted-imports',
+        line: 1,
+        message: expect.stringContaining('src/storage must not import src/resolvers'),
+      }),
+    ]);
+  });
+
+  it('allows storage importing contracts', async () => {
+    const messages = await lint('src/storage/x.ts', "import { Event } from '../contracts/event.ts';\nexport const e = Event;\n");
+    expect(messages).toEqual([]);
+  });
+
+  it.each([
+    ['src/resolvers/x.ts', "import { a } from '../ingest/intake.ts';\nexport { a };\n", 'no-restricted-imports'],
+    ['src/ingest/kafka/x.ts', "import { a } from '../../schema/index.ts';\nexport { a };\n", 'no-restricted-imports'],
+    ['src/contracts/x.ts', "import { a } from '../config/index.ts';\nexport { a };\n", 'no-restricted-imports'],
+    ['src/resolvers/x.ts', "import { createClient } from '@clickhouse/client';\nexport { createClient };\n", 'no-restricted-imports'],
+    ['src/storage/x.ts', "export const load = () => import('kafkajs');\n", 'no-restricted-syntax'],
+    ['src/app/x.ts', "import Redis from 'ioredis';\nexport { Redis };\n", 'no-restricted-imports'],
+    ['src/app/x.ts', 'export const port = process.env.PORT;\n', 'no-restricted-properties'],
+  ])('rejects %s: %s', async (filePath, code, rule) => {
+    const messages = await lint(filePath, code);
+    expect(messages.map((m) => m.rule)).toEqual([rule]);
+  });
+
+  it.each([
+    ['src/ingest/kafka/x.ts', "import { Kafka } from 'kafkajs';\nimport { a } from '../validate.ts';\nexport { Kafka, a };\n"],
+    ['src/realtime/x.ts', "import Redis from 'ioredis';\nexport { Redis };\n"],
+    ['src/config/x.ts', 'export const port = process.env.PORT;\n'],
+    ['test/unit/x.test.ts', "import { Kafka } from 'kafkajs';\nexport const brokers = [process.env.B, Kafka];\n"],
+  ])('allows %s: %s', async (filePath, code) => {
+    expect(await lint(filePath, code)).toEqual([]);
+  });
+});
