@@ -1,8 +1,17 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const require = createRequire(import.meta.url);
+
 // chdb binds one data directory per process, so every test file runs in its own
-// forked process and picks its own directory (see test/helpers/tmp.ts).
+// forked process and picks its own directory (test/helpers/app.ts).
 export default defineConfig({
+  resolve: {
+    // graphql@16 ships CJS (main) and ESM (module). Node — and so graphql-yoga, loaded
+    // natively — takes the CJS entry; Vite would hand our sources the ESM one, giving two
+    // GraphQLError classes and masking every expected error. Use Node's choice everywhere.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
