@@ -26,6 +26,13 @@
  *   <the request's SQL and data>
  * Settings a request does not send are reset to the connection's start values,
  * so nothing leaks from one request into the next.
+ *
+ * Not supported: sessions (`session_id` is ignored, so no temporary tables or SET
+ * across requests), native compression (`compress`/`decompress=1`), binary INSERT
+ * formats (the body is read as UTF-8 text), streaming (results are buffered),
+ * cancelling a running query, progress headers, system.query_log. Unlike a server it
+ * accepts several statements in one request, does not enforce readonly on GET, and
+ * reports written_rows 0 in X-ClickHouse-Summary.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
