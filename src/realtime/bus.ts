@@ -14,6 +14,17 @@ export interface Channels {
 
 export type Unsubscribe = () => void;
 
+/**
+ * Something a consumer may have missed, so it should re-read from storage.
+ * - `lost`: this process stopped receiving (subscriber connection down). Snapshot
+ *   what you know now; nothing arrives until `restored`.
+ * - `restored`: receiving again (channels resubscribed). Re-read everything changed
+ *   since the `lost` snapshot.
+ * - `dropped`: a publisher could not publish some updates of `tenantId`, from flushes
+ *   that started at or after `since` (epoch ms, the publisher's progress clock).
+ */
+export type BusGap = { kind: 'lost' } | { kind: 'restored' } | { kind: 'dropped'; tenantId: string; since: number };
+
 export interface UpdateBus {
   publishWindows(updates: readonly WindowUpdate[]): Promise<void>;
   publishProgress(progress: Progress): Promise<void>;
@@ -22,6 +33,8 @@ export interface UpdateBus {
   /** Window updates of every tenant (freshness bookkeeping). */
   subscribeAllWindows(handler: (u: WindowUpdate) => void): Unsubscribe;
   subscribeProgress(handler: (p: Progress) => void): Unsubscribe;
+  /** Gaps in delivery (never on the in-process bus). */
+  subscribeGaps(handler: (gap: BusGap) => void): Unsubscribe;
   close(): Promise<void>;
 }
 
@@ -55,6 +68,8 @@ export function createInProcessBus(): UpdateBus {
     },
     subscribeAllWindows: (handler) => add(allWindowHandlers, handler),
     subscribeProgress: (handler) => add(progressHandlers, handler),
+    // Synchronous in-process delivery cannot lose anything.
+    subscribeGaps: () => () => undefined,
     async close() {
       windowHandlers.clear();
       allWindowHandlers.clear();
