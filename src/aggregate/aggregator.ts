@@ -8,6 +8,10 @@
  * truth a restart rebuilds from (open windows + everything logged after the last
  * checkpoint). A failed flush leaves the engine's windows dirty and is retried with
  * backoff.
+ *
+ * One aggregator serves one source: the HTTP intake ('http'), or one Kafka partition
+ * ('kafka:<topic>:<p>', see kafka-worker.ts). Its progress, open windows and logged
+ * events are all looked up by that source name.
  */
 import type { WindowEvent } from '../contracts/event.ts';
 import { windowId, type WindowRef } from '../contracts/window.ts';
@@ -30,6 +34,12 @@ export interface AggregatorDeps {
   metrics: Metrics;
   allowedLatenessMs: number;
   flushIntervalMs: number;
+  /**
+   * Freshness reported with each flush: every event accepted before this instant is
+   * in ClickHouse. Default: the flush's start (right for the HTTP intake, which logs
+   * before it answers); a Kafka partition passes how far it has caught up instead.
+   */
+  processedThrough?: (flushStartedAt: number) => number;
 }
 
 const RESTORE_CHUNK = 500;
@@ -43,6 +53,14 @@ export function createAggregator(deps: AggregatorDeps) {
   let running = false;
   let failures = 0;
   let flushing: Promise<void> | null = null;
+  // The open-windows gauge is shared by every aggregator of the process: report deltas.
+  let reportedSize = 0;
+  let released = false;
+  const reportSize = (size: number) => {
+    if (released) return;
+    metrics.openWindows.inc(size - reportedSize);
+    reportedSize = size;
+  };
 
   async function restore(refs: readonly WindowRef[]): Promise<void> {
     for (let i = 0; i < refs.length; i += RESTORE_CHUNK) {
@@ -62,16 +80,17 @@ export function createAggregator(deps: AggregatorDeps) {
     engine.advance(startedAt);
     await restore(engine.pendingRestores());
     const updates = engine.collect();
-    if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref));
+    if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
     engine.acknowledge(updates);
-    const progress = { source: deps.source, processedThrough: startedAt, watermark: engine.watermark() };
+    const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
+    const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
     await deps.progressStore.save({ ...progress, checkpointSeq: seqAtStart });
     for (const u of updates) metrics.windowUpdates.inc({ kind: u.kind });
     // Progress first, so a subscriber's freshness is current when the windows arrive.
     await deps.bus.publishProgress(progress);
     await deps.bus.publishWindows(updates.map(({ version: _v, ...u }) => u));
     engine.evict();
-    metrics.openWindows.set(engine.size());
+    reportSize(engine.size());
     stopTimer();
     return updates;
   }
@@ -110,19 +129,20 @@ export function createAggregator(deps: AggregatorDeps) {
      * restores every window stored as not final and every window touched by events
      * logged after the last checkpoint.
      */
-    async recover(): Promise<{ restored: number }> {
+    async recover(): Promise<{ restored: number; maxSeq: number }> {
       const progress = (await deps.progressStore.loadAll()).find((p) => p.source === deps.source);
       engine = createWindowEngine({ allowedLatenessMs: deps.allowedLatenessMs, initialWatermark: progress?.watermark ?? 0 });
       const [open, since, maxSeq] = await Promise.all([
-        deps.windowStore.openWindows(),
-        deps.eventLog.windowsSince(progress?.checkpointSeq ?? 0),
-        deps.eventLog.maxSeq(),
+        deps.windowStore.openWindows(deps.source),
+        deps.eventLog.windowsSince(deps.source, progress?.checkpointSeq ?? 0),
+        deps.eventLog.maxSeq(deps.source),
       ]);
       const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
       await restore(refs);
       fedSeq = maxSeq;
-      logger.info({ restored: refs.length, checkpoint: progress?.checkpointSeq ?? 0, maxSeq }, 'aggregator recovered');
-      return { restored: refs.length };
+      reportSize(engine.size());
+      logger.info({ source: deps.source, restored: refs.length, checkpoint: progress?.checkpointSeq ?? 0, maxSeq }, 'aggregator recovered');
+      return { restored: refs.length, maxSeq };
     },
 
     /** Feeds events that are already in the event log (synchronous, no I/O). */
@@ -147,6 +167,20 @@ export function createAggregator(deps: AggregatorDeps) {
       timer = null;
       if (flushing) await flushing.catch(() => undefined);
       await flush().catch(() => undefined);
+    },
+
+    /**
+     * Forgets all state without writing (a Kafka partition that moved away or must be
+     * rebuilt from the log). A flush already in flight is not waited for: snapshots
+     * only ever hold logged events and the `windows` table keeps the most complete
+     * one per revision, so a late write cannot hide a newer owner's.
+     */
+    release(): void {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      reportSize(0);
+      released = true;
     },
 
     isRunning: (): boolean => running,

@@ -7,8 +7,13 @@
  * (durable), rejected items are dead letters with their reason, and an idempotency
  * key already logged counts as a duplicate, not again. Batches are serialised so
  * the dedupe lookup and the append act as one step.
+ *
+ * Distributed mode (`deliver` set, `tilecast api` with KAFKA_BROKERS): the last three
+ * steps become "hand to Kafka": `submit` resolves once the broker acknowledged every
+ * accepted event, and the Kafka workers dedupe against the log and append. Only
+ * repeats within one request are counted as duplicates here.
  */
-import type { WindowEvent } from '../contracts/event.ts';
+import type { AcceptedEvent, WindowEvent } from '../contracts/event.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
@@ -36,12 +41,20 @@ export interface IntakeDeps {
   logger: Logger;
   currencyBudget: number;
   /** Receives newly logged events (in log order) with their sequence number. */
-  sink: (events: WindowEvent[], seq: number) => void;
+  sink?: (events: WindowEvent[], seq: number) => void;
+  /**
+   * Distributed mode: accepted events go here (a Kafka producer) instead of the log;
+   * resolves once they are durably written there, rejects if not.
+   */
+  deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
 }
 
+/** The event log source name of the embedded HTTP intake. */
+export const HTTP_SOURCE = 'http';
+
 export async function createIntake(deps: IntakeDeps) {
-  const { eventLog, deadLetters, metrics, sink } = deps;
-  let seq = await eventLog.maxSeq();
+  const { eventLog, deadLetters, metrics } = deps;
+  let seq = deps.deliver ? 0 : await eventLog.maxSeq(HTTP_SOURCE);
   let queue: Promise<unknown> = Promise.resolve();
   const currencies = new Map<string, Set<string>>();
 
@@ -53,7 +66,7 @@ export async function createIntake(deps: IntakeDeps) {
 
   async function process(tenantId: string, items: readonly RawItem[], source: 'http' | 'kafka'): Promise<SubmitResult> {
     const rejected: Rejection[] = [];
-    const valid: WindowEvent[] = [];
+    const valid: AcceptedEvent[] = [];
     const budget = await knownCurrencies(tenantId);
     const pendingCurrencies = new Set(budget);
     items.forEach((item, index) => {
@@ -76,24 +89,30 @@ export async function createIntake(deps: IntakeDeps) {
       valid.push(event);
     });
 
-    const seen = await eventLog.existingKeys(valid);
-    const fresh: WindowEvent[] = [];
+    // Distributed mode leaves the log lookup to the workers (they own the partitions).
+    const seen = deps.deliver ? new Set<string>() : await eventLog.existingKeys(valid);
+    const fresh: AcceptedEvent[] = [];
     for (const e of valid) {
       const id = `${e.tenantId}\u0000${e.key}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      fresh.push({ key: e.key, eventType: e.eventType, userId: e.userId, tenantId: e.tenantId, currency: e.currency, amount: e.amount, traceId: e.traceId, timestamp: e.timestamp });
+      fresh.push(e);
     }
     if (rejected.length > 0) {
       await deadLetters.append(
         rejected.map((r) => ({ tenantId, source, reason: r.reason, issues: r.issues, raw: items[r.index]!.raw })),
       );
     }
-    if (fresh.length > 0) {
-      seq += 1;
-      await eventLog.append(fresh, seq);
+    if (fresh.length > 0 && deps.deliver) {
+      await deps.deliver(fresh);
       for (const e of fresh) budget.add(e.currency);
-      sink(fresh, seq);
+    } else if (fresh.length > 0) {
+      seq += 1;
+      const logged: WindowEvent[] = fresh.map((e) => ({ key: e.key, eventType: e.eventType, userId: e.userId, tenantId: e.tenantId, currency: e.currency, amount: e.amount, traceId: e.traceId, timestamp: e.timestamp }));
+      // A token that names the batch: the table deduplicates insert blocks (see event-log.ts).
+      await eventLog.append(logged, { source: HTTP_SOURCE, seq, token: `${HTTP_SOURCE}:${seq}` });
+      for (const e of fresh) budget.add(e.currency);
+      deps.sink?.(logged, seq);
     }
     const duplicates = valid.length - fresh.length;
     metrics.ingestItems.inc({ outcome: 'accepted', reason: '' }, fresh.length);

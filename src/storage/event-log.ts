@@ -1,7 +1,14 @@
 /**
  * The event log in ClickHouse (table `events`): append-only, one row per idempotency
- * key. Appending before answering 202 is what makes an accepted event survive a
- * crash; the aggregator restores windows from it.
+ * key. Appending before answering 202 (HTTP) or before moving past a Kafka offset is
+ * what makes an accepted event survive a crash; aggregators restore windows from it,
+ * and a Kafka worker resumes a partition from the highest `seq` its source logged.
+ *
+ * Every row carries its `source` ('http' or 'kafka:<topic>:<partition>') and `seq`
+ * (HTTP batch number, or Kafka offset + 1). Every append passes an explicit
+ * `insert_deduplication_token`: the table deduplicates insert blocks, and on chdb a
+ * setting given once sticks to the connection, so a call without one would inherit
+ * the previous call's token and be silently dropped.
  */
 import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
@@ -24,29 +31,63 @@ const eventRow = z.object({
 });
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
+/** Keys per dedupe lookup: ~40 bytes each URL-encoded, so one lookup stays near 200 KB. */
+const KEYS_PER_LOOKUP = 5_000;
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
 
 export function createEventLog(db: ClickHouse) {
   return {
-    /** Which of these (tenant, key) pairs are already logged. One query. */
-    async existingKeys(events: readonly Pick<WindowEvent, 'tenantId' | 'key'>[]): Promise<Set<string>> {
-      if (events.length === 0) return new Set();
-      const rows = await db.query({
-        queryId: 'event_log.existing_keys',
-        sql: `SELECT tenant_id, event_key FROM events
-              WHERE tenant_id IN {tenants:Array(String)} AND event_key IN {keys:Array(String)}`,
-        params: { tenants: unique(events.map((e) => e.tenantId)), keys: unique(events.map((e) => e.key)) },
-        row: keyRow,
-      });
-      return new Set(rows.map((r) => `${r.tenant_id}\u0000${r.event_key}`));
+    /**
+     * Which of these (tenant, key) pairs are already logged, as `tenant\0key` strings.
+     * One query per KEYS_PER_LOOKUP keys, so a big Kafka batch stays well under HTTP
+     * URL limits (the keys travel as a query parameter).
+     *
+     * `unfed` (Kafka workers): rows logged into `source` after `afterSeq` by a writer other
+     * than `writer` do not count. The caller resumed at `afterSeq` and rebuilt its windows
+     * from what was logged then, so such rows (a timed-out append of its previous
+     * incarnation, or a zombie's, that landed late) are not in its windows: the event is
+     * fresh to it (logging it again is harmless; restores read each key once).
+     */
+    async existingKeys(
+      events: readonly Pick<WindowEvent, 'tenantId' | 'key'>[],
+      unfed?: { source: string; afterSeq: number; writer: string },
+    ): Promise<Set<string>> {
+      const out = new Set<string>();
+      for (let i = 0; i < events.length; i += KEYS_PER_LOOKUP) {
+        const chunk = events.slice(i, i + KEYS_PER_LOOKUP);
+        const rows = await db.query({
+          queryId: 'event_log.existing_keys',
+          sql: `SELECT DISTINCT tenant_id, event_key FROM events
+                WHERE tenant_id IN {tenants:Array(String)} AND event_key IN {keys:Array(String)}
+                  AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
+          params: {
+            tenants: unique(chunk.map((e) => e.tenantId)),
+            keys: unique(chunk.map((e) => e.key)),
+            // No exclusion: no row has source ''.
+            source: unfed?.source ?? '',
+            after: unfed?.afterSeq ?? 0,
+            writer: unfed?.writer ?? '',
+          },
+          row: keyRow,
+        });
+        for (const r of rows) out.add(`${r.tenant_id}\u0000${r.event_key}`);
+      }
+      return out;
     },
 
-    /** Appends accepted events under one sequence number (one insert). */
-    async append(events: readonly WindowEvent[], seq: number): Promise<void> {
+    /**
+     * Appends accepted events in one insert (= one part, atomic). `seq` is one number
+     * for the whole batch (HTTP) or one per event (Kafka offset + 1). `token` names the
+     * batch (e.g. `kafka:<topic>:<p>:<first>-<last>`): a retried insert with the same
+     * token is dropped by ClickHouse instead of logging the batch twice.
+     */
+    async append(events: readonly WindowEvent[], o: { source: string; seq: number | readonly number[]; token: string; writer?: string }): Promise<void> {
+      const seqOf = (i: number): number => (typeof o.seq === 'number' ? o.seq : o.seq[i]!);
       await db.insert({
         queryId: 'event_log.append',
         table: 'events',
-        rows: events.map((e) => ({
+        settings: { insert_deduplication_token: o.token },
+        rows: events.map((e, i) => ({
           tenant_id: e.tenantId,
           currency: e.currency,
           window_start: toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS),
@@ -56,12 +97,18 @@ export function createEventLog(db: ClickHouse) {
           amount: e.amount ?? null,
           trace_id: e.traceId,
           event_time_ms: e.timestamp,
-          seq,
+          source: o.source,
+          seq: seqOf(i),
+          writer: o.writer ?? '',
         })),
       });
     },
 
-    /** Every logged event of the given windows, grouped by window id. One query. */
+    /**
+     * Every logged event of the given windows, grouped by window id. One query.
+     * A key logged twice (two writers racing past the dedupe lookup, e.g. a zombie
+     * worker and the partition's new owner) comes back once.
+     */
     async loadWindows(refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> {
       const out = new Map<string, WindowEvent[]>(refs.map((r) => [windowId(r), []]));
       if (refs.length === 0) return out;
@@ -70,7 +117,8 @@ export function createEventLog(db: ClickHouse) {
         sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
               FROM events
               WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
-                AND window_start IN {starts:Array(DateTime('UTC'))}`,
+                AND window_start IN {starts:Array(DateTime('UTC'))}
+              LIMIT 1 BY tenant_id, event_key`,
         params: {
           tenants: unique(refs.map((r) => r.tenantId)),
           currencies: unique(refs.map((r) => r.currency)),
@@ -94,22 +142,41 @@ export function createEventLog(db: ClickHouse) {
       return out;
     },
 
-    /** Windows touched by events logged after `seq` (crash recovery). */
-    async windowsSince(seq: number): Promise<WindowRef[]> {
+    /** Windows touched by events that `source` logged after `seq` (crash recovery). */
+    async windowsSince(source: string, seq: number): Promise<WindowRef[]> {
       const rows = await db.query({
         queryId: 'event_log.windows_since',
         sql: `SELECT DISTINCT tenant_id, currency, toUnixTimestamp(window_start) * 1000 AS window_start_ms
-              FROM events WHERE seq > {seq:UInt64}`,
-        params: { seq },
+              FROM events WHERE source = {source:String} AND seq > {seq:UInt64}`,
+        params: { source, seq },
         row: refRow,
       });
       return rows.map((r) => ({ tenantId: r.tenant_id, currency: r.currency, windowStart: r.window_start_ms }));
     },
 
-    /** Highest sequence number logged, 0 for an empty log. */
-    async maxSeq(): Promise<number> {
-      const [row] = await db.query({ queryId: 'event_log.max_seq', sql: 'SELECT max(seq) AS seq FROM events', row: z.object({ seq: z.coerce.number() }) });
+    /** Highest sequence number `source` logged, 0 when it logged nothing. */
+    async maxSeq(source: string): Promise<number> {
+      const [row] = await db.query({
+        queryId: 'event_log.max_seq',
+        sql: 'SELECT max(seq) AS seq FROM events WHERE source = {source:String}',
+        params: { source },
+        row: z.object({ seq: z.coerce.number() }),
+      });
       return row?.seq ?? 0;
+    },
+
+    /** Distinct currencies each of these tenants has logged (cardinality budget). One query. */
+    async currenciesOfTenants(tenantIds: readonly string[]): Promise<Map<string, string[]>> {
+      const out = new Map<string, string[]>(tenantIds.map((t) => [t, []]));
+      if (tenantIds.length === 0) return out;
+      const rows = await db.query({
+        queryId: 'event_log.currencies_of_tenants',
+        sql: 'SELECT DISTINCT tenant_id, currency FROM events WHERE tenant_id IN {tenants:Array(String)}',
+        params: { tenants: unique(tenantIds) },
+        row: z.object({ tenant_id: z.string(), currency: z.string() }),
+      });
+      for (const r of rows) out.get(r.tenant_id)?.push(r.currency);
+      return out;
     },
 
     /** Distinct currencies a tenant has logged (cardinality budget). */

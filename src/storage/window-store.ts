@@ -27,8 +27,8 @@ const toSeconds = (ms: number) => Math.floor(ms / 1000);
 
 export function createWindowStore(db: ClickHouse) {
   return {
-    /** Writes full snapshots (one insert). Rewriting a revision is idempotent. */
-    async write(updates: readonly WindowUpdate[], usersOf: (ref: WindowRef) => string[]): Promise<void> {
+    /** Writes full snapshots (one insert) tagged with the aggregator `source`. Rewriting a revision is idempotent. */
+    async write(updates: readonly WindowUpdate[], usersOf: (ref: WindowRef) => string[], source: string): Promise<void> {
       await db.insert({
         queryId: 'windows.write',
         table: 'windows_input',
@@ -47,6 +47,7 @@ export function createWindowStore(db: ClickHouse) {
           users: usersOf(u),
           last_event_at_ms: u.lastEventAt,
           trace_sample: u.traceSample,
+          source,
         })),
       });
     },
@@ -86,12 +87,13 @@ export function createWindowStore(db: ClickHouse) {
       return out;
     },
 
-    /** Windows written but not yet final: a restarted aggregator must take them back. */
-    async openWindows(): Promise<WindowRef[]> {
+    /** Windows `source` wrote but not yet final: a restarted aggregator (or a partition's new owner) must take them back. */
+    async openWindows(source: string): Promise<WindowRef[]> {
       const rows = await db.query({
         queryId: 'windows.open',
         sql: `SELECT tenant_id, currency, toUnixTimestamp(window_start) * 1000 AS window_start_ms
-              FROM windows FINAL WHERE final = 0`,
+              FROM windows FINAL WHERE final = 0 AND source = {source:String}`,
+        params: { source },
         row: storedRow.pick({ tenant_id: true, currency: true, window_start_ms: true }),
       });
       return rows.map((r) => ({ tenantId: r.tenant_id, currency: r.currency, windowStart: r.window_start_ms }));
