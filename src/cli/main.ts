@@ -1,20 +1,27 @@
 /**
- * The `tilecast` command line: start | migrate | token. `npm start` runs `start`.
+ * The `tilecast` command line: start | api | worker | simulate | migrate | token.
+ * `npm start` runs `start`.
  */
 import { parseArgs } from 'node:util';
 import { createApp } from '../app/app.ts';
+import { createWorkerApp } from '../app/worker.ts';
 import { SCOPES, createTokenService, parseTtl, resolveSecret, type Scope } from '../auth/tokens.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { migrate } from '../storage/migrations.ts';
+import { runSimulate } from './simulate.ts';
 import { createTrafficGenerator } from './traffic.ts';
 
 const USAGE = `Usage: tilecast <command> [options]
 
 Commands:
   start [--demo]                       embedded all-in-one: API + aggregator + ClickHouse (chdb)
+  worker                               Kafka consumer-group member: validate, dedupe, aggregate, write
+                                       windows (needs KAFKA_BROKERS; CLICKHOUSE_URL to share storage)
+  simulate --rate N --duration S --tenants T [--target http|kafka] [--url U]
+                                       load generator with a progress bar
   migrate                              apply migrations/ in order (idempotent)
   token --tenant T [--scope read|ingest|admin] [--ttl 1h]
                                        mint a signed token with the configured secret
@@ -59,6 +66,30 @@ In GraphiQL, add the header {"Authorization": "Bearer <token>"}.
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+/** Stops `stop` on SIGINT/SIGTERM once, then exits. */
+function onSignals(logger: { info: (o: object, m: string) => void }, stop: () => Promise<void>) {
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+async function worker() {
+  const config = loadConfig(process.env);
+  const app = await createWorkerApp({ config });
+  const { url } = await app.start();
+  const k = config.kafka!;
+  console.log(`Tilecast worker: group ${k.groupId}, topic ${k.topic} (dead letters: ${k.dlqTopic}), ${config.storage.clickhouse.kind} ClickHouse
+  Metrics / health   ${url}/metrics  ${url}/healthz  ${url}/readyz`);
+  onSignals(app.logger, () => app.stop());
+}
+
 async function runMigrate() {
   const config = loadConfig(process.env);
   const logger = createLogger(config.server.logLevel);
@@ -84,7 +115,7 @@ async function token(argv: string[]) {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, migrate: runMigrate, token };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, worker, simulate: runSimulate, migrate: runMigrate, token };
 const run = command ? commands[command] : undefined;
 if (!run) {
   console.error(USAGE);

@@ -36,6 +36,12 @@ const kafkaSection = z.object({
   KAFKA_TOPIC: z.string().min(1).default('business.events.raw'),
   KAFKA_DLQ_TOPIC: z.string().min(1).default('business.events.dlq'),
   KAFKA_GROUP_ID: z.string().min(1).default('tilecast-aggregator'),
+  // A dead worker's partitions wait this long before moving to another worker.
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
+  // Partitions of KAFKA_TOPIC when tilecast creates it (an existing topic is left alone).
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().positive().default(4),
+  // `tilecast worker` serves /metrics, /healthz and /readyz here.
+  WORKER_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
 });
 
 const realtimeSection = z.object({
@@ -72,7 +78,7 @@ export interface Config {
       | { kind: 'server'; url: string; user?: string; password?: string; database?: string };
   };
   auth: { secret?: string };
-  kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string };
+  kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string; sessionTimeoutMs: number; topicPartitions: number; workerPort: number };
   redisUrl?: string;
   aggregate: { allowedLatenessMs: number; flushIntervalMs: number; staleAfterMs: number; currencyBudget: number };
 }
@@ -101,7 +107,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     auth: { secret: e.AUTH_SECRET },
     kafka: brokers?.length
-      ? { brokers, topic: e.KAFKA_TOPIC, dlqTopic: e.KAFKA_DLQ_TOPIC, groupId: e.KAFKA_GROUP_ID }
+      ? {
+          brokers,
+          topic: e.KAFKA_TOPIC,
+          dlqTopic: e.KAFKA_DLQ_TOPIC,
+          groupId: e.KAFKA_GROUP_ID,
+          sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+          topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+          workerPort: e.WORKER_PORT,
+        }
       : undefined,
     redisUrl: e.REDIS_URL,
     aggregate: {

@@ -46,6 +46,30 @@ export function createMetrics() {
     flushErrors: new Counter({ name: 'tilecast_flush_errors_total', help: 'Failed aggregator flushes (retried)', registers }),
     openWindows: new Gauge({ name: 'tilecast_open_windows', help: 'Windows held in memory by the aggregator', registers }),
     activeSubscriptions: new Gauge({ name: 'tilecast_active_subscriptions', help: 'Open GraphQL subscriptions', registers }),
+    // Kafka path (tilecast worker / tilecast api). Partition labels are bounded by the
+    // topic's partition count and removed when a partition moves away.
+    kafkaRecords: new Counter({
+      name: 'tilecast_kafka_records_total',
+      help: 'Kafka records by outcome (consumed|accepted|duplicate|dead_lettered) and reject reason',
+      labelNames: ['outcome', 'reason'] as const,
+      registers,
+    }),
+    kafkaLag: new Gauge({ name: 'tilecast_kafka_consumer_lag', help: 'Records between the log end and the next offset, per owned partition', labelNames: ['partition'] as const, registers }),
+    kafkaPausedPartitions: new Gauge({ name: 'tilecast_kafka_paused_partitions', help: 'Owned partitions paused (recovering, or backing off while storage fails)', registers }),
+    kafkaStorageErrors: new Counter({
+      name: 'tilecast_kafka_storage_errors_total',
+      help: 'Failed worker storage/DLQ steps by stage; the partition pauses and retries with backoff',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
+    kafkaBatchDuration: new Histogram({
+      name: 'tilecast_kafka_batch_duration_seconds',
+      help: 'Processing of one fetched batch (validate, dedupe, dead-letter, log append, aggregate)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    kafkaAssignments: new Counter({ name: 'tilecast_kafka_partition_assignments_total', help: 'Partitions assigned to (assigned) or taken from (revoked) this worker', labelNames: ['change'] as const, registers }),
+    kafkaProduced: new Counter({ name: 'tilecast_kafka_produced_total', help: 'Records produced, by topic kind (events|dead_letters)', labelNames: ['topic_kind'] as const, registers }),
   };
 }
 

@@ -1,0 +1,242 @@
+/**
+ * The work for one owned Kafka partition: an aggregator source `kafka:<topic>:<p>`
+ * (its own windows and watermark — a tenant's events all land in one partition, so
+ * windows never straddle partitions) and the batch pipeline
+ *
+ *   decode + validate → currency budget → dedupe (log + batch) → dead letters → log append → aggregate
+ *
+ * Exactly-once effect: the event log is the record of progress. Every logged row
+ * carries `seq` = its offset + 1, so max(seq) of the source is where the partition
+ * continues, whatever Kafka's (advisory) committed offset says. Dead letters are
+ * produced *before* the append, so resuming after the last logged offset never skips
+ * one (they may repeat instead: at-least-once).
+ *
+ * Any failure (or a step slower than `stepTimeoutMs`) leaves this object unusable: the
+ * worker drops it and builds a fresh one from the log (`recover`). Each object logs
+ * under its own `writer` id, and the dedupe lookup ignores rows another writer logged
+ * into this source after the resume point — so an append that timed out but lands
+ * later is neither lost (the events are fed again) nor counted twice (restores read a
+ * key once; snapshots are rebuilt from the log).
+ */
+import { randomUUID } from 'node:crypto';
+import type { AcceptedEvent } from '../contracts/event.ts';
+import { TENANT_ID_PATTERN } from '../contracts/event.ts';
+import type { ConsumedMessage } from '../ingest/kafka/consumer.ts';
+import { deadLetterRecord } from '../ingest/kafka/dead-letter.ts';
+import { decodeRecord, MAX_EVENT_BYTES, type KafkaRejectReason } from '../ingest/kafka/decode.ts';
+import type { OutgoingMessage } from '../ingest/kafka/producer.ts';
+import type { Issue } from '../ingest/validate.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { RAW_LIMIT_BYTES, type DeadLetters } from '../storage/dead-letters.ts';
+import type { EventLog } from '../storage/event-log.ts';
+import type { Aggregator } from './aggregator.ts';
+
+export const kafkaSource = (topic: string, partition: number): string => `kafka:${topic}:${partition}`;
+
+/** Which step failed, for the storage-errors metric and logs. */
+export class PartitionStepError extends Error {
+  constructor(
+    readonly stage: 'recover' | 'currencies' | 'dedupe' | 'dead_letter' | 'log_append' | 'flush',
+    cause: unknown,
+  ) {
+    super(`${stage}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'PartitionStepError';
+  }
+}
+
+/** Runs a storage step; slower than `timeoutMs` counts as failed (the call itself may still land later). */
+async function step<T>(stage: PartitionStepError['stage'], timeoutMs: number, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const call = run();
+  call.catch(() => undefined);
+  try {
+    return await Promise.race([
+      call,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    throw err instanceof PartitionStepError ? err : new PartitionStepError(stage, err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface PartitionPipelineDeps {
+  topic: string;
+  partition: number;
+  eventLog: EventLog;
+  deadLetters: DeadLetters;
+  /** Produces records to the dead-letter topic; resolves once acknowledged. */
+  sendToDlq: (records: OutgoingMessage[]) => Promise<void>;
+  /** Builds this partition's aggregator (source name and freshness provided here). */
+  createAggregator: (o: { source: string; processedThrough: (flushStartedAt: number) => number }) => Aggregator;
+  currencyBudget: number;
+  metrics: Metrics;
+  clock: () => number;
+  /** A storage or dead-letter step slower than this fails the batch. */
+  stepTimeoutMs: number;
+  maxEventBytes?: number;
+}
+
+interface Reject {
+  m: ConsumedMessage;
+  reason: KafkaRejectReason;
+  issues: Issue[];
+  tenantId: string;
+}
+
+export function createPartitionPipeline(deps: PartitionPipelineDeps) {
+  const { topic, partition, eventLog, metrics } = deps;
+  const source = kafkaSource(topic, partition);
+  const writer = randomUUID();
+  const maxEventBytes = deps.maxEventBytes ?? MAX_EVENT_BYTES;
+  const timeout = deps.stepTimeoutMs;
+  /** Everything produced before this instant has been consumed (set when a fetch or poll showed no lag). */
+  let caughtUpAt = 0;
+  /** Produce time of the newest record consumed. */
+  let lastRecordAt = 0;
+  const aggregator = deps.createAggregator({
+    source,
+    processedThrough: (startedAt) => Math.min(startedAt, Math.max(caughtUpAt, lastRecordAt)),
+  });
+  const currencies = new Map<string, Set<string>>();
+  /** Next offset to process. */
+  let next = 0;
+  /** What the log held when this object recovered (rows after it by other writers are not in our windows). */
+  let resumedAt = 0;
+
+  async function loadCurrencies(events: readonly AcceptedEvent[]): Promise<void> {
+    const unknown = [...new Set(events.map((e) => e.tenantId))].filter((t) => !currencies.has(t));
+    if (unknown.length === 0) return;
+    const known = await step('currencies', timeout, () => eventLog.currenciesOfTenants(unknown));
+    for (const t of unknown) currencies.set(t, new Set(known.get(t) ?? []));
+  }
+
+  /** Applies the per-tenant currency budget in offset order; over-budget events become rejects. */
+  function withinBudget(valid: readonly { e: AcceptedEvent; m: ConsumedMessage }[], rejects: Reject[]) {
+    return valid.filter(({ e, m }) => {
+      const set = currencies.get(e.tenantId)!;
+      if (set.has(e.currency)) return true;
+      if (set.size >= deps.currencyBudget) {
+        const message = `tenant already has ${deps.currencyBudget} currencies (CURRENCY_BUDGET)`;
+        rejects.push({ m, reason: 'currency_budget_exceeded', issues: [{ path: 'currency', message }], tenantId: e.tenantId });
+        return false;
+      }
+      set.add(e.currency);
+      return true;
+    });
+  }
+
+  async function deadLetter(rejects: readonly Reject[]): Promise<void> {
+    const at = deps.clock();
+    await step('dead_letter', timeout, () =>
+      Promise.all([
+        deps.sendToDlq(rejects.map((r) => deadLetterRecord(r.m, { topic, partition, reason: r.reason, issues: r.issues, at }))),
+        deps.deadLetters.append(
+          rejects.map((r) => ({
+            tenantId: r.tenantId,
+            source: 'kafka' as const,
+            reason: r.reason,
+            issues: r.issues,
+            raw: r.m.value ? r.m.value.subarray(0, RAW_LIMIT_BYTES).toString('utf8') : '',
+          })),
+        ),
+      ]),
+    );
+    metrics.kafkaProduced.inc({ topic_kind: 'dead_letters' }, rejects.length);
+    for (const r of rejects) metrics.kafkaRecords.inc({ outcome: 'dead_lettered', reason: r.reason });
+  }
+
+  return {
+    source,
+    aggregator,
+
+    /** Offset the next batch must start at (everything before it is logged or dead-lettered). */
+    nextOffset: (): number => next,
+
+    /** Rebuilds windows from the log; returns where the log says this partition continues (0 = nothing logged). */
+    async recover(): Promise<number> {
+      const { maxSeq } = await step('recover', timeout, () => aggregator.recover());
+      next = maxSeq;
+      resumedAt = maxSeq;
+      return maxSeq;
+    },
+
+    /** Continue at `offset` (≥ what the log says; e.g. Kafka's committed offset when it is further). */
+    startAt(offset: number): void {
+      next = Math.max(next, offset);
+    },
+
+    /** The log end seen by a fetch or a lag poll at `at`. */
+    observeLogEnd(highWatermark: number, at: number): void {
+      if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, at);
+    },
+
+    /**
+     * Runs one fetched batch through the pipeline. Records before `nextOffset()` (already
+     * handled) are skipped. Throws PartitionStepError; this object must then be dropped.
+     */
+    async process(messages: readonly ConsumedMessage[], highWatermark: number): Promise<void> {
+      const startedAt = deps.clock();
+      const valid: { e: AcceptedEvent; m: ConsumedMessage }[] = [];
+      const rejects: Reject[] = [];
+      let first = -1;
+      let last = -1;
+      for (const m of messages) {
+        const offset = Number(m.offset);
+        if (offset < next) continue;
+        if (first < 0) first = offset;
+        last = offset;
+        const d = decodeRecord(m, maxEventBytes);
+        if (d.ok) valid.push({ e: d.event, m });
+        else {
+          const key = m.key?.toString('latin1') ?? '';
+          rejects.push({ m, reason: d.reason, issues: d.issues, tenantId: TENANT_ID_PATTERN.test(key) ? key : '' });
+        }
+      }
+      if (first < 0) return;
+      metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, last - first + 1);
+
+      await loadCurrencies(valid.map((v) => v.e));
+      const budgeted = withinBudget(valid, rejects);
+      const seen = await step('dedupe', timeout, () =>
+        eventLog.existingKeys(
+          budgeted.map((v) => v.e),
+          { source, afterSeq: resumedAt, writer },
+        ),
+      );
+      const fresh: AcceptedEvent[] = [];
+      const seqs: number[] = [];
+      for (const { e, m } of budgeted) {
+        const id = `${e.tenantId}\u0000${e.key}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        fresh.push(e);
+        seqs.push(Number(m.offset) + 1);
+      }
+      if (rejects.length > 0) await deadLetter(rejects);
+      if (fresh.length > 0) {
+        // The token names the batch: a retried identical insert is dropped by ClickHouse.
+        await step('log_append', timeout, () => eventLog.append(fresh, { source, seq: seqs, writer, token: `${source}:${first}-${last}` }));
+      }
+      aggregator.ingest(fresh, last + 1);
+      next = last + 1;
+      lastRecordAt = Math.max(lastRecordAt, Number(messages[messages.length - 1]!.timestamp));
+      if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, startedAt);
+
+      metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, fresh.length);
+      const duplicates = budgeted.length - fresh.length;
+      if (duplicates) metrics.kafkaRecords.inc({ outcome: 'duplicate', reason: '' }, duplicates);
+    },
+
+    /** Writes changed windows and progress (see aggregator.ts). */
+    flush: (): Promise<void> => step('flush', timeout, () => aggregator.flush()),
+
+    /** Drops all state without writing. A flush in flight may still land (see the module comment). */
+    release: (): void => aggregator.release(),
+  };
+}
+
+export type PartitionPipeline = ReturnType<typeof createPartitionPipeline>;
