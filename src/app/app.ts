@@ -10,15 +10,17 @@ import { createEventsHandler } from '../ingest/http.ts';
 import { createIntake } from '../ingest/intake.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
-import { createInProcessBus } from '../realtime/bus.ts';
+import { createUpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
 import { createFreshnessTracker } from '../resolvers/freshness.ts';
+import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { migrate, pendingMigrations } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import { createSeriesReader } from '../storage/series-reader.ts';
+import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createGraphQL } from './graphql.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
@@ -42,7 +44,7 @@ export async function createApp(o: AppOptions) {
   const windowStore = createWindowStore(db);
   const progressStore = createProgressStore(db);
   const deadLetters = createDeadLetters(db);
-  const bus = createInProcessBus();
+  const bus = createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir));
 
   const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs });
@@ -80,8 +82,9 @@ export async function createApp(o: AppOptions) {
     bus,
     clock,
     onSubscription: (d) => metrics.activeSubscriptions.inc(d),
+    subscriptions: createSubscriptionHub({ bus, freshness, changes: createWindowChangesReader(db), logger, limits: config.realtime, registry: metrics.registry }),
   };
-  const graphql = createGraphQL({ services, tokens, logger });
+  const graphql = createGraphQL({ services, tokens, logger, maxConnections: config.realtime.maxConnections });
 
   async function readiness(): Promise<Readiness> {
     const clickhouse = await db.ping();
@@ -138,6 +141,7 @@ export async function createApp(o: AppOptions) {
       await closed;
       offProgress();
       offWindows();
+      services.subscriptions.close();
       await bus.close();
       await db.close();
     },

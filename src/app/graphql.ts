@@ -10,16 +10,17 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthError, bearerToken, type Principal, type TokenService } from '../auth/tokens.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createRequestContext, type ApiServices, type GraphQLContext } from '../resolvers/context.ts';
+import type { SubscriptionTransport } from '../resolvers/frames.ts';
 import { schema } from '../schema/index.ts';
 
 /** Close code sent to websocket clients when the server shuts down (1001 Going Away: reconnect elsewhere). */
 export const WS_CLOSE_GOING_AWAY = 1001;
 
-export function createGraphQL(deps: { services: ApiServices; tokens: TokenService; logger: Logger }) {
+export function createGraphQL(deps: { services: ApiServices; tokens: TokenService; logger: Logger; maxConnections?: number }) {
   const { services, tokens, logger } = deps;
 
   async function principalFrom(header: string | null | undefined): Promise<Principal | null> {
@@ -29,7 +30,7 @@ export function createGraphQL(deps: { services: ApiServices; tokens: TokenServic
     return tokens.verify(token);
   }
 
-  const yoga = createYoga<{ req?: IncomingMessage; wsPrincipal?: Principal | null }, GraphQLContext>({
+  const yoga = createYoga<{ req?: IncomingMessage; wsPrincipal?: Principal | null; wsTransport?: SubscriptionTransport }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -43,7 +44,7 @@ export function createGraphQL(deps: { services: ApiServices; tokens: TokenServic
       error: (...a) => logger.error({ yoga: a }),
     },
     context: async (initial) => {
-      if ('wsPrincipal' in initial) return createRequestContext(services, initial.wsPrincipal ?? null);
+      if ('wsPrincipal' in initial) return createRequestContext(services, initial.wsPrincipal ?? null, initial.wsTransport);
       try {
         return createRequestContext(services, await principalFrom(initial.request.headers.get('authorization')));
       } catch (err) {
@@ -55,7 +56,11 @@ export function createGraphQL(deps: { services: ApiServices; tokens: TokenServic
 
   function attachWebSockets(server: Server) {
     const wss = new WebSocketServer({ server, path: '/graphql' });
-    useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal | null }>(
+    // Over MAX_WS_CONNECTIONS: 1013 Try Again Later, which graphql-ws clients retry (the load balancer may pick another replica).
+    wss.on('connection', (socket) => {
+      if (deps.maxConnections !== undefined && wss.clients.size > deps.maxConnections) socket.close(1013, 'Too many connections; retry later');
+    });
+    useServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket; principal?: Principal | null }>(
       {
         onConnect: async (ctx) => {
           const fromPayload = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -67,10 +72,11 @@ export function createGraphQL(deps: { services: ApiServices; tokens: TokenServic
             return false; // graphql-ws closes with 4403 Forbidden
           }
         },
-        onSubscribe: async (ctx, _id, params) => {
+        onSubscribe: async (ctx, id, params) => {
           const { execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
             req: ctx.extra.request,
             wsPrincipal: ctx.extra.principal ?? null,
+            wsTransport: { socket: ctx.extra.socket, id, variables: params.variables ?? {} },
             params,
           });
           let document;

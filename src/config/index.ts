@@ -46,6 +46,13 @@ const kafkaSection = z.object({
 
 const realtimeSection = z.object({
   REDIS_URL: optionalString,
+  // Deployments (or test runs) sharing one Redis use different prefixes; no glob characters.
+  REDIS_CHANNEL_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'REDIS_CHANNEL_PREFIX: [A-Za-z0-9_.:-], at most 64').default('tilecast'),
+  MAX_WS_CONNECTIONS: z.coerce.number().int().positive().default(10_000),
+  MAX_SUBSCRIPTIONS_PER_TENANT: z.coerce.number().int().positive().default(5_000),
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5_000),
+  SUBSCRIPTION_FANOUT: z.enum(['shared', 'per-subscriber']).default('shared'),
 });
 
 const aggregateSection = z.object({
@@ -80,6 +87,14 @@ export interface Config {
   auth: { secret?: string };
   kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string; sessionTimeoutMs: number; topicPartitions: number; workerPort: number };
   redisUrl?: string;
+  realtime: {
+    channelPrefix: string;
+    maxConnections: number;
+    maxSubscriptionsPerTenant: number;
+    maxBufferedBytes: number;
+    heartbeatIntervalMs: number;
+    fanout: 'shared' | 'per-subscriber';
+  };
   aggregate: { allowedLatenessMs: number; flushIntervalMs: number; staleAfterMs: number; currencyBudget: number };
 }
 
@@ -118,6 +133,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         }
       : undefined,
     redisUrl: e.REDIS_URL,
+    realtime: {
+      channelPrefix: e.REDIS_CHANNEL_PREFIX,
+      maxConnections: e.MAX_WS_CONNECTIONS,
+      maxSubscriptionsPerTenant: e.MAX_SUBSCRIPTIONS_PER_TENANT,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+      fanout: e.SUBSCRIPTION_FANOUT,
+    },
     aggregate: {
       allowedLatenessMs: e.ALLOWED_LATENESS_MS,
       flushIntervalMs: e.FLUSH_INTERVAL_MS,

@@ -4,8 +4,10 @@ import { AuthError, requireScope, type Principal, type Scope } from '../auth/tok
 import type { UpdateBus } from '../realtime/bus.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { SeriesReader } from '../storage/series-reader.ts';
+import type { SubscriptionTransport } from './frames.ts';
 import type { FreshnessTracker } from './freshness.ts';
 import { createSeriesLoader } from './series.ts';
+import type { SubscriptionHub } from './subscription-hub.ts';
 
 export interface ApiServices {
   seriesReader: SeriesReader;
@@ -14,6 +16,7 @@ export interface ApiServices {
   bus: UpdateBus;
   clock: () => number;
   onSubscription: (delta: 1 | -1) => void;
+  subscriptions: SubscriptionHub;
 }
 
 export interface GraphQLContext {
@@ -21,13 +24,16 @@ export interface GraphQLContext {
   services: ApiServices;
   /** Created on first use, so one loader batches every series field of the request. */
   seriesLoader: () => ReturnType<typeof createSeriesLoader>;
+  /** Set on websocket subscriptions: lets the subscription hub write frames itself. */
+  transport?: SubscriptionTransport;
 }
 
-export function createRequestContext(services: ApiServices, principal: Principal | null): GraphQLContext {
+export function createRequestContext(services: ApiServices, principal: Principal | null, transport?: SubscriptionTransport): GraphQLContext {
   let loader: ReturnType<typeof createSeriesLoader> | null = null;
   return {
     principal,
     services,
+    transport,
     seriesLoader: () => {
       const p = authorize({ principal } as GraphQLContext, 'read');
       loader ??= createSeriesLoader({ reader: services.seriesReader, freshness: services.freshness, tenantId: p.tenantId });

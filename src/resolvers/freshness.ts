@@ -42,7 +42,8 @@ export function createFreshnessTracker(o: { clock: () => number; staleAfterMs: n
     },
     of(tenantId: string): Freshness {
       const dataAsOf = this.dataAsOf();
-      const ageMs = Math.max(0, o.clock() - dataAsOf);
+      // GraphQL Int is 32-bit: before any progress (dataAsOf = epoch) the age would not fit (~24.8 days cap).
+      const ageMs = Math.min(Math.max(0, o.clock() - dataAsOf), 2_147_483_647);
       return { dataAsOf, lastEventAt: lastEventAt.get(tenantId) ?? null, ageMs, staleThresholdMs: o.staleAfterMs, isStale: ageMs > o.staleAfterMs };
     },
   };

@@ -1,15 +1,14 @@
 /**
- * The `windows` subscription: window updates of the caller's tenant from the bus,
- * one message per requested metric, with the freshness at delivery. A subscriber
- * that falls `maxQueue` messages behind is ended with an error instead of being
- * buffered forever.
+ * The values a live subscription carries and the stream that carries them.
+ *
+ * A window update on the bus holds every metric of one window; a subscriber sees one
+ * `MetricUpdate` per metric it asked for. The subscription hub builds each
+ * `MetricUpdate` once per bus message and hands the same object to every subscriber.
  */
 import { GraphQLError } from 'graphql';
 import type { Metric } from '../contracts/metrics.ts';
-import { METRICS } from '../contracts/metrics.ts';
 import type { UpdateKind, WindowUpdate } from '../contracts/window.ts';
-import type { UpdateBus } from '../realtime/bus.ts';
-import type { Freshness, FreshnessTracker } from './freshness.ts';
+import type { Freshness } from './freshness.ts';
 
 export interface MetricUpdate {
   metric: Metric;
@@ -22,6 +21,8 @@ export interface MetricUpdate {
   kind: UpdateKind;
   traceIds: string[];
   freshness: Freshness;
+  /** Sent from storage (a resumed subscription, or after this replica lost its feed) rather than live. */
+  replayed: boolean;
 }
 
 const METRIC_VALUE: Record<Metric, (u: WindowUpdate) => string> = {
@@ -33,8 +34,8 @@ const METRIC_VALUE: Record<Metric, (u: WindowUpdate) => string> = {
   ACTIVE_USERS: (u) => String(u.activeUsers),
 };
 
-export function expandUpdate(u: WindowUpdate, metrics: readonly Metric[], freshness: Freshness): MetricUpdate[] {
-  return metrics.map((metric) => ({
+export function toMetricUpdate(u: WindowUpdate, metric: Metric, freshness: Freshness, replayed: boolean): MetricUpdate {
+  return {
     metric,
     currency: u.currency,
     windowStart: u.windowStart,
@@ -45,66 +46,86 @@ export function expandUpdate(u: WindowUpdate, metrics: readonly Metric[], freshn
     kind: u.kind,
     traceIds: u.traceSample,
     freshness,
-  }));
+    replayed,
+  };
 }
 
-export function subscribeWindowUpdates(deps: {
-  bus: UpdateBus;
-  freshness: FreshnessTracker;
-  tenantId: string;
-  metrics: readonly Metric[] | null;
-  currency: string | null;
-  maxQueue?: number;
-  onOpen?: () => void;
-  onClose?: () => void;
-}): AsyncIterableIterator<MetricUpdate> {
-  const metrics = deps.metrics?.length ? deps.metrics : METRICS;
-  const maxQueue = deps.maxQueue ?? 10_000;
-  const queue: MetricUpdate[] = [];
-  let waiting: ((r: IteratorResult<MetricUpdate>) => void) | null = null;
+/** Identifies a window within one tenant (the key for per-window revision bookkeeping). */
+export const windowKey = (u: Pick<WindowUpdate, 'currency' | 'windowStart'>): string => `${u.currency}|${u.windowStart}`;
+
+export const slowConsumerError = () =>
+  new GraphQLError('Subscriber too slow: updates were dropped; resubscribe with `since` to resume', { extensions: { code: 'SLOW_CONSUMER' } });
+
+export interface Stream<T> {
+  /** What graphql-js iterates. `return()` (client completes, socket closes) ends the stream. */
+  readonly iterator: AsyncIterableIterator<T>;
+  /** Queues a value; false when the queue is full (the caller decides what to drop). */
+  push(value: T): boolean;
+  /** Ends the stream with an error the client sees (queued values are discarded). */
+  fail(err: GraphQLError): void;
+  readonly ended: boolean;
+}
+
+/**
+ * An async iterator over pushed values with a bounded queue: a consumer that falls
+ * `maxQueue` values behind is not buffered forever. `onEnd` runs once, however the
+ * stream ends.
+ */
+export function createStream<T>(o: { maxQueue: number; onEnd: () => void }): Stream<T> {
+  const queue: T[] = [];
+  let waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
   let failed: GraphQLError | null = null;
-  let done = false;
+  let ended = false;
 
-  const unsubscribe = deps.bus.subscribeWindows(deps.tenantId, (u) => {
-    if (done || (deps.currency !== null && u.currency !== deps.currency)) return;
-    for (const m of expandUpdate(u, metrics, deps.freshness.of(deps.tenantId))) {
-      if (waiting) {
-        const w = waiting;
-        waiting = null;
-        w({ value: m, done: false });
-      } else if (queue.length >= maxQueue) {
-        failed = new GraphQLError('Subscriber too slow: updates were dropped; resubscribe and re-query', { extensions: { code: 'SLOW_CONSUMER' } });
-        finish();
-        return;
-      } else queue.push(m);
-    }
-  });
-  deps.onOpen?.();
-
-  function finish(): void {
-    if (done) return;
-    done = true;
-    unsubscribe();
-    deps.onClose?.();
-    if (waiting && !failed) waiting({ value: undefined, done: true });
+  function end(): void {
+    if (ended) return;
+    ended = true;
+    o.onEnd();
   }
 
-  const iterator: AsyncIterableIterator<MetricUpdate> = {
+  const iterator: AsyncIterableIterator<T> = {
     next() {
-      const value = queue.shift();
-      if (value) return Promise.resolve({ value, done: false });
       if (failed) return Promise.reject(failed);
-      if (done) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve) => (waiting = resolve));
+      if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
+      if (ended) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => (waiting = { resolve, reject }));
     },
     return() {
-      finish();
+      end();
       queue.length = 0;
+      waiting?.resolve({ value: undefined, done: true });
+      waiting = null;
       return Promise.resolve({ value: undefined, done: true });
     },
     [Symbol.asyncIterator]() {
       return iterator;
     },
   };
-  return iterator;
+
+  return {
+    iterator,
+    push(value) {
+      if (ended) return true;
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.resolve({ value, done: false });
+        return true;
+      }
+      if (queue.length >= o.maxQueue) return false;
+      queue.push(value);
+      return true;
+    },
+    fail(err) {
+      if (ended) return;
+      failed = err;
+      queue.length = 0;
+      end();
+      waiting?.reject(err);
+      waiting = null;
+    },
+    get ended() {
+      return ended;
+    },
+  };
 }

@@ -1,0 +1,83 @@
+/**
+ * Catch-up reads for resumed subscriptions, one ClickHouse query per tenant at a time.
+ *
+ * After a restart or a Redis outage thousands of subscriptions of a tenant resume at
+ * once. Requests for a tenant that arrive while its query runs wait for the next one,
+ * which starts from the earliest `since` among them: a request is only ever answered
+ * by a query that started after it was made, so nothing written before it subscribed
+ * live can be missing.
+ */
+import { GraphQLError } from 'graphql';
+import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
+import { windowKey } from './windows-stream.ts';
+
+export interface ReplayBatch {
+  rows: ChangedWindow[];
+  /** Newest revision per window in `rows` (windowKey → revision). */
+  revisions: Map<string, number>;
+}
+
+const RETRY_DELAYS_MS = [200, 1_000];
+
+export function createReplayLoader(deps: { reader: WindowChangesReader; maxRows: number }) {
+  interface Pending {
+    since: number;
+    waiters: { resolve: (b: ReplayBatch) => void; reject: (e: unknown) => void }[];
+  }
+  const running = new Set<string>();
+  const next = new Map<string, Pending>();
+
+  async function query(tenantId: string, since: number): Promise<ReplayBatch> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const rows = await deps.reader.changedSince({ tenantId, since, limit: deps.maxRows });
+        if (rows.length > deps.maxRows) {
+          throw new GraphQLError(`More than ${deps.maxRows} windows changed since then: re-query with Query.series and subscribe without since`, {
+            extensions: { code: 'RESUME_TOO_LARGE' },
+          });
+        }
+        return { rows, revisions: new Map(rows.map((r) => [windowKey(r), r.revision])) };
+      } catch (err) {
+        const retriable = (err as { isRetriable?: boolean }).isRetriable === true;
+        const delay = RETRY_DELAYS_MS[attempt];
+        if (!retriable || delay === undefined) {
+          if (err instanceof GraphQLError) throw err;
+          throw new GraphQLError('Could not read what changed since then; resubscribe with the same since to retry', { extensions: { code: 'RESUME_FAILED' } });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  function start(tenantId: string): void {
+    const pending = next.get(tenantId);
+    if (!pending || running.has(tenantId)) return;
+    next.delete(tenantId);
+    running.add(tenantId);
+    query(tenantId, pending.since)
+      .then(
+        (batch) => pending.waiters.forEach((w) => w.resolve(batch)),
+        (err: unknown) => pending.waiters.forEach((w) => w.reject(err)),
+      )
+      .finally(() => {
+        running.delete(tenantId);
+        start(tenantId);
+      });
+  }
+
+  return {
+    /** Every window of `tenantId` written at or after `since` (possibly from earlier, shared with other callers). */
+    load(tenantId: string, since: number): Promise<ReplayBatch> {
+      return new Promise((resolve, reject) => {
+        const pending = next.get(tenantId);
+        if (pending) {
+          pending.since = Math.min(pending.since, since);
+          pending.waiters.push({ resolve, reject });
+        } else next.set(tenantId, { since, waiters: [{ resolve, reject }] });
+        start(tenantId);
+      });
+    },
+  };
+}
+
+export type ReplayLoader = ReturnType<typeof createReplayLoader>;

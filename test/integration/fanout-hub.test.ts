@@ -1,0 +1,248 @@
+/**
+ * The subscription hub through the real schema and graphql-js `subscribe`, with a bus
+ * and a storage reader that the test controls (no ClickHouse, no Redis): shared frames
+ * equal per-subscriber execution, filters, resume and gap catch-up with revision
+ * de-duplication, tenant caps, slow consumers and freshness heartbeats.
+ * Real sockets, ClickHouse and Redis: fanout-ws.test.ts and fanout-replicas.test.ts.
+ */
+import { parse, subscribe, type ExecutionResult } from 'graphql';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WindowUpdate } from '../../src/contracts/window.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createInProcessBus, type BusGap, type UpdateBus } from '../../src/realtime/bus.ts';
+import { createRequestContext, type ApiServices } from '../../src/resolvers/context.ts';
+import type { FrameSocket, SubscriptionTransport } from '../../src/resolvers/frames.ts';
+import { createFreshnessTracker } from '../../src/resolvers/freshness.ts';
+import { RESUME_OVERLAP_MS, createSubscriptionHub, type HubLimits } from '../../src/resolvers/subscription-hub.ts';
+import { schema } from '../../src/schema/index.ts';
+import type { ChangedWindow, ChangedSinceParams } from '../../src/storage/window-changes.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const T0 = Date.UTC(2026, 2, 1, 12, 0);
+let now = T0;
+
+function update(tenantId: string, o: Partial<WindowUpdate> = {}): WindowUpdate {
+  const windowStart = o.windowStart ?? T0;
+  return {
+    tenantId, currency: 'USD', windowStart, windowEnd: windowStart + 60_000, revision: 1, final: false, kind: 'partial',
+    revenue: '10', purchases: 1, signups: 2, upgrades: 0, churns: 0, activeUsers: 3, lastEventAt: windowStart + 1, traceSample: ['t1'], ...o,
+  };
+}
+
+function fakeSocket(): FrameSocket & { sent: string[]; terminated: boolean; bufferedAmount: number; readyState: number } {
+  return {
+    readyState: 1, bufferedAmount: 0, sent: [], terminated: false,
+    send(d: string) {
+      this.sent.push(d);
+    },
+    terminate() {
+      this.terminated = true;
+      this.readyState = 3;
+    },
+  };
+}
+
+function setup(o: { limits?: Partial<HubLimits>; stored?: ChangedWindow[] } = {}) {
+  const inner = createInProcessBus();
+  const gapHandlers = new Set<(g: BusGap) => void>();
+  const bus: UpdateBus = { ...inner, subscribeGaps: (h) => (gapHandlers.add(h), () => gapHandlers.delete(h)) };
+  const stored = o.stored ?? [];
+  const reads: ChangedSinceParams[] = [];
+  let release: (() => void) | null = null;
+  let blocked: Promise<void> | null = null;
+  const changes = {
+    async changedSince(p: ChangedSinceParams) {
+      reads.push(p);
+      if (blocked) await blocked;
+      return stored.filter((r) => r.tenantId === p.tenantId && r.writtenAt >= p.since);
+    },
+  };
+  const freshness = createFreshnessTracker({ clock: () => now, staleAfterMs: 30_000 });
+  const limits: HubLimits = { maxSubscriptionsPerTenant: 100, maxBufferedBytes: 1_000_000, heartbeatIntervalMs: 60_000, fanout: 'shared', ...o.limits };
+  const hub = createSubscriptionHub({ bus, freshness, changes, logger: createLogger('silent'), limits });
+  const services = { bus, freshness, clock: () => now, onSubscription: () => undefined, subscriptions: hub } as unknown as ApiServices;
+
+  async function open(tenantId: string, query: string, o2: { variables?: Record<string, unknown>; socket?: ReturnType<typeof fakeSocket>; id?: string } = {}) {
+    const transport: SubscriptionTransport | undefined = o2.socket ? { socket: o2.socket, id: o2.id ?? 'sub-1', variables: o2.variables ?? {} } : undefined;
+    const contextValue = createRequestContext(services, { tenantId, scope: 'read' }, transport);
+    const result = await subscribe({ schema, document: parse(query), contextValue, variableValues: o2.variables });
+    if (!(Symbol.asyncIterator in result)) throw new Error(JSON.stringify(result.errors));
+    const iterator = result as AsyncGenerator<ExecutionResult>;
+    const received: ExecutionResult[] = [];
+    let error: unknown = null;
+    // Per-subscriber mode: graphql-js yields results; shared mode: the iterator never yields.
+    void (async () => {
+      try {
+        for await (const r of iterator) received.push(JSON.parse(JSON.stringify(r)) as ExecutionResult);
+      } catch (err) {
+        error = err;
+      }
+    })();
+    const frames = () => (o2.socket?.sent ?? []).map((s) => JSON.parse(s) as { id: string; type: string; payload: ExecutionResult });
+    return { iterator, received, frames, error: () => error, close: () => iterator.return?.(undefined) };
+  }
+
+  return {
+    bus, hub, freshness, reads, open, stored,
+    gap: (g: BusGap) => gapHandlers.forEach((h) => h(g)),
+    block() {
+      blocked = new Promise((r) => (release = r));
+    },
+    unblock() {
+      blocked = null;
+      release?.();
+    },
+  };
+}
+
+const values = (results: ExecutionResult[]) => results.map((r) => (r.data as { w: { metric: string; value: string; revision: number } }).w);
+
+afterEach(() => {
+  now = T0;
+});
+
+describe('subscription hub', () => {
+  const OP = `subscription S($m: [Metric!], $withTrace: Boolean!) {
+    w: windows(metrics: $m, currency: "USD") { ...F traceIds @include(if: $withTrace) freshness { isStale } }
+  }
+  fragment F on WindowUpdate { metric value revision kind final windowStart replayed }`;
+
+  it('shared frames carry exactly what per-subscriber execution yields, executed once per group', async () => {
+    const shared = setup();
+    const perSub = setup({ limits: { fanout: 'per-subscriber' } });
+    const sockets = [fakeSocket(), fakeSocket(), fakeSocket()];
+    const variables = { m: ['REVENUE', 'ACTIVE_USERS'], withTrace: true };
+    const subs = await Promise.all(sockets.map((socket, i) => shared.open('acme', OP, { socket, variables, id: `id-${i}` })));
+    // Same selection, other root arguments: same group. Other @include value: another group.
+    await shared.open('acme', OP, { socket: fakeSocket(), variables: { m: ['PURCHASES'], withTrace: true } });
+    await shared.open('acme', OP, { socket: fakeSocket(), variables: { ...variables, withTrace: false } });
+    expect(shared.hub.stats()).toMatchObject({ subscriptions: 5, groups: 2 });
+    const reference = await perSub.open('acme', OP, { variables });
+
+    const updates = [update('acme', { revision: 1 }), update('acme', { revision: 2, revenue: '12.5', kind: 'final', final: true }), update('acme', { currency: 'EUR' })];
+    for (const b of [shared.bus, perSub.bus]) await b.publishWindows(updates);
+    await waitFor(() => reference.received.length === 4);
+
+    expect(values(reference.received).map((v) => [v.metric, v.value, v.revision])).toEqual([
+      ['REVENUE', '10', 1], ['ACTIVE_USERS', '3', 1], ['REVENUE', '12.5', 2], ['ACTIVE_USERS', '3', 2],
+    ]);
+    subs.forEach((s, i) => {
+      expect(s.frames().map((f) => f.id)).toEqual(Array(4).fill(`id-${i}`));
+      expect(s.frames().every((f) => f.type === 'next')).toBe(true);
+      expect(s.frames().map((f) => f.payload)).toEqual(reference.received);
+    });
+  });
+
+  it('delivers only the subscriber’s tenant, currency and metrics', async () => {
+    const h = setup();
+    const socket = fakeSocket();
+    await h.open('acme', 'subscription { windows(metrics: [SIGNUPS], currency: "EUR") { metric currency value } }', { socket });
+    await h.bus.publishWindows([update('acme'), update('globex', { currency: 'EUR' }), update('acme', { currency: 'EUR', signups: 7 })]);
+    expect(socket.sent.map((s) => JSON.parse(s).payload.data.windows)).toEqual([{ metric: 'SIGNUPS', currency: 'EUR', value: '7' }]);
+  });
+
+  it('resume: windows changed since then first (one read for concurrent resumes), live updates held meanwhile, no revision twice or backwards', async () => {
+    const since = T0 + 5 * 60_000;
+    const stored: ChangedWindow[] = [
+      { ...update('acme', { windowStart: T0, revision: 3, revenue: '30' }), writtenAt: since + 1_000 },
+      { ...update('acme', { windowStart: T0 + 60_000, revision: 1, revenue: '5' }), writtenAt: since - RESUME_OVERLAP_MS - 1 }, // older than the overlap
+    ];
+    const h = setup({ stored });
+    h.block();
+    const socketA = fakeSocket();
+    const socketB = fakeSocket();
+    const q = 'subscription($since: DateTime) { windows(metrics: [REVENUE], since: $since) { windowStart value revision replayed } }';
+    await h.open('acme', q, { socket: socketA, variables: { since: new Date(since).toISOString() } });
+    // Live while the catch-up read runs: a stale revision (≤ stored) and a newer one.
+    await h.bus.publishWindows([update('acme', { windowStart: T0, revision: 2, revenue: '20' }), update('acme', { windowStart: T0, revision: 4, revenue: '40' })]);
+    await h.open('acme', q, { socket: socketB, variables: { since: new Date(since).toISOString() } });
+    expect(socketA.sent).toEqual([]);
+    h.unblock();
+    const got = (s: ReturnType<typeof fakeSocket>) => s.sent.map((x) => JSON.parse(x).payload.data.windows as { value: string; revision: number; replayed: boolean });
+    await waitFor(() => got(socketA).length === 2 && got(socketB).length === 1);
+    expect(got(socketA)).toEqual([
+      { windowStart: new Date(T0).toISOString(), value: '30', revision: 3, replayed: true },
+      { windowStart: new Date(T0).toISOString(), value: '40', revision: 4, replayed: false },
+    ]);
+    expect(got(socketB)).toEqual([{ windowStart: new Date(T0).toISOString(), value: '30', revision: 3, replayed: true }]);
+    // B subscribed while A's read ran, so B waited for a read of its own.
+    expect(h.reads.map((r) => r.since)).toEqual([since - RESUME_OVERLAP_MS, since - RESUME_OVERLAP_MS]);
+    // A late live duplicate of what storage already sent is not delivered again.
+    await h.bus.publishWindows([update('acme', { windowStart: T0, revision: 3 })]);
+    expect(got(socketB)).toHaveLength(1);
+  });
+
+  it('after the bus lost its feed, every subscription catches up from the snapshot taken when it was lost; a dropped marker catches up one tenant', async () => {
+    const h = setup();
+    h.freshness.observeProgress({ source: 'w', processedThrough: T0 + 120_000, watermark: 0 });
+    const acme = fakeSocket();
+    const globex = fakeSocket();
+    await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { value revision replayed } }', { socket: acme });
+    await h.open('globex', 'subscription { windows(metrics: [REVENUE]) { value revision replayed } }', { socket: globex });
+    h.gap({ kind: 'lost' });
+    h.freshness.observeProgress({ source: 'w', processedThrough: T0 + 999_000, watermark: 0 }); // a tick right after reconnecting
+    h.stored.push({ ...update('acme', { revision: 5, revenue: '55' }), writtenAt: T0 + 130_000 });
+    h.gap({ kind: 'restored' });
+    await waitFor(() => acme.sent.length === 1);
+    expect(JSON.parse(acme.sent[0]!).payload.data.windows).toEqual({ value: '55', revision: 5, replayed: true });
+    expect(h.reads.map((r) => [r.tenantId, r.since]).sort()).toEqual([['acme', T0 + 120_000 - RESUME_OVERLAP_MS], ['globex', T0 + 120_000 - RESUME_OVERLAP_MS]]);
+
+    h.gap({ kind: 'dropped', tenantId: 'globex', since: T0 });
+    await waitFor(() => h.reads.length === 3);
+    expect(h.reads[2]).toMatchObject({ tenantId: 'globex', since: T0 - RESUME_OVERLAP_MS });
+  });
+
+  it('refuses subscriptions over the tenant cap with TOO_MANY_SUBSCRIPTIONS, and counts closed ones out', async () => {
+    const h = setup({ limits: { maxSubscriptionsPerTenant: 2 } });
+    const q = 'subscription { windows { value } }';
+    const a = await h.open('acme', q, { socket: fakeSocket() });
+    await h.open('acme', q, { socket: fakeSocket() });
+    await h.open('globex', q, { socket: fakeSocket() });
+    const refused = await subscribe({ schema, document: parse(q), contextValue: createRequestContext({ subscriptions: h.hub } as unknown as ApiServices, { tenantId: 'acme', scope: 'read' }) });
+    expect((refused as ExecutionResult).errors?.[0]?.extensions?.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+    await a.close();
+    await h.open('acme', q, { socket: fakeSocket() });
+    expect(h.hub.stats().subscriptions).toBe(3);
+  });
+
+  it('drops a socket that cannot keep up instead of buffering: unsent bytes (shared) or queue length (per-subscriber)', async () => {
+    const h = setup({ limits: { maxBufferedBytes: 1_000 } });
+    const slow = fakeSocket();
+    const ok = fakeSocket();
+    const q = 'subscription { windows(metrics: [REVENUE]) { value } }';
+    const s = await h.open('acme', q, { socket: slow });
+    await h.open('acme', q, { socket: ok });
+    slow.bufferedAmount = 5_000;
+    await h.bus.publishWindows([update('acme')]);
+    expect(slow.terminated).toBe(true);
+    expect(ok.sent).toHaveLength(1);
+    await waitFor(() => (s.error() as { extensions?: { code?: string } })?.extensions?.code === 'SLOW_CONSUMER');
+    expect(h.hub.stats().subscriptions).toBe(1);
+
+    const p = setup({ limits: { fanout: 'per-subscriber' } });
+    const socket = fakeSocket();
+    const transport: SubscriptionTransport = { socket, id: 'x', variables: {} };
+    // A consumer that never reads: graphql-js pulls nothing, so the queue fills.
+    const never = await subscribe({ schema, document: parse(q), contextValue: createRequestContext({ subscriptions: p.hub, onSubscription: () => undefined } as unknown as ApiServices, { tenantId: 'acme', scope: 'read' }, transport) });
+    expect(Symbol.asyncIterator in never).toBe(true);
+    for (let i = 1; i <= 10_001; i++) await p.bus.publishWindows([update('acme', { revision: i })]);
+    expect(socket.terminated).toBe(true);
+    expect(p.hub.stats().subscriptions).toBe(0);
+  });
+
+  it('freshness: pushed at once, when isStale flips on a progress tick, and as heartbeats', async () => {
+    const h = setup({ limits: { heartbeatIntervalMs: 100 } });
+    const socket = fakeSocket();
+    await h.open('acme', 'subscription { freshness { isStale dataAsOf ageMs } }', { socket });
+    const pushed = () => socket.sent.map((s) => JSON.parse(s).payload.data.freshness as { isStale: boolean; dataAsOf: string; ageMs: number });
+    // Before any progress tick: stale, and the age capped to what a GraphQL Int holds.
+    expect(pushed()).toEqual([{ isStale: true, dataAsOf: new Date(0).toISOString(), ageMs: 2_147_483_647 }]);
+    await h.bus.publishProgress({ source: 'w', processedThrough: T0 - 1_000, watermark: 0 });
+    expect(pushed().at(-1)).toEqual({ isStale: false, dataAsOf: new Date(T0 - 1_000).toISOString(), ageMs: 1_000 });
+    const count = pushed().length;
+    await h.bus.publishProgress({ source: 'w', processedThrough: T0, watermark: 0 }); // no flip: no push
+    expect(pushed()).toHaveLength(count);
+    now = T0 + 40_000; // the aggregator went quiet: the next heartbeat says stale
+    await waitFor(() => pushed().length > count && pushed().at(-1)!.isStale);
+  });
+});
