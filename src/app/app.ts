@@ -22,13 +22,19 @@ import { createProgressStore } from '../storage/progress-store.ts';
 import { createSeriesReader } from '../storage/series-reader.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
+import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
+import { createStaticHandler } from './static.ts';
 
 export interface AppOptions {
   config: Config;
   clock?: () => number;
   logger?: Logger;
+  /** Demo mode (`tilecast start --demo`): the dashboard and GraphiQL open with a read token for this tenant. */
+  demo?: { tenantId: string };
+  /** Built dashboard directory (default dist/web). */
+  webRoot?: string;
 }
 
 export async function createApp(o: AppOptions) {
@@ -84,7 +90,10 @@ export async function createApp(o: AppOptions) {
     onSubscription: (d) => metrics.activeSubscriptions.inc(d),
     subscriptions: createSubscriptionHub({ bus, freshness, changes: createWindowChangesReader(db), logger, limits: config.realtime, registry: metrics.registry }),
   };
-  const graphql = createGraphQL({ services, tokens, logger, maxConnections: config.realtime.maxConnections });
+  // Demo only: a short-lived read token per page load, never in any other mode.
+  const demoToken = o.demo ? () => tokens.mint({ tenantId: o.demo!.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;
+  const graphiql = createGraphiQLOptions({ clock, demoToken });
+  const graphql = createGraphQL({ services, tokens, logger, graphiql, maxConnections: config.realtime.maxConnections });
 
   async function readiness(): Promise<Readiness> {
     const clickhouse = await db.ping();
@@ -107,6 +116,7 @@ export async function createApp(o: AppOptions) {
       },
     }),
     graphql: graphql.yoga,
+    static: createStaticHandler({ root: o.webRoot, demoToken }),
     readiness,
     registry: metrics.registry,
     onError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed'),

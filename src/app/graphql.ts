@@ -9,7 +9,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AuthError, bearerToken, type Principal, type TokenService } from '../auth/tokens.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -20,7 +20,7 @@ import { schema } from '../schema/index.ts';
 /** Close code sent to websocket clients when the server shuts down (1001 Going Away: reconnect elsewhere). */
 export const WS_CLOSE_GOING_AWAY = 1001;
 
-export function createGraphQL(deps: { services: ApiServices; tokens: TokenService; logger: Logger; maxConnections?: number }) {
+export function createGraphQL(deps: { services: ApiServices; tokens: TokenService; logger: Logger; maxConnections?: number; graphiql?: () => Promise<GraphiQLOptions> }) {
   const { services, tokens, logger } = deps;
 
   async function principalFrom(header: string | null | undefined): Promise<Principal | null> {
@@ -36,7 +36,8 @@ export function createGraphQL(deps: { services: ApiServices; tokens: TokenServic
     landingPage: false,
     maskedErrors: true,
     renderGraphiQL,
-    graphiql: { subscriptionsProtocol: 'WS', title: 'Tilecast GraphiQL' },
+    // Per page load: example tabs, and in demo mode a fresh token header (src/app/graphiql.ts).
+    graphiql: async () => ({ subscriptionsProtocol: 'WS', title: 'Tilecast GraphiQL', ...(await deps.graphiql?.()) }),
     logging: {
       debug: (...a) => logger.debug({ yoga: a }),
       info: (...a) => logger.info({ yoga: a }),

@@ -45,7 +45,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const migrations = await migrate(db);
   if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
 
-  const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, logger, metrics });
+  const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });
   const producer = createKafkaProducer(client, logger);
   const worker = createKafkaWorker({
