@@ -10,6 +10,8 @@ export interface Readiness {
 export function createHttpServer(deps: {
   events: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   graphql: (req: IncomingMessage, res: ServerResponse) => unknown;
+  /** The example dashboard's files (src/app/static.ts); false = not a dashboard path. */
+  static?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   readiness: () => Promise<Readiness>;
   registry: Registry;
   onError: (err: unknown) => void;
@@ -34,6 +36,7 @@ export function createHttpServer(deps: {
           res.writeHead(200, { 'content-type': deps.registry.contentType });
           return res.end(await deps.registry.metrics());
         default:
+          if (deps.static && (await deps.static(req, res))) return;
           return deps.graphql(req, res);
       }
     };

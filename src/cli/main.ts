@@ -30,11 +30,12 @@ Commands:
 async function start(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { demo: { type: 'boolean', default: false } } });
   const config = loadConfig(process.env);
-  const app = await createApp({ config });
+  const app = await createApp({ config, demo: values.demo ? { tenantId: 'demo' } : undefined });
   const { url } = await app.start();
   const demoToken = await app.tokens.mint({ tenantId: 'demo', scope: 'admin', ttlSeconds: 12 * 3600 });
   console.log(`
 Tilecast is running (${config.storage.clickhouse.kind} ClickHouse, data in ${config.storage.dataDir})
+  Dashboard           ${url}/${values.demo ? '  (demo tenant, read token built in)' : `  (asks for a read token; or open ${url}/#token=<token>)`}
   GraphQL + GraphiQL  ${url}/graphql
   Ingest              POST ${url}/v1/events
   Health / metrics    ${url}/healthz  ${url}/readyz  ${url}/metrics

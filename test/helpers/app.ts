@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../src/app/app.ts';
+import { createApp, type App, type AppOptions } from '../../src/app/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import type { Scope } from '../../src/auth/tokens.ts';
 
@@ -17,10 +17,12 @@ export interface TestApp {
   post(token: string, body: string, contentType?: string): Promise<{ status: number; json: Record<string, unknown> }>;
 }
 
-export async function startTestApp(o: { env?: Record<string, string>; clock?: () => number; label?: string } = {}): Promise<TestApp> {
+export async function startTestApp(
+  o: { env?: Record<string, string>; clock?: () => number; label?: string; app?: Pick<AppOptions, 'demo' | 'webRoot'> } = {},
+): Promise<TestApp> {
   const dataDir = freshDataDir(o.label ?? 'test');
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...o.env });
-  const app = await createApp({ config, clock: o.clock });
+  const app = await createApp({ config, clock: o.clock, ...o.app });
   const { url } = await app.start();
   return {
     app,

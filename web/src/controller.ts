@@ -1,0 +1,223 @@
+/**
+ * Keeps the dashboard current: ONE Dashboard query for the first paint, ONE
+ * LiveUpdates subscription after that.
+ *
+ * Without gaps: updates that arrive while a Dashboard query is in flight are kept and
+ * replayed onto its result (applying an update is idempotent, see model/dashboard.ts),
+ * and after a websocket reconnect the Dashboard query runs again, so windows that
+ * changed while the socket was down are read, not lost. Once the API's `windows`
+ * subscription can resume from a revision, the reconnect re-read can go.
+ *
+ * Other reads, all after the first paint: ACTIVE_USERS after its updates (distinct users
+ * don't add up; at most ~1/s), the Dashboard query once a minute (keeps "vs the previous
+ * period so far" moving and rolls over to the next period) or when an update hits a window
+ * with no known baseline, and Freshness while the stream is quiet (an idle tenant stays "live").
+ */
+import { AuthRejected, type ApiClient, type ConnectionState } from './api/client.ts';
+import { activeUsersQuery, dashboardQuery, freshnessQuery, liveUpdatesSubscription } from './api/operations.ts';
+import { METRICS, createDashboardState, type DashboardState, type FreshnessData, type Metric, type WindowUpdateData } from './model/dashboard.ts';
+import { badge, newer, readFreshness, type FreshnessReading } from './model/freshness.ts';
+import { periodAt, type PeriodKind } from './model/period.ts';
+import type { Renderer } from './view/render.ts';
+
+export interface Settings {
+  period: PeriodKind;
+  currency: string;
+  timeZone: string;
+  metric: Metric;
+}
+
+const RELOAD_EVERY_MS = 60_000;
+const DISTINCT_MIN_INTERVAL_MS = 1_000;
+const RELOAD_DEBOUNCE_MS = 300;
+const RETRY_MS = 2_000;
+
+export function createController(deps: { api: ApiClient; render: Renderer; now?: () => number; onAuthRejected(message: string): void }) {
+  const { api, render } = deps;
+  const now = deps.now ?? Date.now;
+  let settings: Settings | null = null;
+  let dash: DashboardState | null = null;
+  let loadSeq = 0;
+  /** Updates received since the newest Dashboard query was sent: replayed onto its result. */
+  let sinceLoad: WindowUpdateData[] | null = null;
+  let freshness: FreshnessReading | null = null;
+  let lastFreshnessAt = now();
+  let connection: ConnectionState = 'connecting';
+  let unsubscribe: (() => void) | null = null;
+  let timers: ReturnType<typeof setTimeout>[] = [];
+  let reloadTimer: ReturnType<typeof setTimeout> | null = null;
+  let distinct = { timer: null as ReturnType<typeof setTimeout> | null, inFlight: false, dirty: false, lastAt: 0 };
+  let freshnessInFlight = false;
+  let renderQueued = false;
+  let stopped = false;
+
+  function fail(err: unknown, retry: () => void): void {
+    if (stopped) return;
+    if (err instanceof AuthRejected) return deps.onAuthRejected(err.message);
+    render.error(err instanceof Error ? err.message : String(err));
+    timers.push(setTimeout(retry, RETRY_MS));
+  }
+
+  function observeFreshness(f: FreshnessData): void {
+    lastFreshnessAt = now();
+    freshness = newer(freshness, readFreshness(f, lastFreshnessAt));
+  }
+
+  function renderAll(): void {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      if (!dash || !settings) return;
+      render.tiles(METRICS.map((m) => dash!.tile(m)), settings);
+      render.chart(dash.chart(settings.metric, now()), settings, dash.period);
+      renderBadge();
+    });
+  }
+
+  function renderBadge(): void {
+    render.badge(badge(freshness, now(), connection));
+  }
+
+  function load(): void {
+    if (!settings || stopped) return;
+    const seq = ++loadSeq;
+    const s = settings;
+    const period = periodAt(s.period, now(), s.timeZone);
+    const replay: WindowUpdateData[] = [];
+    sinceLoad = replay;
+    api.request(dashboardQuery(period, s.currency)).then(
+      (data) => {
+        if (seq !== loadSeq || stopped) return;
+        sinceLoad = null;
+        dash = createDashboardState(data, period, s.currency);
+        observeFreshness(data.freshness);
+        render.error(null);
+        for (const u of replay) applyUpdate(u);
+        renderAll();
+      },
+      (err: unknown) => {
+        if (seq === loadSeq) fail(err, load);
+      },
+    );
+  }
+
+  function scheduleReload(): void {
+    if (reloadTimer) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      load();
+    }, RELOAD_DEBOUNCE_MS);
+  }
+
+  function scheduleDistinct(): void {
+    distinct.dirty = true;
+    if (distinct.inFlight || distinct.timer) return;
+    distinct.timer = setTimeout(refreshDistinct, Math.max(0, distinct.lastAt + DISTINCT_MIN_INTERVAL_MS - now()));
+  }
+
+  function refreshDistinct(): void {
+    distinct.timer = null;
+    const target = dash;
+    if (!target || !settings) return;
+    distinct = { ...distinct, dirty: false, inFlight: true, lastAt: now() };
+    api
+      .request(activeUsersQuery(target.period, target.currency))
+      .then((series) => {
+        if (dash !== target) return; // a full reload replaced it meanwhile
+        target.replaceDistinct(series);
+        renderAll();
+      })
+      .catch((err: unknown) => fail(err, scheduleDistinct))
+      .finally(() => {
+        distinct.inFlight = false;
+        if (distinct.dirty) scheduleDistinct();
+      });
+  }
+
+  function applyUpdate(u: WindowUpdateData): void {
+    if (!dash) return;
+    const result = dash.apply(u);
+    if (result === 'applied') renderAll();
+    else if (result === 'refreshDistinct') scheduleDistinct();
+    else if (result === 'reload') scheduleReload();
+  }
+
+  function onUpdate(u: WindowUpdateData): void {
+    observeFreshness(u.freshness);
+    sinceLoad?.push(u);
+    applyUpdate(u);
+    renderBadge();
+  }
+
+  function subscribe(): void {
+    unsubscribe?.();
+    if (!settings || stopped) return;
+    unsubscribe = api.subscribe(liveUpdatesSubscription(settings.currency), {
+      next: onUpdate,
+      // e.g. SLOW_CONSUMER: the server ended the stream. Subscribe again and re-read.
+      error: (err) =>
+        fail(err, () => {
+          subscribe();
+          load();
+        }),
+    });
+  }
+
+  function pollFreshness(): void {
+    if (freshnessInFlight || !dash) return;
+    freshnessInFlight = true;
+    api
+      .request(freshnessQuery())
+      .then((f) => {
+        observeFreshness(f);
+        renderBadge();
+      })
+      .catch((err: unknown) => {
+        if (err instanceof AuthRejected) deps.onAuthRejected(err.message);
+      })
+      .finally(() => (freshnessInFlight = false));
+  }
+
+  function tick(): void {
+    if (stopped) return;
+    renderBadge();
+    if (dash && (now() >= dash.period.to || now() - dash.period.at >= RELOAD_EVERY_MS) && !sinceLoad) load();
+    const quietFor = now() - lastFreshnessAt;
+    const pollEvery = Math.min(5_000, Math.max(1_000, (freshness?.staleThresholdMs ?? 30_000) / 4));
+    if (quietFor >= pollEvery) pollFreshness();
+  }
+
+  return {
+    start(initial: Settings): void {
+      settings = initial;
+      subscribe();
+      load();
+      const interval = setInterval(tick, 500);
+      timers.push(interval as unknown as ReturnType<typeof setTimeout>);
+    },
+    /** Applies a settings change: a new currency needs a new stream; anything but the chart metric a new read. */
+    change(next: Partial<Settings>): void {
+      if (!settings) return;
+      const prev = settings;
+      settings = { ...prev, ...next };
+      if (settings.currency !== prev.currency) subscribe();
+      if (settings.currency !== prev.currency || settings.period !== prev.period || settings.timeZone !== prev.timeZone) load();
+      else renderAll();
+    },
+    connection(state: ConnectionState): void {
+      connection = state;
+      renderBadge();
+    },
+    /** The websocket came back: anything published while it was down is re-read. */
+    reconnected(): void {
+      load();
+    },
+    stop(): void {
+      stopped = true;
+      unsubscribe?.();
+      for (const t of timers) clearTimeout(t);
+      timers = [];
+    },
+  };
+}
