@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
+import type { AcceptedEvent } from '../contracts/event.ts';
 import { createAggregator } from '../aggregate/aggregator.ts';
 import { bearerToken, createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createEventsHandler } from '../ingest/http.ts';
@@ -35,6 +36,11 @@ export interface AppOptions {
   demo?: { tenantId: string };
   /** Built dashboard directory (default dist/web). */
   webRoot?: string;
+  /**
+   * `tilecast api` with KAFKA_BROKERS (src/app/api.ts): accepted events go here (to
+   * Kafka) instead of the local event log, and no aggregator runs in this process.
+   */
+  deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
 }
 
 export async function createApp(o: AppOptions) {
@@ -71,8 +77,9 @@ export async function createApp(o: AppOptions) {
     allowedLatenessMs: config.aggregate.allowedLatenessMs,
     flushIntervalMs: config.aggregate.flushIntervalMs,
   });
-  await aggregator.recover();
+  if (!o.deliver) await aggregator.recover();
   const intake = await createIntake({
+    deliver: o.deliver,
     eventLog,
     deadLetters,
     metrics,
@@ -101,7 +108,9 @@ export async function createApp(o: AppOptions) {
     const checks = {
       clickhouse: { ok: clickhouse, detail: config.storage.clickhouse.kind },
       migrations: { ok: clickhouse && pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')}` : 'applied' },
-      aggregator: { ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' },
+      aggregator: o.deliver
+        ? { ok: true, detail: 'events go to Kafka; tilecast worker aggregates' }
+        : { ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' },
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
@@ -134,7 +143,7 @@ export async function createApp(o: AppOptions) {
     logger,
     /** Starts the aggregator and listens; resolves with the base URL. */
     async start(): Promise<{ url: string; port: number }> {
-      aggregator.start();
+      if (!o.deliver) aggregator.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.server.port, config.server.host, () => resolve());
@@ -145,7 +154,7 @@ export async function createApp(o: AppOptions) {
     /** Graceful: stop accepting → flush windows → close sockets (1001) → close storage. */
     async stop(): Promise<void> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await aggregator.stop();
+      if (!o.deliver) await aggregator.stop();
       await sockets.close();
       server.closeAllConnections();
       await closed;

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createApp } from '../app/app.ts';
+import { createApiApp } from '../app/api.ts';
 import { createWorkerApp } from '../app/worker.ts';
 import { SCOPES, createTokenService, parseTtl, resolveSecret, type Scope } from '../auth/tokens.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
@@ -18,6 +19,7 @@ const USAGE = `Usage: tilecast <command> [options]
 
 Commands:
   start [--demo]                       embedded all-in-one: API + aggregator + ClickHouse (chdb)
+  api                                  GraphQL + HTTP API; POST /v1/events produces to Kafka (needs KAFKA_BROKERS)
   worker                               Kafka consumer-group member: validate, dedupe, aggregate, write
                                        windows (needs KAFKA_BROKERS; CLICKHOUSE_URL to share storage)
   simulate --rate N --duration S --tenants T [--target http|kafka] [--url U]
@@ -81,6 +83,17 @@ function onSignals(logger: { info: (o: object, m: string) => void }, stop: () =>
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+async function api() {
+  const config = loadConfig(process.env);
+  const app = await createApiApp({ config });
+  const { url } = await app.start();
+  console.log(`Tilecast API (events → Kafka topic ${config.kafka!.topic}, ${config.storage.clickhouse.kind} ClickHouse)
+  GraphQL + GraphiQL  ${url}/graphql
+  Ingest              POST ${url}/v1/events
+  Health / metrics    ${url}/healthz  ${url}/readyz  ${url}/metrics`);
+  onSignals(app.logger, () => app.stop());
+}
+
 async function worker() {
   const config = loadConfig(process.env);
   const app = await createWorkerApp({ config });
@@ -116,7 +129,7 @@ async function token(argv: string[]) {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, worker, simulate: runSimulate, migrate: runMigrate, token };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token };
 const run = command ? commands[command] : undefined;
 if (!run) {
   console.error(USAGE);

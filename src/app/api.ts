@@ -1,0 +1,58 @@
+/**
+ * Composition root of `tilecast api` (distributed mode): the same GraphQL/HTTP app as
+ * `tilecast start`, but POST /v1/events validates (same intake steps: parse, Event v1,
+ * token tenant, currency budget) and produces accepted events to KAFKA_TOPIC keyed by
+ * tenant, answering 202 only once the broker acknowledged them (acks=all, idempotent
+ * producer). Rejected items still become rows in `dead_letters`. Dedupe against the
+ * event log, aggregation and window writes happen in `tilecast worker`.
+ *
+ * Without KAFKA_BROKERS there is nothing to deliver to: use `tilecast start`.
+ */
+import type { Config } from '../config/index.ts';
+import { createKafkaClient } from '../ingest/kafka/client.ts';
+import { createKafkaProducer } from '../ingest/kafka/producer.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { createApp } from './app.ts';
+
+export interface ApiAppOptions {
+  config: Config;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export async function createApiApp(o: ApiAppOptions) {
+  const { config } = o;
+  if (!config.kafka) throw new Error('tilecast api needs KAFKA_BROKERS (use `tilecast start` for the embedded mode)');
+  const kafka = config.kafka;
+  const logger = o.logger ?? createLogger(config.server.logLevel);
+  const client = createKafkaClient({ brokers: kafka.brokers, clientId: 'tilecast-api', logger });
+  const producer = createKafkaProducer(client, logger);
+  await client.ensureTopics([
+    { topic: kafka.topic, partitions: kafka.topicPartitions },
+    { topic: kafka.dlqTopic, partitions: 1 },
+  ]);
+  await producer.connect();
+
+  let produced: ((n: number) => void) | null = null;
+  const app = await createApp({
+    ...o,
+    logger,
+    deliver: async (events) => {
+      await producer.sendEvents(kafka.topic, events);
+      produced?.(events.length);
+    },
+  });
+  produced = (n) => app.metrics.kafkaProduced.inc({ topic_kind: 'events' }, n);
+
+  return {
+    ...app,
+    /** Graceful: the app first (no more requests, sockets closed), then the producer. */
+    async stop(): Promise<void> {
+      await app.stop();
+      await producer.close();
+      await client.close();
+    },
+  };
+}
+
+export type ApiApp = Awaited<ReturnType<typeof createApiApp>>;
