@@ -2,7 +2,8 @@
 export const METRICS = ['REVENUE', 'PURCHASES', 'SIGNUPS', 'UPGRADES', 'CHURNS', 'ACTIVE_USERS'] as const;
 export type Metric = (typeof METRICS)[number];
 
-export const GRANULARITIES = ['MINUTE', 'HOUR', 'DAY'] as const;
+/** WEEK = ISO week (starts Monday); DAY, WEEK and MONTH are local to the caller's time zone. */
+export const GRANULARITIES = ['MINUTE', 'HOUR', 'DAY', 'WEEK', 'MONTH'] as const;
 export type Granularity = (typeof GRANULARITIES)[number];
 
 /** The base window length: every stored window is one event-time minute. */

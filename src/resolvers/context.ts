@@ -6,7 +6,7 @@ import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { SeriesReader } from '../storage/series-reader.ts';
 import type { SubscriptionTransport } from './frames.ts';
 import type { FreshnessTracker } from './freshness.ts';
-import { createSeriesLoader } from './series.ts';
+import { createSeriesLoader, MAX_SERIES_PER_REQUEST } from './series.ts';
 import type { SubscriptionHub } from './subscription-hub.ts';
 
 export interface ApiServices {
@@ -24,20 +24,32 @@ export interface GraphQLContext {
   services: ApiServices;
   /** Created on first use, so one loader batches every series field of the request. */
   seriesLoader: () => ReturnType<typeof createSeriesLoader>;
+  /** Counts series against MAX_SERIES_PER_REQUEST; throws once the request asks for more. */
+  chargeSeries: (n: number) => void;
   /** Set on websocket subscriptions: lets the subscription hub write frames itself. */
   transport?: SubscriptionTransport;
 }
 
 export function createRequestContext(services: ApiServices, principal: Principal | null, transport?: SubscriptionTransport): GraphQLContext {
   let loader: ReturnType<typeof createSeriesLoader> | null = null;
+  let charged = 0;
   return {
     principal,
     services,
     transport,
     seriesLoader: () => {
-      const p = authorize({ principal } as GraphQLContext, 'read');
+      const p = authorize({ principal }, 'read');
       loader ??= createSeriesLoader({ reader: services.seriesReader, freshness: services.freshness, tenantId: p.tenantId });
       return loader;
+    },
+    chargeSeries: (n) => {
+      charged += n;
+      if (charged > MAX_SERIES_PER_REQUEST) {
+        throw new GraphQLError(
+          `This request asks for more than ${MAX_SERIES_PER_REQUEST} series (a comparison period counts as one more): split it into several requests of at most ${MAX_SERIES_PER_REQUEST}`,
+          { extensions: { code: 'BAD_USER_INPUT' } },
+        );
+      }
     },
   };
 }

@@ -1,19 +1,37 @@
 /**
- * Series resolution: validates a request, and a per-request DataLoader that answers
- * every `series` field of an operation with ONE ClickHouse read.
+ * Series resolution: checks a request (caps, source choice) before any work, and a
+ * per-request DataLoader that answers every series, derived series and breakdown of
+ * an operation — with their comparison periods — with ONE ClickHouse read.
  */
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
-import { WINDOW_MS, type Granularity, type Metric } from '../contracts/metrics.ts';
-import type { BucketRow, SeriesReader, SeriesShape } from '../storage/series-reader.ts';
-import { shapeKey } from '../storage/series-reader.ts';
-import { bucketsBetween, estimateBuckets, isValidTimeZone } from './buckets.ts';
+import { WINDOW_MS, type Granularity } from '../contracts/metrics.ts';
+import type { Aggregate, BranchResult, ReadBranch, SeriesReader } from '../storage/series-reader.ts';
+import { branchKey } from '../storage/series-reader.ts';
+import { bucketsBetween, isValidTimeZone } from './buckets.ts';
+import { changeRatio, difference, metricValue, type SeriesMetric } from './derived.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
+import { comparisonRange, type Comparison } from './periods.ts';
+import { pickSource } from './source.ts';
 
-export const MAX_POINTS_PER_SERIES = 10_000;
+/** Series a request may ask for (a comparison period counts as one more). */
+export const MAX_SERIES_PER_REQUEST = 50;
 
-export interface SeriesRequest extends SeriesShape {
-  metric: Metric;
+export interface SeriesInputValues {
+  metric: SeriesMetric;
+  /** null = all currencies (or, for a breakdown, one series per currency). */
+  currency: string | null;
+  from: number;
+  to: number;
+  granularity: Granularity;
+  timeZone: string;
+  compareTo: Comparison | null;
+}
+
+/** A checked request: `breakdown` asks for one series per currency. */
+export interface SeriesRequest extends SeriesInputValues {
+  breakdown: boolean;
+  table: string;
 }
 
 export interface Point {
@@ -23,80 +41,131 @@ export interface Point {
   traceIds: string[];
 }
 
+export interface ComparisonSeries {
+  period: Comparison;
+  from: number;
+  to: number;
+  points: Point[];
+  total: string;
+  /** total − comparison total. */
+  change: string;
+  /** change / comparison total (6 fractional digits, half-even); null when that total is 0. */
+  changeRatio: string | null;
+}
+
 export interface Series {
-  metric: Metric;
+  metric: SeriesMetric;
   currency: string | null;
   granularity: Granularity;
   timeZone: string;
+  from: number;
+  to: number;
   points: Point[];
   total: string;
   freshness: Freshness;
+  comparison: ComparisonSeries | null;
 }
 
-const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+export const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 
-/** Checks a request before any work; throws BAD_USER_INPUT errors that say how to fix it. */
-export function validateSeriesRequest(r: SeriesRequest): void {
-  if (r.metric === 'REVENUE' && r.currency === null) throw badInput('REVENUE needs a currency: amounts in different currencies are never added together');
+/** Checks a request before any work and picks its source; throws BAD_USER_INPUT errors that say how to fix it. */
+export function prepareSeriesRequest(r: SeriesInputValues, o: { now: number; breakdown?: boolean }): SeriesRequest {
+  const breakdown = o.breakdown ?? false;
+  if (r.metric === 'REVENUE' && r.currency === null && !breakdown) {
+    throw badInput('REVENUE needs a currency: amounts in different currencies are never added together (use `breakdown` for revenue by currency)');
+  }
+  if (r.metric === 'ARPU' && r.currency === null) throw badInput('ARPU needs a currency: it divides revenue, which is never added across currencies');
   if (r.currency !== null && !/^[A-Z]{3}$/.test(r.currency)) throw badInput(`currency "${r.currency}" is not an ISO 4217 code`);
   if (!isValidTimeZone(r.timeZone)) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
-  if (r.to <= r.from) throw badInput('"to" must be after "from"');
-  const points = estimateBuckets(r.from, r.to, r.granularity);
-  if (points > MAX_POINTS_PER_SERIES) {
-    throw badInput(`This series would have ~${points} points (limit ${MAX_POINTS_PER_SERIES}): use a coarser granularity or a shorter range`);
+  const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone: r.timeZone });
+  if (!pick.ok) throw badInput(pick.error);
+  if (r.compareTo) {
+    const c = comparisonRange(r, r.granularity, r.compareTo, r.timeZone);
+    const cPick = pickSource(c, r.granularity, o.now, { timeZone: r.timeZone });
+    if (!cPick.ok) throw badInput(`comparison period: ${cPick.error}`);
+    if (cPick.source.table !== pick.source.table) throw badInput('the comparison period needs another source than the period: choose a shorter range');
   }
+  return { ...r, breakdown, table: pick.source.table };
 }
 
-function valueOf(metric: Metric, row: BucketRow | null | undefined): string {
-  if (!row) return '0';
-  switch (metric) {
-    case 'REVENUE':
-      return row.revenue;
-    case 'PURCHASES':
-      return String(row.purchases);
-    case 'SIGNUPS':
-      return String(row.signups);
-    case 'UPGRADES':
-      return String(row.upgrades);
-    case 'CHURNS':
-      return String(row.churns);
-    case 'ACTIVE_USERS':
-      return String(row.activeUsers);
-  }
+/** How many series a request costs against MAX_SERIES_PER_REQUEST. */
+export const seriesCost = (r: Pick<SeriesInputValues, 'compareTo'>): number => (r.compareTo ? 2 : 1);
+
+interface Part {
+  from: number;
+  to: number;
 }
 
-/** A fresh loader per request and tenant: batches every series field into one read. */
+function rangesOf(r: SeriesRequest): { current: Part; previous: Part | null } {
+  return { current: { from: r.from, to: r.to }, previous: r.compareTo ? comparisonRange(r, r.granularity, r.compareTo, r.timeZone) : null };
+}
+
+function pointsOf(r: SeriesRequest, range: Part, agg: Aggregate | undefined, watermark: number): { points: Point[]; total: string } {
+  const buckets = bucketsBetween(range.from, range.to, r.granularity, r.timeZone);
+  // Never drop data the database returned, even if a bucket boundary disagreed.
+  const known = new Set(buckets.map((b) => b.start));
+  for (const start of agg?.buckets.keys() ?? []) if (!known.has(start)) buckets.push({ start, end: start + WINDOW_MS });
+  buckets.sort((a, b) => a.start - b.start);
+  return {
+    points: buckets.map((b) => {
+      const row = agg?.buckets.get(b.start);
+      return { start: b.start, value: metricValue(r.metric, row), final: b.end <= watermark && (row?.allFinal ?? true), traceIds: row?.traceSample ?? [] };
+    }),
+    total: metricValue(r.metric, agg?.total),
+  };
+}
+
+/** A fresh loader per request and tenant: every series of the operation in one read. Breakdowns resolve to one series per currency. */
 export function createSeriesLoader(deps: { reader: SeriesReader; freshness: FreshnessTracker; tenantId: string }) {
-  return new DataLoader<SeriesRequest, Series, string>(
+  return new DataLoader<SeriesRequest, Series[], string>(
     async (requests) => {
-      const shapes = new Map<string, SeriesShape>();
-      for (const r of requests) shapes.set(shapeKey(r), { currency: r.currency, from: r.from, to: r.to, granularity: r.granularity, timeZone: r.timeZone });
-      const keys = [...shapes.keys()];
-      const results = await deps.reader.read(deps.tenantId, [...shapes.values()]);
-      const byShape = new Map(keys.map((k, i) => [k, results[i]!]));
+      const branches = new Map<string, ReadBranch & { currencySet: Set<string> }>();
+      const need = (r: SeriesRequest, range: Part): void => {
+        const key = branchKey({ table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone });
+        let b = branches.get(key);
+        if (!b) branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: [], combined: false, currencySet: new Set() }));
+        if (r.breakdown) b.currencies = 'all';
+        else if (r.currency === null) b.combined = true;
+        else b.currencySet.add(r.currency);
+      };
+      for (const r of requests) {
+        const { current, previous } = rangesOf(r);
+        need(r, current);
+        if (previous) need(r, previous);
+      }
+      const list = [...branches.values()].map(({ currencySet, ...b }) => ({ ...b, currencies: b.currencies === 'all' ? ('all' as const) : [...currencySet].sort() }));
+      const results = await deps.reader.read(deps.tenantId, list);
+      const byKey = new Map<string, BranchResult>(list.map((b, i) => [branchKey(b), results[i]!]));
       const freshness = deps.freshness.of(deps.tenantId);
       const watermark = deps.freshness.watermark();
-      return requests.map((r) => {
-        const result = byShape.get(shapeKey(r))!;
-        const buckets = bucketsBetween(r.from, r.to, r.granularity, r.timeZone);
-        // Never drop data the database returned, even if a bucket boundary disagreed.
-        const known = new Set(buckets.map((b) => b.start));
-        for (const start of result.buckets.keys()) if (!known.has(start)) buckets.push({ start, end: start + WINDOW_MS });
-        buckets.sort((a, b) => a.start - b.start);
-        return {
-          metric: r.metric,
-          currency: r.currency,
-          granularity: r.granularity,
-          timeZone: r.timeZone,
-          points: buckets.map((b) => {
-            const row = result.buckets.get(b.start);
-            return { start: b.start, value: valueOf(r.metric, row), final: b.end <= watermark && (row?.allFinal ?? true), traceIds: row?.traceSample ?? [] };
-          }),
-          total: valueOf(r.metric, result.total),
-          freshness,
+      const resultOf = (r: SeriesRequest, range: Part) => byKey.get(branchKey({ table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone }))!;
+
+      const build = (r: SeriesRequest, currency: string | null): Series => {
+        const { current, previous } = rangesOf(r);
+        const pick = (range: Part) => {
+          const res = resultOf(r, range);
+          return currency === null ? res.combined : res.byCurrency.get(currency);
         };
+        const cur = pointsOf(r, current, pick(current), watermark);
+        let comparison: ComparisonSeries | null = null;
+        if (previous && r.compareTo) {
+          const then = pointsOf(r, previous, pick(previous), watermark);
+          comparison = { period: r.compareTo, ...previous, ...then, change: difference(cur.total, then.total), changeRatio: changeRatio(cur.total, then.total) };
+        }
+        return { metric: r.metric, currency, granularity: r.granularity, timeZone: r.timeZone, ...current, ...cur, freshness, comparison };
+      };
+
+      return requests.map((r) => {
+        if (!r.breakdown) return [build(r, r.currency)];
+        const { current, previous } = rangesOf(r);
+        const currencies = new Set([...resultOf(r, current).byCurrency.keys(), ...(previous ? resultOf(r, previous).byCurrency.keys() : [])]);
+        return [...currencies].sort().map((c) => build(r, c));
       });
     },
-    { cacheKeyFn: (r) => JSON.stringify([r.metric, shapeKey(r)]), maxBatchSize: 100 },
+    {
+      cacheKeyFn: (r) => JSON.stringify([r.metric, r.currency, r.from, r.to, r.granularity, r.timeZone, r.compareTo, r.breakdown, r.table]),
+      // Above MAX_SERIES_PER_REQUEST nothing reaches the loader, so one batch is one read.
+      maxBatchSize: 2 * MAX_SERIES_PER_REQUEST,
+    },
   );
 }

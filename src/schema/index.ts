@@ -4,6 +4,9 @@ import './scalars.ts';
 import './enums.ts';
 import './freshness.ts';
 import './series.ts';
+import './breakdown.ts';
+import './catalog.ts';
+import './dead-letters.ts';
 import './window-update.ts';
 
 export const schema: GraphQLSchema = builder.toSchema();

@@ -1,11 +1,13 @@
-import type { Point, Series } from '../resolvers/series.ts';
-import { validateSeriesRequest } from '../resolvers/series.ts';
+import type { Metric } from '../contracts/metrics.ts';
+import type { DerivedMetric } from '../resolvers/derived.ts';
+import type { ComparisonSeries, Point, Series, SeriesInputValues } from '../resolvers/series.ts';
+import { prepareSeriesRequest, seriesCost } from '../resolvers/series.ts';
 import { builder } from './builder.ts';
-import { GranularityEnum, MetricEnum } from './enums.ts';
+import { ComparisonEnum, DerivedMetricEnum, GranularityEnum, MetricEnum } from './enums.ts';
 import { FreshnessRef } from './freshness.ts';
 import './scalars.ts';
 
-const PointRef = builder.objectRef<Point>('Point').implement({
+export const PointRef = builder.objectRef<Point>('Point').implement({
   fields: (t) => ({
     start: t.field({ type: 'DateTime', resolve: (p) => p.start }),
     value: t.field({ type: 'Decimal', resolve: (p) => p.value }),
@@ -14,46 +16,116 @@ const PointRef = builder.objectRef<Point>('Point').implement({
   }),
 });
 
-const SeriesRef = builder.objectRef<Series>('Series').implement({
+const ComparisonRef = builder.objectRef<ComparisonSeries>('Comparison').implement({
+  description: 'The same series over the comparison period; points line up with the current ones by index.',
   fields: (t) => ({
-    metric: t.field({ type: MetricEnum, resolve: (s) => s.metric }),
-    currency: t.exposeString('currency', { nullable: true }),
-    granularity: t.field({ type: GranularityEnum, resolve: (s) => s.granularity }),
-    timeZone: t.exposeString('timeZone'),
-    points: t.field({ type: [PointRef], resolve: (s) => s.points }),
-    total: t.field({ type: 'Decimal', description: 'Over the whole range (distinct users are merged, not summed).', resolve: (s) => s.total }),
-    freshness: t.field({ type: FreshnessRef, resolve: (s) => s.freshness }),
+    period: t.field({ type: ComparisonEnum, resolve: (c) => c.period }),
+    from: t.field({ type: 'DateTime', resolve: (c) => c.from }),
+    to: t.field({ type: 'DateTime', resolve: (c) => c.to }),
+    points: t.field({ type: [PointRef], resolve: (c) => c.points }),
+    total: t.field({ type: 'Decimal', resolve: (c) => c.total }),
+    change: t.field({ type: 'Decimal', description: 'total − comparison total, exact.', resolve: (c) => c.change }),
+    changeRatio: t.field({
+      type: 'Decimal',
+      nullable: true,
+      description: 'change / comparison total (6 fractional digits, half-even); null when the comparison total is 0.',
+      resolve: (c) => c.changeRatio,
+    }),
   }),
+});
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** Fields every series type shares; `metric` differs by type. */
+const sharedFields = (t: PothosSchemaTypes.ObjectFieldBuilder<Types, Series>) => ({
+  currency: t.exposeString('currency', { nullable: true }),
+  granularity: t.field({ type: GranularityEnum, resolve: (s) => s.granularity }),
+  timeZone: t.exposeString('timeZone'),
+  from: t.field({ type: 'DateTime', resolve: (s) => s.from }),
+  to: t.field({ type: 'DateTime', resolve: (s) => s.to }),
+  points: t.field({ type: [PointRef], resolve: (s) => s.points }),
+  total: t.field({ type: 'Decimal', description: 'Over the whole range (distinct users are merged, not summed).', resolve: (s) => s.total }),
+  freshness: t.field({ type: FreshnessRef, resolve: (s) => s.freshness }),
+  comparison: t.field({ type: ComparisonRef, nullable: true, description: 'Present when the input asked for `compareTo`.', resolve: (s) => s.comparison }),
+});
+
+export const SeriesRef = builder.objectRef<Series>('Series').implement({
+  fields: (t) => ({ metric: t.field({ type: MetricEnum, resolve: (s) => s.metric as Metric }), ...sharedFields(t) }),
+});
+
+const DerivedSeriesRef = builder.objectRef<Series>('DerivedSeries').implement({
+  description: 'A derived metric over a range, computed from the exact stored values of the same buckets.',
+  fields: (t) => ({ metric: t.field({ type: DerivedMetricEnum, resolve: (s) => s.metric as DerivedMetric }), ...sharedFields(t) }),
+});
+
+/** Input fields every series input shares; `metric` differs by input. */
+const rangeFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
+  from: t.field({ type: 'DateTime', required: true, description: 'Inclusive.' }),
+  to: t.field({ type: 'DateTime', required: true, description: 'Exclusive.' }),
+  granularity: t.field({ type: GranularityEnum, required: true }),
+  timeZone: t.string({ required: true, defaultValue: 'UTC', description: 'IANA zone for HOUR, DAY, WEEK and MONTH buckets.' }),
+  compareTo: t.field({ type: ComparisonEnum, required: false, description: 'Also answer the comparison period (counts as one more series against the per-request limit).' }),
 });
 
 const SeriesInput = builder.inputType('SeriesInput', {
   fields: (t) => ({
     metric: t.field({ type: MetricEnum, required: true }),
     currency: t.string({ required: false, description: 'ISO 4217; required for REVENUE; omitted = all currencies.' }),
-    from: t.field({ type: 'DateTime', required: true, description: 'Inclusive.' }),
-    to: t.field({ type: 'DateTime', required: true, description: 'Exclusive.' }),
-    granularity: t.field({ type: GranularityEnum, required: true }),
-    timeZone: t.string({ required: true, defaultValue: 'UTC', description: 'IANA zone for HOUR and DAY buckets.' }),
+    ...rangeFields(t),
   }),
+});
+
+const DerivedSeriesInput = builder.inputType('DerivedSeriesInput', {
+  fields: (t) => ({
+    metric: t.field({ type: DerivedMetricEnum, required: true }),
+    currency: t.string({ required: false, description: 'ISO 4217; required for ARPU; omitted = all currencies.' }),
+    ...rangeFields(t),
+  }),
+});
+
+interface RawInput {
+  metric: SeriesInputValues['metric'];
+  currency?: string | null;
+  from: number;
+  to: number;
+  granularity: SeriesInputValues['granularity'];
+  timeZone: string;
+  compareTo?: SeriesInputValues['compareTo'] | null;
+}
+export const toValues = (input: RawInput): SeriesInputValues => ({
+  metric: input.metric,
+  currency: input.currency ?? null,
+  from: input.from,
+  to: input.to,
+  granularity: input.granularity,
+  timeZone: input.timeZone,
+  compareTo: input.compareTo ?? null,
 });
 
 builder.queryField('series', (t) =>
   t.field({
     type: SeriesRef,
-    description: 'One metric over a range. Many aliased series in one request are read from ClickHouse at once.',
+    description: 'One metric over a range. Every series, derived series and breakdown of one request is read from ClickHouse at once.',
     args: { input: t.arg({ type: SeriesInput, required: true }) },
-    resolve: (_root, { input }, ctx) => {
-      const request = {
-        metric: input.metric,
-        currency: input.currency ?? null,
-        from: input.from,
-        to: input.to,
-        granularity: input.granularity,
-        timeZone: input.timeZone,
-      };
+    resolve: async (_root, { input }, ctx) => {
       const loader = ctx.seriesLoader();
-      validateSeriesRequest(request);
-      return loader.load(request);
+      const request = prepareSeriesRequest(toValues(input), { now: ctx.services.clock() });
+      ctx.chargeSeries(seriesCost(request));
+      return (await loader.load(request))[0]!;
+    },
+  }),
+);
+
+builder.queryField('derivedSeries', (t) =>
+  t.field({
+    type: DerivedSeriesRef,
+    description: 'A derived metric (ARPU, NET_USER_CHANGE) over a range, in the same single read as the other series.',
+    args: { input: t.arg({ type: DerivedSeriesInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const loader = ctx.seriesLoader();
+      const request = prepareSeriesRequest(toValues(input), { now: ctx.services.clock() });
+      ctx.chargeSeries(seriesCost(request));
+      return (await loader.load(request))[0]!;
     },
   }),
 );

@@ -40,18 +40,29 @@ export function createDeadLetters(db: ClickHouse) {
       });
     },
 
-    /** Newest first, optionally one reason, paged by `before` (received_at ms). */
-    async list(o: { tenantId: string; reason?: string; beforeMs?: number; limit: number }): Promise<DeadLetterRow[]> {
+    /**
+     * Newest first, optionally one reason, keyset-paged: `after` is the (received_at ms,
+     * id) of the last row of the previous page, so rows with equal times are neither
+     * skipped nor repeated. (`id` below is the alias toString(id): order and comparison
+     * both use the string form, one total order.)
+     */
+    async list(o: { tenantId: string; reason?: string; after?: { ms: number; id: string }; limit: number }): Promise<DeadLetterRow[]> {
       return db.query({
         queryId: 'dead_letters.list',
         sql: `SELECT toString(id) AS id, tenant_id, source, reason, issues, raw, toUnixTimestamp64Milli(received_at) AS received_at_ms
               FROM dead_letters
               WHERE tenant_id = {tenant:String}
                 AND ({reason:String} = '' OR reason = {reason:String})
-                AND received_at < fromUnixTimestamp64Milli({before:Int64}, 'UTC')
-              ORDER BY received_at DESC, id
+                AND (received_at, id) < (fromUnixTimestamp64Milli({after_ms:Int64}, 'UTC'), {after_id:String})
+              ORDER BY received_at DESC, id DESC
               LIMIT {limit:UInt32}`,
-        params: { tenant: o.tenantId, reason: o.reason ?? '', before: o.beforeMs ?? 253_402_300_799_999, limit: o.limit },
+        params: {
+          tenant: o.tenantId,
+          reason: o.reason ?? '',
+          after_ms: o.after?.ms ?? 253_402_300_799_999,
+          after_id: o.after?.id ?? 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+          limit: o.limit,
+        },
         row,
       });
     },

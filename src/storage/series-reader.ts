@@ -1,9 +1,12 @@
 /**
- * Reads bucketed window aggregates for many series in ONE ClickHouse query: the
- * distinct (currency, range, granularity, time zone) shapes become UNION ALL
- * branches, each returning every metric per bucket plus a whole-range total row
- * (start_ms = -1). Distinct users merge uniqExact states, per bucket and over the
- * range, so they are never summed across windows.
+ * Reads bucketed window aggregates for many series in ONE ClickHouse query. Each
+ * distinct (range, granularity, time zone) — a dashboard's period and its comparison
+ * period are two — is one UNION ALL branch; inside a branch one scan serves every
+ * currency and the all-currency sum through GROUPING SETS:
+ *   (currency, bucket), (currency)  → per-currency points and totals (breakdowns too)
+ *   (bucket), ()                    → points and total over all currencies
+ * Distinct users merge uniqExact states per bucket and over the range, so they are
+ * never summed across windows; money is summed as Decimal(38, 6) and leaves as a string.
  */
 import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
@@ -11,13 +14,17 @@ import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
 
-export interface SeriesShape {
-  /** null = every currency (not meaningful for revenue; callers check). */
-  currency: string | null;
+export interface ReadBranch {
+  /** Source table chosen by the caller (a closed set, see TABLES). */
+  table: string;
   from: number;
   to: number;
   granularity: Granularity;
   timeZone: string;
+  /** Currencies whose own points are needed; 'all' = every currency the tenant has (breakdowns). */
+  currencies: readonly string[] | 'all';
+  /** Also the sum over all currencies (series without a currency). */
+  combined: boolean;
 }
 
 export interface BucketRow extends WindowValues {
@@ -26,21 +33,44 @@ export interface BucketRow extends WindowValues {
   traceSample: string[];
 }
 
-export interface ShapeResult {
+export interface Aggregate {
   buckets: Map<number, BucketRow>;
+  /** null when the range holds no window at all. */
   total: BucketRow | null;
 }
 
-/** Closed set of bucket expressions; the time zone is a typed parameter. */
+export interface BranchResult {
+  combined: Aggregate;
+  byCurrency: Map<string, Aggregate>;
+}
+
+/** Identifies the branch a request needs; requests with equal keys share one branch. */
+export const branchKey = (b: Pick<ReadBranch, 'table' | 'from' | 'to' | 'granularity' | 'timeZone'>): string =>
+  JSON.stringify([b.table, b.from, b.to, b.granularity, b.timeZone]);
+
+/** Tables this reader may name (identifiers never come from input). */
+const TABLES: ReadonlySet<string> = new Set(['windows']);
+
+/**
+ * Closed set of bucket expressions; the time zone is a typed parameter. toStartOfWeek
+ * and toStartOfMonth return a Date (a local calendar day), so it is turned back into
+ * that day's midnight instant in the same zone.
+ */
 const BUCKET_SQL: Record<Granularity, (tz: string) => string> = {
   MINUTE: () => 'window_start',
   HOUR: (tz) => `toStartOfHour(window_start, {${tz}:String})`,
   DAY: (tz) => `toStartOfDay(window_start, {${tz}:String})`,
+  WEEK: (tz) => `toDateTime(toStartOfWeek(window_start, 1, {${tz}:String}), {${tz}:String})`,
+  MONTH: (tz) => `toDateTime(toStartOfMonth(window_start, {${tz}:String}), {${tz}:String})`,
 };
 
 const row = z.object({
   branch: z.coerce.number(),
+  all_currencies: z.coerce.number(),
+  is_total: z.coerce.number(),
+  currency: z.string(),
   start_ms: z.coerce.number(),
+  windows: z.coerce.number(),
   revenue: z.string(),
   purchases: z.coerce.number(),
   signups: z.coerce.number(),
@@ -52,38 +82,43 @@ const row = z.object({
   trace_sample: z.array(z.string()),
 });
 
-const AGGREGATES = `toString(sum(revenue)) AS revenue, sum(purchases) AS purchases, sum(signups) AS signups,
+// grouping(x) = 1 when x is aggregated away in that grouping set (SQL standard).
+const AGGREGATES = `grouping(start_ms) AS is_total, count() AS windows, toString(sum(revenue)) AS revenue, sum(purchases) AS purchases, sum(signups) AS signups,
        sum(upgrades) AS upgrades, sum(churns) AS churns, uniqExactMerge(users) AS active_users,
        min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms,
-       arraySlice(groupUniqArrayArray(trace_sample), 1, 5) AS trace_sample`;
+       groupUniqArrayArray(5)(trace_sample) AS trace_sample`;
 
-export const shapeKey = (s: SeriesShape): string => JSON.stringify([s.currency, s.from, s.to, s.granularity, s.timeZone]);
+const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
 
 export function createSeriesReader(db: ClickHouse) {
   return {
-    /** One query for all shapes of one tenant; results in the order of `shapes`. */
-    async read(tenantId: string, shapes: readonly SeriesShape[]): Promise<ShapeResult[]> {
-      if (shapes.length === 0) return [];
+    /** One query for all branches of one tenant; results in the order of `branches`. */
+    async read(tenantId: string, branches: readonly ReadBranch[]): Promise<BranchResult[]> {
+      if (branches.length === 0) return [];
       const params: Record<string, unknown> = { tenant: tenantId };
-      const branches = shapes.map((s, i) => {
-        params[`b${i}_from`] = s.from;
-        params[`b${i}_to`] = s.to;
-        params[`b${i}_tz`] = s.timeZone;
-        if (s.currency !== null) params[`b${i}_cur`] = s.currency;
-        const where = `tenant_id = {tenant:String}
-            AND window_start >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
-            AND window_start < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
-            ${s.currency === null ? '' : `AND currency = {b${i}_cur:String}`}`;
-        const bucket = BUCKET_SQL[s.granularity](`b${i}_tz`);
-        return `SELECT ${i} AS branch, toInt64(toUnixTimestamp(${bucket})) * 1000 AS start_ms, ${AGGREGATES}
-                FROM windows FINAL WHERE ${where} GROUP BY start_ms
-                UNION ALL
-                SELECT ${i} AS branch, toInt64(-1) AS start_ms, ${AGGREGATES}
-                FROM windows FINAL WHERE ${where}`;
+      const sql = branches.map((b, i) => {
+        if (!TABLES.has(b.table)) throw new Error(`series reader cannot read table "${b.table}"`);
+        params[`b${i}_from`] = b.from;
+        params[`b${i}_to`] = b.to;
+        params[`b${i}_tz`] = b.timeZone;
+        const filterCurrencies = !b.combined && b.currencies !== 'all';
+        if (filterCurrencies) params[`b${i}_cur`] = b.currencies;
+        const perCurrency = b.currencies === 'all' || b.currencies.length > 0;
+        const sets = [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])];
+        // grouping(currency) is only valid when some set groups by currency.
+        const currencyColumns = perCurrency ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
+        return `SELECT ${i} AS branch, ${currencyColumns}, toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](`b${i}_tz`)})) * 1000 AS start_ms, ${AGGREGATES}
+                FROM ${b.table} FINAL
+                WHERE tenant_id = {tenant:String}
+                  AND window_start >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
+                  AND window_start < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
+                  ${filterCurrencies ? `AND currency IN {b${i}_cur:Array(String)}` : ''}
+                GROUP BY GROUPING SETS (${sets.join(', ')})`;
       });
-      const rows = await db.query({ queryId: 'series.read', sql: branches.join('\nUNION ALL\n'), params, row });
-      const results: ShapeResult[] = shapes.map(() => ({ buckets: new Map(), total: null }));
+      const rows = await db.query({ queryId: 'series.read', sql: sql.join('\nUNION ALL\n'), params, row });
+      const results: BranchResult[] = branches.map(() => ({ combined: emptyAggregate(), byCurrency: new Map() }));
       for (const r of rows) {
+        if (r.windows === 0) continue; // the empty grouping set yields one row even over no windows
         const value: BucketRow = {
           revenue: canonicalDecimal(r.revenue),
           purchases: r.purchases,
@@ -95,9 +130,13 @@ export function createSeriesReader(db: ClickHouse) {
           lastEventAt: r.last_event_at_ms,
           traceSample: r.trace_sample,
         };
-        const target = results[r.branch]!;
-        // The total row of an empty range has no windows at all: keep it null.
-        if (r.start_ms === -1) target.total = r.last_event_at_ms > 0 || r.purchases + r.signups + r.upgrades + r.churns > 0 ? value : null;
+        const result = results[r.branch]!;
+        let target = result.combined;
+        if (r.all_currencies === 0) {
+          target = result.byCurrency.get(r.currency) ?? emptyAggregate();
+          result.byCurrency.set(r.currency, target);
+        }
+        if (r.is_total === 1) target.total = value;
         else target.buckets.set(r.start_ms, value);
       }
       return results;

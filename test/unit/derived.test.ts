@@ -1,0 +1,79 @@
+/** Derived metrics from exact values: half-even division, ARPU, net user change, change ratios; the catalog's invariants. */
+import { describe, expect, it } from 'vitest';
+import { METRICS } from '../../src/contracts/metrics.ts';
+import { CATALOG, CATALOG_NAMES, listMetrics } from '../../src/resolvers/catalog.ts';
+import { changeRatio, difference, divideDecimals, divideHalfEven, metricValue, DERIVED_METRICS } from '../../src/resolvers/derived.ts';
+
+const row = (o: Partial<{ revenue: string; purchases: number; signups: number; upgrades: number; churns: number; activeUsers: number }>) => ({
+  revenue: '0',
+  purchases: 0,
+  signups: 0,
+  upgrades: 0,
+  churns: 0,
+  activeUsers: 0,
+  ...o,
+});
+
+describe('divideHalfEven', () => {
+  const cases: [bigint, bigint, bigint][] = [
+    [10n, 4n, 2n], // 2.5 → 2 (even)
+    [14n, 4n, 4n], // 3.5 → 4 (even)
+    [11n, 4n, 3n], // 2.75 → 3
+    [9n, 4n, 2n], // 2.25 → 2
+    [-10n, 4n, -2n],
+    [-14n, 4n, -4n],
+    [-11n, 4n, -3n],
+    [10n, -4n, -2n],
+    [7n, 7n, 1n],
+    [0n, 3n, 0n],
+  ];
+  it.each(cases)('%s / %s = %s', (a, b, q) => expect(divideHalfEven(a, b)).toBe(q));
+  it('refuses division by zero', () => expect(() => divideHalfEven(1n, 0n)).toThrow(RangeError));
+});
+
+describe('derived metrics', () => {
+  it('ARPU divides exact revenue by distinct users, 6 digits half-even', () => {
+    expect(metricValue('ARPU', row({ revenue: '100', activeUsers: 3 }))).toBe('33.333333');
+    expect(metricValue('ARPU', row({ revenue: '200', activeUsers: 3 }))).toBe('66.666667');
+    expect(metricValue('ARPU', row({ revenue: '0.000005', activeUsers: 2 }))).toBe('0.000002'); // 2.5 micro → 2 (even)
+    expect(metricValue('ARPU', row({ revenue: '0.000007', activeUsers: 2 }))).toBe('0.000004'); // 3.5 micro → 4 (even)
+    // Far beyond float precision: 2^60 + 1 micro-units over 3 users.
+    expect(metricValue('ARPU', row({ revenue: '1152921504606.846977', activeUsers: 3 }))).toBe('384307168202.282326');
+    expect(metricValue('ARPU', row({ activeUsers: 0 }))).toBe('0');
+    expect(metricValue('ARPU', null)).toBe('0');
+  });
+
+  it('NET_USER_CHANGE = signups − churns, negative too', () => {
+    expect(metricValue('NET_USER_CHANGE', row({ signups: 5, churns: 8 }))).toBe('-3');
+    expect(metricValue('NET_USER_CHANGE', row({ signups: 8, churns: 5 }))).toBe('3');
+  });
+
+  it('compares periods exactly', () => {
+    expect(difference('10.5', '12.25')).toBe('-1.75');
+    expect(changeRatio('150', '100')).toBe('0.5');
+    expect(changeRatio('1', '3')).toBe('-0.666667');
+    expect(changeRatio('5', '0')).toBeNull();
+    expect(divideDecimals('1', '8')).toBe('0.125');
+    expect(divideDecimals('0.000001', '2')).toBe('0'); // 0.5 micro → 0 (even)
+  });
+});
+
+describe('metric catalog', () => {
+  it('has exactly one current version of every metric, versions 1..n without gaps', () => {
+    expect(new Set(CATALOG_NAMES)).toEqual(new Set([...METRICS, ...DERIVED_METRICS]));
+    for (const name of CATALOG_NAMES) {
+      const versions = CATALOG.filter((d) => d.name === name);
+      expect(versions.map((v) => v.version).sort(), name).toEqual(versions.map((_, i) => i + 1));
+      expect(versions.filter((v) => v.supersededOn === null), name).toHaveLength(1);
+      // A superseded version ends the day its successor starts.
+      for (const v of versions.filter((x) => x.supersededOn !== null)) {
+        expect(versions.find((x) => x.version === v.version + 1)?.effectiveFrom, name).toBe(v.supersededOn);
+      }
+    }
+  });
+
+  it('lists current definitions, or all with history', () => {
+    expect(listMetrics({ history: false }).map((d) => d.name)).toEqual(CATALOG_NAMES);
+    expect(listMetrics({ history: true }).length).toBe(CATALOG.length);
+  });
+});
