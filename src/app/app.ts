@@ -57,7 +57,7 @@ export async function createApp(o: AppOptions) {
   const progressStore = createProgressStore(db);
   const deadLetters = createDeadLetters(db);
   const bus = createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
-  const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir));
+  const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir), { jwks: config.auth.jwks });
 
   const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs });
   for (const p of await progressStore.loadAll()) freshness.observeProgress(p);
@@ -100,7 +100,14 @@ export async function createApp(o: AppOptions) {
   // Demo only: a short-lived read token per page load, never in any other mode.
   const demoToken = o.demo ? () => tokens.mint({ tenantId: o.demo!.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;
   const graphiql = createGraphiQLOptions({ clock, demoToken });
-  const graphql = createGraphQL({ services, tokens, logger, graphiql, maxConnections: config.realtime.maxConnections });
+  const graphql = createGraphQL({
+    services,
+    tokens,
+    logger,
+    graphiql,
+    maxConnections: config.realtime.maxConnections,
+    limits: { maxBodyBytes: config.server.graphqlMaxBodyBytes, rateLimit: config.server.rateLimit },
+  });
 
   async function readiness(): Promise<Readiness> {
     const clickhouse = await db.ping();

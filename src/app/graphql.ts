@@ -11,7 +11,8 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthError, bearerToken, type Principal, type TokenService } from '../auth/tokens.ts';
+import { createGuards } from '../auth/guards.ts';
+import type { Principal, TokenService } from '../auth/tokens.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createRequestContext, type ApiServices, type GraphQLContext } from '../resolvers/context.ts';
 import type { SubscriptionTransport } from '../resolvers/frames.ts';
@@ -20,21 +21,30 @@ import { schema } from '../schema/index.ts';
 /** Close code sent to websocket clients when the server shuts down (1001 Going Away: reconnect elsewhere). */
 export const WS_CLOSE_GOING_AWAY = 1001;
 
-export function createGraphQL(deps: { services: ApiServices; tokens: TokenService; logger: Logger; maxConnections?: number; graphiql?: () => Promise<GraphiQLOptions> }) {
+export function createGraphQL(deps: {
+  services: ApiServices;
+  tokens: TokenService;
+  logger: Logger;
+  maxConnections?: number;
+  graphiql?: () => Promise<GraphiQLOptions>;
+  /** Abuse limits (src/auth/guards.ts); defaults = the config defaults. */
+  limits?: { maxBodyBytes: number; rateLimit: { perSecond: number; burst: number } };
+}) {
   const { services, tokens, logger } = deps;
-
-  async function principalFrom(header: string | null | undefined): Promise<Principal | null> {
-    const token = bearerToken(header);
-    if (!header) return null;
-    if (!token) throw new AuthError('Unauthenticated: Authorization must be "Bearer <token>"', 'UNAUTHENTICATED');
-    return tokens.verify(token);
-  }
+  const limits = deps.limits ?? { maxBodyBytes: 256 * 1024, rateLimit: { perSecond: 50, burst: 200 } };
+  // Auth before parsing, per-tenant rate, CSRF, document limits (depth, aliases, tokens, cost).
+  const guards = createGuards({ tokens, graphqlPath: '/graphql', rateLimit: limits.rateLimit, clock: services.clock });
+  const principalFrom = guards.authenticate;
 
   const yoga = createYoga<{ req?: IncomingMessage; wsPrincipal?: Principal | null; wsTransport?: SubscriptionTransport }, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: true,
+    plugins: guards.plugins,
+    maxRequestBodySize: limits.maxBodyBytes,
+    // Up to 10 operations in one HTTP request (a JSON array); each gets its own context, same token.
+    batching: { limit: 10 },
     renderGraphiQL,
     // Per page load: example tabs, and in demo mode a fresh token header (src/app/graphiql.ts).
     graphiql: async () => ({ subscriptionsProtocol: 'WS', title: 'Tilecast GraphiQL', ...(await deps.graphiql?.()) }),
@@ -46,12 +56,8 @@ export function createGraphQL(deps: { services: ApiServices; tokens: TokenServic
     },
     context: async (initial) => {
       if ('wsPrincipal' in initial) return createRequestContext(services, initial.wsPrincipal ?? null, initial.wsTransport);
-      try {
-        return createRequestContext(services, await principalFrom(initial.request.headers.get('authorization')));
-      } catch (err) {
-        if (err instanceof AuthError) throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
-        throw err;
-      }
+      // Verified (or refused with 401) by the guards before the body was parsed.
+      return createRequestContext(services, guards.principalOf(initial.request));
     },
   });
 

@@ -16,6 +16,11 @@ const serverSection = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  // GraphQL request bodies (a 50-series dashboard query is ~10 KiB); larger ones get 413.
+  GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(256 * 1024),
+  // Per-tenant GraphQL request rate (token bucket, per API process).
+  RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(50),
+  RATE_LIMIT_BURST: z.coerce.number().int().positive().default(200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -29,6 +34,12 @@ const storageSection = z.object({
 
 const authSection = z.object({
   AUTH_SECRET: optionalString.pipe(z.string().min(32, 'AUTH_SECRET must be at least 32 characters').optional()),
+  // An identity provider's JWKS: its RS256 tokens are accepted too (needs AUTH_ISSUER and AUTH_AUDIENCE).
+  AUTH_JWKS_URL: optionalString.pipe(z.url().optional()),
+  AUTH_ISSUER: optionalString,
+  AUTH_AUDIENCE: optionalString,
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  AUTH_SCOPE_CLAIM: z.string().min(1).default('scope'),
 });
 
 const kafkaSection = z.object({
@@ -77,14 +88,21 @@ export class ConfigError extends Error {
 }
 
 export interface Config {
-  server: { port: number; host: string; maxBodyBytes: number; logLevel: z.infer<typeof serverSection>['LOG_LEVEL'] };
+  server: {
+    port: number;
+    host: string;
+    maxBodyBytes: number;
+    logLevel: z.infer<typeof serverSection>['LOG_LEVEL'];
+    graphqlMaxBodyBytes: number;
+    rateLimit: { perSecond: number; burst: number };
+  };
   storage: {
     dataDir: string;
     clickhouse:
       | { kind: 'embedded'; path: string }
       | { kind: 'server'; url: string; user?: string; password?: string; database?: string };
   };
-  auth: { secret?: string };
+  auth: { secret?: string; jwks?: { url: string; issuer: string; audience: string; tenantClaim: string; scopeClaim: string } };
   kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string; sessionTimeoutMs: number; topicPartitions: number; workerPort: number };
   redisUrl?: string;
   realtime: {
@@ -105,9 +123,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.AUTH_JWKS_URL && (!e.AUTH_ISSUER || !e.AUTH_AUDIENCE)) {
+    throw new ConfigError(['AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of the identity provider are checked against both']);
+  }
   const brokers = e.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
   return {
-    server: { port: e.PORT, host: e.HOST, maxBodyBytes: e.MAX_BODY_BYTES, logLevel: e.LOG_LEVEL },
+    server: {
+      port: e.PORT,
+      host: e.HOST,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      logLevel: e.LOG_LEVEL,
+      graphqlMaxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
+      rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    },
     storage: {
       dataDir: e.DATA_DIR,
       clickhouse: e.CLICKHOUSE_URL
@@ -120,7 +148,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : { kind: 'embedded', path: `${e.DATA_DIR}/clickhouse` },
     },
-    auth: { secret: e.AUTH_SECRET },
+    auth: {
+      secret: e.AUTH_SECRET,
+      jwks:
+        e.AUTH_JWKS_URL && e.AUTH_ISSUER && e.AUTH_AUDIENCE
+          ? { url: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE, tenantClaim: e.AUTH_TENANT_CLAIM, scopeClaim: e.AUTH_SCOPE_CLAIM }
+          : undefined,
+    },
     kafka: brokers?.length
       ? {
           brokers,
