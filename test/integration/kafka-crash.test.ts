@@ -1,0 +1,115 @@
+/**
+ * Issue 3, done-when 2: the done-when-1 stream while a worker is killed with SIGKILL at
+ * six random moments (mid-batch, mid-flush, between an insert and an offset commit —
+ * wherever it lands) and restarted: every window still equals the ground truth, and
+ * every malformed record is dead-lettered (at least once).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouse } from '../../src/storage/clickhouse.ts';
+import { waitFor } from '../helpers/wait.ts';
+import {
+  createTopics,
+  kafkaBrokers,
+  openClickHouse,
+  produce,
+  readDeadLetters,
+  readWindows,
+  startChdbServer,
+  startWorker,
+  type ChdbServer,
+  type WorkerProcess,
+} from './kafka-harness.ts';
+import { diffWindows, generateStream } from './kafka-stream.ts';
+
+const RUN = `kill${process.pid}${Date.now().toString(36)}`;
+const TOPIC = `tilecast.test.${RUN}`;
+const DLQ = `${TOPIC}.dlq`;
+const TENANTS = Array.from({ length: 20 }, (_, i) => `${RUN}-t${i}`);
+const LATENESS = 10_000;
+const KILLS = 6;
+
+const { records, truth } = generateStream({
+  seed: 3_200_002,
+  tenants: TENANTS,
+  count: 200_000,
+  start: Date.now() - 12 * 60_000,
+  spanMs: 10 * 60_000,
+  allowedLatenessMs: LATENESS,
+});
+const malformed = records.filter((r) => r.kind === 'malformed');
+
+let brokers: string;
+let chdb: ChdbServer;
+let db: ClickHouse;
+let env: Record<string, string>;
+const workers: WorkerProcess[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+beforeAll(async () => {
+  brokers = await kafkaBrokers();
+  chdb = await startChdbServer();
+  db = await openClickHouse(chdb.url);
+  await createTopics(brokers, [
+    { topic: TOPIC, partitions: 4 },
+    { topic: DLQ, partitions: 1 },
+  ]);
+  env = {
+    KAFKA_BROKERS: brokers,
+    KAFKA_TOPIC: TOPIC,
+    KAFKA_DLQ_TOPIC: DLQ,
+    KAFKA_GROUP_ID: `${RUN}-workers`,
+    // The broker's minimum: a killed worker's partitions move after ~6 s.
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    CLICKHOUSE_URL: chdb.url,
+    ALLOWED_LATENESS_MS: String(LATENESS),
+    FLUSH_INTERVAL_MS: '500',
+  };
+  workers.push(...(await Promise.all([startWorker('a', env), startWorker('b', env)])));
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.stop()));
+  await db?.close();
+  await chdb?.stop();
+});
+
+describe('Kafka workers killed with SIGKILL mid-stream', () => {
+  it('lose nothing and count nothing twice', async () => {
+    let produced = 0;
+    let producing = true;
+    // ~45 s of traffic, so the kills land while records are flowing.
+    const production = produce(brokers, TOPIC, records, { chunk: 1_000, pace: 4_500, onProgress: (n) => (produced = n) }).finally(() => {
+      producing = false;
+    });
+
+    const kills: string[] = [];
+    for (let i = 0; i < KILLS; i++) {
+      await sleep(between(2_000, 6_000));
+      const index = Math.floor(Math.random() * workers.length);
+      const victim = workers[index]!;
+      await victim.kill();
+      kills.push(`${victim.name} at ${produced} produced${producing ? '' : ' (after production)'}`);
+      await sleep(between(100, 2_500));
+      workers[index] = await startWorker(victim.name, env);
+    }
+    await production;
+    expect(kills).toHaveLength(KILLS);
+
+    let last = { count: -1, sample: [] as string[] };
+    await waitFor(
+      async () => {
+        last = diffWindows(truth, await readWindows(db, TENANTS));
+        return last.count === 0;
+      },
+      { timeoutMs: 240_000, intervalMs: 2_000, what: 'windows to equal the ground truth' },
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}; ${last.count} windows differ, e.g. ${last.sample.join(' | ')}; kills: ${kills.join(', ')}`);
+    });
+
+    const dlq = await readDeadLetters(brokers, DLQ, malformed.length);
+    const missing = malformed.filter((m) => !dlq.byValue.get(m.value)?.has(m.expectedReason!));
+    expect(missing.map((m) => `${m.expectedReason}: ${m.value.slice(0, 80)}`)).toEqual([]);
+    expect(dlq.byValue.size).toBe(malformed.length);
+  }, 480_000);
+});
