@@ -79,7 +79,8 @@ export function createGuards(o: GuardOptions) {
 
   const armor = new EnvelopArmor({
     maxTokens: { n: DOCUMENT_LIMITS.maxTokens },
-    maxDepth: { n: DOCUMENT_LIMITS.maxDepth, flattenFragments: true },
+    // A fragment spread counts as a level, so long chains of fragments are refused too.
+    maxDepth: { n: DOCUMENT_LIMITS.maxDepth, flattenFragments: false },
     maxAliases: { n: DOCUMENT_LIMITS.maxAliases },
     maxDirectives: { n: DOCUMENT_LIMITS.maxDirectives },
     costLimit: { maxCost: DOCUMENT_LIMITS.maxCost, flattenFragments: true },

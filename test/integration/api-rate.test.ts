@@ -1,0 +1,27 @@
+/** Issue 5: request rate per tenant — a token bucket per tenant, per process (own file: its own app and limits). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+let limited: TestApp;
+const query = (q: string) => JSON.stringify({ query: q });
+
+beforeAll(async () => {
+  // A frozen clock: no refill during the test, so the count is exact.
+  limited = await startTestApp({ label: 'rate', env: { RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '5' }, clock: () => 0 });
+});
+afterAll(() => limited?.app.stop());
+
+describe('rate per tenant', () => {
+  it('answers 429 with Retry-After past the burst, and other tenants are unaffected', async () => {
+      const a = await limited.token('a', 'read');
+      const b = await limited.token('b', 'read');
+      const hit = (tok: string) => fetch(`${limited.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tok}` }, body: query('{ __typename }') });
+      const statuses = [];
+      for (let i = 0; i < 7; i++) statuses.push((await hit(a)).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+      const refused = await hit(a);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.text()).toMatch(/Too many requests for this tenant/);
+      expect((await hit(b)).status).toBe(200);
+  });
+});
