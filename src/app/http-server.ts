@@ -20,7 +20,7 @@ export function createHttpServer(deps: {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   };
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const handle = async () => {
       switch (path) {
@@ -46,4 +46,9 @@ export function createHttpServer(deps: {
       else res.end();
     });
   });
+  // Outlive the idle timeouts of clients and load balancers (typically 60 s): with Node's 5 s
+  // default, a client reusing a pooled connection can race the server closing it (ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
