@@ -98,7 +98,7 @@ describe('a dashboard in one request', () => {
     net: derivedSeries(input: { metric: NET_USER_CHANGE, ${range(current)}, granularity: WEEK, timeZone: "${NY}", compareTo: PREVIOUS_PERIOD }) { total points { start value } comparison { total change } }
     byCurrency: breakdown(input: { metric: REVENUE, ${range(current)}, granularity: DAY, timeZone: "${NY}" }) { slices { currency total points { start value } } }
   }`;
-  let data: Record<string, SeriesOut> & { byCurrency: { slices: ({ currency: string } & SeriesOut)[] } };
+  let data: Record<'revenue' | 'users' | 'weekly' | 'monthly' | 'arpu' | 'net', SeriesOut> & { byCurrency: { slices: ({ currency: string } & SeriesOut)[] } };
   let readsUsed = 0;
 
   beforeAll(async () => {
