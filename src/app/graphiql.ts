@@ -55,9 +55,14 @@ export function createGraphiQLOptions(o: { examplesDir?: string; clock: () => nu
   return async function graphiqlOptions(): Promise<GraphiQLOptions> {
     const now = o.clock();
     const headers = o.demoToken ? JSON.stringify({ Authorization: `Bearer ${await o.demoToken()}` }, null, 2) : undefined;
+    const tabs = examples.map((e) => ({ query: e.document, variables: variablesFor(e.file, e.document, now), headers: headers ?? null }));
+    // Yoga's GraphiQL also reads `variables` (not in its type) for the first tab's editor;
+    // without it the empty editor overwrites that tab's variables when it mounts.
+    const firstTab = { variables: tabs[0]?.variables ?? undefined };
     return {
+      ...firstTab,
       defaultQuery: examples[0]?.document,
-      defaultTabs: examples.map((e) => ({ query: e.document, variables: variablesFor(e.file, e.document, now), headers: headers ?? null })),
+      defaultTabs: tabs,
       ...(headers ? { headers, defaultHeaders: headers } : {}),
       // A demo token is per page load; don't keep it (or a pasted one) in localStorage.
       shouldPersistHeaders: false,

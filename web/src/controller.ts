@@ -3,18 +3,19 @@
  * LiveUpdates subscription after that.
  *
  * Without gaps: updates that arrive while a Dashboard query is in flight are kept and
- * replayed onto its result (applying an update is idempotent, see model/dashboard.ts),
- * and after a websocket reconnect the Dashboard query runs again, so windows that
- * changed while the socket was down are read, not lost. Once the API's `windows`
- * subscription can resume from a revision, the reconnect re-read can go.
+ * replayed onto its result (applying an update is idempotent, see model/dashboard.ts).
+ * After a websocket reconnect the subscription resumes with `since` = the last
+ * `dataAsOf` received (minus a margin: replays are idempotent, gaps are not), so the
+ * server replays every window that changed while the socket was down.
  *
  * Other reads, all after the first paint: ACTIVE_USERS after its updates (distinct users
- * don't add up; at most ~1/s), the Dashboard query once a minute (keeps "vs the previous
- * period so far" moving and rolls over to the next period) or when an update hits a window
- * with no known baseline, and Freshness while the stream is quiet (an idle tenant stays "live").
+ * don't add up; at most ~1/s), BucketWindows when an update hits a window with no known
+ * baseline (a late correction to an older bucket), the Dashboard query once a minute (keeps
+ * "vs the previous period so far" moving and rolls over to the next period), and Freshness
+ * while the stream is quiet (an idle tenant stays "live").
  */
 import { AuthRejected, type ApiClient, type ConnectionState } from './api/client.ts';
-import { activeUsersQuery, dashboardQuery, freshnessQuery, liveUpdatesSubscription } from './api/operations.ts';
+import { activeUsersQuery, bucketWindowsQuery, dashboardQuery, freshnessQuery, liveUpdatesSubscription } from './api/operations.ts';
 import { METRICS, createDashboardState, type DashboardState, type FreshnessData, type Metric, type WindowUpdateData } from './model/dashboard.ts';
 import { badge, newer, readFreshness, type FreshnessReading } from './model/freshness.ts';
 import { periodAt, type PeriodKind } from './model/period.ts';
@@ -29,8 +30,9 @@ export interface Settings {
 
 const RELOAD_EVERY_MS = 60_000;
 const DISTINCT_MIN_INTERVAL_MS = 1_000;
-const RELOAD_DEBOUNCE_MS = 300;
 const RETRY_MS = 2_000;
+/** Resume a little before the last dataAsOf seen: a replayed window is harmless, a missed one is not. */
+const RESUME_MARGIN_MS = 5_000;
 
 export function createController(deps: { api: ApiClient; render: Renderer; now?: () => number; onAuthRejected(message: string): void }) {
   const { api, render } = deps;
@@ -41,11 +43,16 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
   /** Updates received since the newest Dashboard query was sent: replayed onto its result. */
   let sinceLoad: WindowUpdateData[] | null = null;
   let freshness: FreshnessReading | null = null;
+  /** dataAsOf of the last live message or Dashboard read: where a resumed subscription starts. */
+  let resumePoint: number | null = null;
   let lastFreshnessAt = now();
   let connection: ConnectionState = 'connecting';
   let unsubscribe: (() => void) | null = null;
   let timers: ReturnType<typeof setTimeout>[] = [];
-  let reloadTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Buckets being re-read (BucketWindows), by start: every update inside one is kept and replayed onto the read. */
+  const buckets = new Map<number, { end: number; replay: WindowUpdateData[]; owner: DashboardState }>();
+  let bucketQueue: number[] = [];
+  let bucketInFlight = false;
   let distinct = { timer: null as ReturnType<typeof setTimeout> | null, inFlight: false, dirty: false, lastAt: 0 };
   let freshnessInFlight = false;
   let renderQueued = false;
@@ -69,7 +76,7 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
     requestAnimationFrame(() => {
       renderQueued = false;
       if (!dash || !settings) return;
-      render.tiles(METRICS.map((m) => dash!.tile(m)), settings);
+      render.tiles(METRICS.map((m) => dash!.tile(m)), settings, dash.period);
       render.chart(dash.chart(settings.metric, now()), settings, dash.period);
       renderBadge();
     });
@@ -91,7 +98,10 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
         if (seq !== loadSeq || stopped) return;
         sinceLoad = null;
         dash = createDashboardState(data, period, s.currency);
+        buckets.clear();
+        bucketQueue = [];
         observeFreshness(data.freshness);
+        resumePoint = Math.max(resumePoint ?? 0, data.freshness.dataAsOf);
         render.error(null);
         for (const u of replay) applyUpdate(u);
         renderAll();
@@ -102,12 +112,37 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
     );
   }
 
-  function scheduleReload(): void {
-    if (reloadTimer) return;
-    reloadTimer = setTimeout(() => {
-      reloadTimer = null;
-      load();
-    }, RELOAD_DEBOUNCE_MS);
+  /** Re-reads queued buckets one at a time (a replay after a long disconnect can touch many). */
+  function drainBuckets(): void {
+    if (bucketInFlight) return;
+    const start = bucketQueue.shift();
+    if (start === undefined) return;
+    const entry = buckets.get(start);
+    if (!entry || entry.owner !== dash) {
+      buckets.delete(start);
+      return drainBuckets();
+    }
+    const target = entry.owner;
+    bucketInFlight = true;
+    api
+      .request(bucketWindowsQuery(target.currency, { start, end: entry.end }))
+      .then(
+        (windows) => {
+          buckets.delete(start);
+          if (dash !== target) return;
+          target.replaceBucket(start, windows);
+          for (const u of entry.replay) applyUpdate(u);
+          renderAll();
+        },
+        (err: unknown) => {
+          buckets.delete(start);
+          fail(err, load);
+        },
+      )
+      .finally(() => {
+        bucketInFlight = false;
+        drainBuckets();
+      });
   }
 
   function scheduleDistinct(): void {
@@ -137,14 +172,28 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
 
   function applyUpdate(u: WindowUpdateData): void {
     if (!dash) return;
+    let pending = false;
+    for (const [start, b] of buckets) {
+      if (u.windowStart >= start && u.windowStart < b.end) {
+        b.replay.push(u); // the bucket's read may or may not contain it: replay onto the read
+        pending = true;
+      }
+    }
     const result = dash.apply(u);
     if (result === 'applied') renderAll();
     else if (result === 'refreshDistinct') scheduleDistinct();
-    else if (result === 'reload') scheduleReload();
+    else if (result === 'fetchBucket' && !pending) {
+      const b = dash.bucketOf(u.windowStart);
+      if (!b) return;
+      buckets.set(b.start, { end: b.end, replay: [u], owner: dash });
+      bucketQueue.push(b.start);
+      drainBuckets();
+    }
   }
 
   function onUpdate(u: WindowUpdateData): void {
     observeFreshness(u.freshness);
+    resumePoint = Math.max(resumePoint ?? 0, u.freshness.dataAsOf);
     sinceLoad?.push(u);
     applyUpdate(u);
     renderBadge();
@@ -153,7 +202,8 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
   function subscribe(): void {
     unsubscribe?.();
     if (!settings || stopped) return;
-    unsubscribe = api.subscribe(liveUpdatesSubscription(settings.currency), {
+    const resumeFrom = () => (resumePoint === null ? null : resumePoint - RESUME_MARGIN_MS);
+    unsubscribe = api.subscribe(liveUpdatesSubscription(settings.currency, resumeFrom), {
       next: onUpdate,
       // e.g. SLOW_CONSUMER: the server ended the stream. Subscribe again and re-read.
       error: (err) =>
@@ -209,9 +259,9 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
       connection = state;
       renderBadge();
     },
-    /** The websocket came back: anything published while it was down is re-read. */
+    /** The websocket came back: the re-sent subscription resumes; with nothing to resume from, read again. */
     reconnected(): void {
-      load();
+      if (resumePoint === null) load();
     },
     stop(): void {
       stopped = true;

@@ -6,10 +6,11 @@
  */
 import * as z from 'zod/mini';
 import activeUsersDocument from '../../../examples/graphiql/active-users.graphql?raw';
+import bucketWindowsDocument from '../../../examples/graphiql/bucket-windows.graphql?raw';
 import dashboardDocument from '../../../examples/graphiql/dashboard.graphql?raw';
 import freshnessDocument from '../../../examples/graphiql/freshness.graphql?raw';
 import liveUpdatesDocument from '../../../examples/graphiql/live-updates.graphql?raw';
-import { METRICS, type DashboardData, type FreshnessData, type Metric, type SeriesData, type WindowUpdateData } from '../model/dashboard.ts';
+import { ADDITIVE_METRICS, METRICS, type AdditiveMetric, type DashboardData, type PointData, type FreshnessData, type Metric, type SeriesData, type WindowUpdateData } from '../model/dashboard.ts';
 import { dashboardVariables, type Period } from '../model/period.ts';
 
 const instant = z.pipe(z.string(), z.transform((s: string) => Date.parse(s)));
@@ -95,6 +96,17 @@ export function activeUsersQuery(period: Period, currency: string) {
   } satisfies Operation<unknown, SeriesData>;
 }
 
+const bucketWindowsResponse = z.object(Object.fromEntries(ADDITIVE_METRICS.map((m) => [ALIAS[m], windowsOnly])));
+export const bucketWindowsQuery = (currency: string, bucket: { start: number; end: number }): Operation<{ currency: string; from: string; to: string }, Record<AdditiveMetric, PointData[]>> => ({
+  name: 'BucketWindows',
+  document: bucketWindowsDocument,
+  variables: { currency, from: new Date(bucket.start).toISOString(), to: new Date(bucket.end).toISOString() },
+  parse(data) {
+    const d = bucketWindowsResponse.parse(data) as Record<string, { points: PointData[] }>;
+    return Object.fromEntries(ADDITIVE_METRICS.map((m) => [m, d[ALIAS[m]]!.points])) as Record<AdditiveMetric, PointData[]>;
+  },
+});
+
 const freshnessResponse = z.object({ freshness });
 export const freshnessQuery = (): Operation<Record<string, never>, FreshnessData> => ({
   name: 'Freshness',
@@ -112,9 +124,20 @@ const windowUpdate = z.object({
   freshness,
 });
 const liveUpdatesResponse = z.object({ windows: windowUpdate });
-export const liveUpdatesSubscription = (currency: string): Operation<{ currency: string }, WindowUpdateData> => ({
+/**
+ * `resumeFrom()` is read each time the subscription is (re)sent: graphql-ws re-sends an
+ * active subscription after it reconnects, serialising the variables again, so the
+ * getter makes that re-sent subscription resume (`since`) instead of starting blind.
+ */
+export const liveUpdatesSubscription = (currency: string, resumeFrom: () => number | null): Operation<{ currency: string; since?: string }, WindowUpdateData> => ({
   name: 'LiveUpdates',
   document: liveUpdatesDocument,
-  variables: { currency },
+  variables: {
+    currency,
+    get since() {
+      const t = resumeFrom();
+      return t === null ? undefined : new Date(t).toISOString();
+    },
+  },
   parse: (data) => liveUpdatesResponse.parse(data).windows,
 });

@@ -7,7 +7,9 @@
  * so applying an update twice, or one the first query already contained, changes
  * nothing. The "value we already counted" comes from the Tail series (recent minute
  * windows, read in the same first query) and from every update applied since.
- * When it isn't known (a correction to an older window) the answer is `reload`; for
+ * When it isn't known (a correction to an older window) the answer is `fetchBucket`:
+ * read that bucket's minute windows (BucketWindows) and `replaceBucket` — the bucket is
+ * the sum of its windows, so baseline and bucket come from one consistent read. For
  * ACTIVE_USERS (distinct users don't add up across minutes) it is `refreshDistinct`.
  */
 import { fromMicros, percentChange, toMicros } from './decimal.ts';
@@ -15,7 +17,9 @@ import type { Period } from './period.ts';
 
 export const METRICS = ['REVENUE', 'PURCHASES', 'SIGNUPS', 'UPGRADES', 'CHURNS', 'ACTIVE_USERS'] as const;
 export type Metric = (typeof METRICS)[number];
-const ADDITIVE: ReadonlySet<Metric> = new Set(['REVENUE', 'PURCHASES', 'SIGNUPS', 'UPGRADES', 'CHURNS']);
+export const ADDITIVE_METRICS = ['REVENUE', 'PURCHASES', 'SIGNUPS', 'UPGRADES', 'CHURNS'] as const satisfies readonly Metric[];
+export type AdditiveMetric = (typeof ADDITIVE_METRICS)[number];
+const ADDITIVE: ReadonlySet<Metric> = new Set(ADDITIVE_METRICS);
 
 export interface PointData {
   start: number;
@@ -53,7 +57,7 @@ export interface WindowUpdateData {
   freshness: FreshnessData;
 }
 
-export type ApplyResult = 'applied' | 'unchanged' | 'ignored' | 'refreshDistinct' | 'reload';
+export type ApplyResult = 'applied' | 'unchanged' | 'ignored' | 'refreshDistinct' | 'fetchBucket';
 
 export interface TileView {
   metric: Metric;
@@ -85,6 +89,8 @@ interface MetricState {
 
 export function createDashboardState(data: DashboardData, period: Period, currency: string) {
   const metrics = new Map<Metric, MetricState>();
+  /** metric:windowStart → highest revision applied; a message not higher is old news. */
+  const revisions = new Map<string, number>();
   for (const metric of METRICS) {
     const d = data.metrics[metric];
     const windows = new Map<number, bigint>();
@@ -102,7 +108,7 @@ export function createDashboardState(data: DashboardData, period: Period, curren
   }
 
   /** Index of the bucket containing `t` (buckets are sorted; the last ends at period.to). */
-  function bucketOf(starts: number[], t: number): number {
+  function indexOf(starts: number[], t: number): number {
     let lo = 0;
     let hi = starts.length - 1;
     if (hi < 0 || t < starts[0]!) return -1;
@@ -119,20 +125,53 @@ export function createDashboardState(data: DashboardData, period: Period, curren
     currency,
     apply(u: WindowUpdateData): ApplyResult {
       if (u.currency !== currency || u.windowStart < period.from || u.windowStart >= period.to) return 'ignored';
-      if (!ADDITIVE.has(u.metric)) return 'refreshDistinct';
+      const key = `${u.metric}:${u.windowStart}`;
+      if ((revisions.get(key) ?? -1) >= u.revision) return 'ignored';
+      if (!ADDITIVE.has(u.metric)) {
+        revisions.set(key, u.revision);
+        return 'refreshDistinct';
+      }
       const m = metrics.get(u.metric)!;
       // Windows at or after tailTo had no data when the first query ran (they were in the future).
       const counted = m.windows.get(u.windowStart) ?? (u.windowStart >= period.tailTo ? 0n : undefined);
-      if (counted === undefined) return 'reload';
+      if (counted === undefined) return 'fetchBucket'; // not counted as seen: replayed after the fetch
+      revisions.set(key, u.revision);
       const value = toMicros(u.value);
       m.windows.set(u.windowStart, value);
       const delta = value - counted;
       if (delta === 0n) return 'unchanged';
-      const i = bucketOf(m.starts, u.windowStart);
-      if (i < 0) return 'reload';
+      const i = indexOf(m.starts, u.windowStart);
+      if (i < 0) return 'ignored';
       m.values[i] = m.values[i]! + delta;
       m.total += delta;
       return 'applied';
+    },
+    /** [start, end) of the chart bucket holding `t`. */
+    bucketOf(t: number): { start: number; end: number } | null {
+      const starts = metrics.get('REVENUE')!.starts;
+      const i = indexOf(starts, t);
+      return i < 0 ? null : { start: starts[i]!, end: starts[i + 1] ?? period.to };
+    },
+    /**
+     * A bucket re-read as its minute windows (one read for all additive metrics): new
+     * baselines, value = their sum. Revisions seen in it are forgotten: the caller replays
+     * every update received since the read was asked for, and each applies exactly once more.
+     */
+    replaceBucket(start: number, windows: Record<AdditiveMetric, PointData[]>): void {
+      for (const metric of ADDITIVE_METRICS) {
+        const m = metrics.get(metric)!;
+        const i = indexOf(m.starts, start);
+        if (i < 0 || m.starts[i] !== start) continue;
+        let sum = 0n;
+        for (const p of windows[metric]) {
+          const v = toMicros(p.value);
+          m.windows.set(p.start, v);
+          revisions.delete(`${metric}:${p.start}`);
+          sum += v;
+        }
+        m.total += sum - m.values[i]!;
+        m.values[i] = sum;
+      }
     },
     /** Replaces ACTIVE_USERS with a fresh read (it is never computed client-side). */
     replaceDistinct(current: SeriesData): void {

@@ -12,7 +12,7 @@ export interface ViewSettings {
 }
 
 export interface Renderer {
-  tiles(tiles: TileView[], s: ViewSettings): void;
+  tiles(tiles: TileView[], s: ViewSettings, period: Period): void;
   chart(view: ChartView, s: ViewSettings, period: Period): void;
   badge(b: { state: BadgeState; text: string; ageMs: number | null }): void;
   error(message: string | null): void;
@@ -44,7 +44,9 @@ export function createRenderer(o: { onSelectMetric(metric: Metric): void }): Ren
   }
 
   return {
-    tiles(tiles, s) {
+    tiles(tiles, s, period) {
+      // What the tiles show, for tests and for anyone reading the page: the exact range and currency.
+      Object.assign(tilesEl.dataset, { currency: s.currency, from: new Date(period.from).toISOString(), to: new Date(period.to).toISOString(), timeZone: period.timeZone, granularity: period.granularity });
       const previousLabel = PERIODS.find((p) => p.kind === s.period)!.previousLabel;
       for (const t of tiles) {
         const el = tileEl(t.metric);
