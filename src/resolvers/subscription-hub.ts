@@ -121,9 +121,7 @@ export function createSubscriptionHub(deps: {
     const key = windowKey(u);
     const prev = t.revisions.get(key);
     if (prev !== undefined && u.revision <= prev) return void metrics.staleDropped.inc();
-    t.revisions.delete(key); // re-insert: Map order = least recently updated first
-    t.revisions.set(key, u.revision);
-    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
+    remember(t, key, u.revision);
 
     const started = performance.now();
     const fresh = freshness.of(t.id);
@@ -140,6 +138,12 @@ export function createSubscriptionHub(deps: {
     }
     metrics.deliveries.inc({ topic: 'windows', mode }, count);
     metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  function remember(t: TenantState, key: string, revision: number): void {
+    t.revisions.delete(key); // re-insert: Map order = least recently updated first
+    t.revisions.set(key, revision);
+    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
   }
 
   function offer(m: Member, update: MetricUpdate, key: string): void {
@@ -206,6 +210,18 @@ export function createSubscriptionHub(deps: {
       logger.warn({ tenantId: t.id, reason, err: error.message }, 'subscription catch-up failed');
     }
     metrics.catchUps.inc({ reason, outcome: batch ? 'ok' : 'error' });
+    // A tenant-wide catch-up (after a gap) reaches every subscriber the live updates
+    // reached: skip what was delivered live already, and count what it sends as
+    // delivered. A resume is one subscriber's history and leaves the tenant's record alone.
+    const fresh = new Set<ChangedWindow>();
+    for (const row of batch?.rows ?? []) {
+      const key = windowKey(row);
+      if (reason === 'resume') fresh.add(row);
+      else if (row.revision > (t.revisions.get(key) ?? 0)) {
+        fresh.add(row);
+        remember(t, key, row.revision);
+      }
+    }
     for (const m of members) {
       m.catchingUp -= 1;
       if (m.stream.ended) continue;
@@ -214,7 +230,7 @@ export function createSubscriptionHub(deps: {
         continue;
       }
       for (const row of batch.rows) {
-        if (row.writtenAt < from || (m.currency !== null && row.currency !== m.currency)) continue;
+        if (row.writtenAt < from || (m.currency !== null && row.currency !== m.currency) || !fresh.has(row)) continue;
         for (const metric of m.metrics) m.deliver(replayedUpdate(row, metric));
       }
       m.floors.push(batch.revisions);

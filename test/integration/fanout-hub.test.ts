@@ -179,12 +179,19 @@ describe('subscription hub', () => {
     const globex = fakeSocket();
     await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { value revision replayed } }', { socket: acme });
     await h.open('globex', 'subscription { windows(metrics: [REVENUE]) { value revision replayed } }', { socket: globex });
+    await h.bus.publishWindows([update('acme', { revision: 4, revenue: '44' })]);
     h.gap({ kind: 'lost' });
     h.freshness.observeProgress({ source: 'w', processedThrough: T0 + 999_000, watermark: 0 }); // a tick right after reconnecting
-    h.stored.push({ ...update('acme', { revision: 5, revenue: '55' }), writtenAt: T0 + 130_000 });
+    // Storage: the window delivered live before the outage, and one written during it.
+    h.stored.push({ ...update('acme', { revision: 4, revenue: '44' }), writtenAt: T0 + 125_000 });
+    h.stored.push({ ...update('acme', { windowStart: T0 + 60_000, revision: 5, revenue: '55' }), writtenAt: T0 + 130_000 });
     h.gap({ kind: 'restored' });
-    await waitFor(() => acme.sent.length === 1);
-    expect(JSON.parse(acme.sent[0]!).payload.data.windows).toEqual({ value: '55', revision: 5, replayed: true });
+    await waitFor(() => acme.sent.length === 2);
+    // What was delivered live is not sent again.
+    expect(acme.sent.map((f) => JSON.parse(f).payload.data.windows)).toEqual([
+      { value: '44', revision: 4, replayed: false },
+      { value: '55', revision: 5, replayed: true },
+    ]);
     expect(h.reads.map((r) => [r.tenantId, r.since]).sort()).toEqual([['acme', T0 + 120_000 - RESUME_OVERLAP_MS], ['globex', T0 + 120_000 - RESUME_OVERLAP_MS]]);
 
     h.gap({ kind: 'dropped', tenantId: 'globex', since: T0 });

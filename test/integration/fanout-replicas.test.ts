@@ -1,0 +1,183 @@
+/**
+ * Issue 4, done-when 1 and 2: live fan-out across API replicas through a real Redis.
+ *
+ * Processes: one ClickHouse shared over HTTP (scripts/chdb-server.ts) and two
+ * `tilecast start` replicas on it with REDIS_URL. Events go to replica A, whose
+ * aggregator writes the windows and publishes them to Redis; replica B only serves
+ * subscriptions (its own aggregator never gets an event). Each run uses its own channel
+ * prefix and tenants.
+ *
+ * The Redis restart stops the machine's Redis (`redis-cli shutdown nosave`) and starts
+ * it again the way CI does; it is started again in `finally` and `afterAll` whatever happens.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenService } from '../../src/auth/tokens.ts';
+import { waitFor } from '../helpers/wait.ts';
+import {
+  REDIS_URL,
+  asRevisionValues,
+  ensureRedis,
+  events,
+  expectedFromDb,
+  openWindowsReader,
+  postEvents,
+  redisIsUp,
+  scratch,
+  startChdbServer,
+  startTilecast,
+  stopRedis,
+  subscriberCount,
+  windowsSubscriber,
+  type Proc,
+  type WindowMsg,
+  type WindowsSubscriber,
+} from './fanout-harness.ts';
+
+const RUN = randomUUID().slice(0, 8);
+const PREFIX = `t-fanout-${RUN}`;
+const SECRET = randomBytes(32).toString('hex');
+const tokens = createTokenService(SECRET);
+const token = (tenantId: string) => tokens.mint({ tenantId, scope: 'admin', ttlSeconds: 3600 });
+const MINUTE = 60_000;
+
+let chdb: Proc;
+let A: Proc;
+let B: Proc;
+let db: Awaited<ReturnType<typeof openWindowsReader>>;
+const subscribers: WindowsSubscriber[] = [];
+const subscribe = (...args: Parameters<typeof windowsSubscriber>) => {
+  const s = windowsSubscriber(...args);
+  subscribers.push(s);
+  return s;
+};
+
+beforeAll(async () => {
+  await ensureRedis();
+  chdb = await startChdbServer();
+  const env = {
+    CLICKHOUSE_URL: chdb.url,
+    REDIS_URL,
+    REDIS_CHANNEL_PREFIX: PREFIX,
+    AUTH_SECRET: SECRET,
+    FLUSH_INTERVAL_MS: '200',
+    // Windows stay partial during the test: the data is minutes old, the lateness longer.
+    ALLOWED_LATENESS_MS: String(60 * MINUTE),
+  };
+  A = await startTilecast({ ...env, DATA_DIR: scratch('replica-a') });
+  B = await startTilecast({ ...env, DATA_DIR: scratch('replica-b') });
+  db = await openWindowsReader(chdb.url);
+}, 180_000);
+
+afterAll(async () => {
+  await ensureRedis();
+  for (const s of subscribers) await s.close();
+  await Promise.all([A?.stop(), B?.stop()]);
+  await db?.close();
+  await chdb?.stop();
+});
+
+const windowAndMetric = (m: WindowMsg) => `${m.currency}|${Date.parse(m.windowStart)}|${m.metric}`;
+
+/** Revisions per window × metric in arrival order. */
+function revisionsByWindow(messages: readonly WindowMsg[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const m of messages) out.set(windowAndMetric(m), [...(out.get(windowAndMetric(m)) ?? []), m.revision]);
+  return out;
+}
+
+const increasing = (xs: number[]) => xs.every((x, i) => i === 0 || x > xs[i - 1]!);
+
+async function matchesDb(tenantId: string, latest: Map<string, WindowMsg>): Promise<boolean> {
+  const expected = expectedFromDb(await db.windows(tenantId));
+  return expected.size > 0 && JSON.stringify([...asRevisionValues(latest)].sort()) === JSON.stringify([...expected].sort());
+}
+
+describe('fan-out across replicas', () => {
+  it('a subscriber on replica B receives every update produced from events sent to replica A, in revision order per window, and nothing of other tenants', async () => {
+    const acme = `acme-${RUN}`;
+    const globex = `globex-${RUN}`;
+    const [acmeToken, globexToken] = [await token(acme), await token(globex)];
+    const acmeOnB = subscribe(B.url, acmeToken);
+    const globexOnB = subscribe(B.url, globexToken);
+    await waitFor(async () => (await subscriberCount(`${PREFIX}:windows:${acme}`)) >= 1 && (await subscriberCount(`${PREFIX}:windows:${globex}`)) >= 1, {
+      what: 'B subscribed to both tenants',
+    });
+
+    const from = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE;
+    for (let batch = 0; batch < 6; batch++) {
+      const seen = acmeOnB.messages.length;
+      await postEvents(A.url, acmeToken, events(acme, { count: 30, from, minutes: 3, currencies: ['USD', 'EUR'] }));
+      await postEvents(A.url, globexToken, events(globex, { count: 30, from, minutes: 3, currencies: ['GBP', 'JPY'] }));
+      // At least one flush per batch, so windows get several revisions.
+      await waitFor(() => acmeOnB.messages.length > seen, { what: `updates of batch ${batch}` });
+    }
+
+    // B ends with exactly what the database holds...
+    await waitFor(async () => (await matchesDb(acme, acmeOnB.latest())) && (await matchesDb(globex, globexOnB.latest())), { timeoutMs: 20_000, what: 'B == database' });
+    // ...having received every revision of every window, in order: 1, 2, …, newest (the aggregator numbers them without gaps).
+    for (const sub of [acmeOnB, globexOnB]) {
+      const byWindow = revisionsByWindow(sub.messages);
+      expect(byWindow.size).toBeGreaterThanOrEqual(6 * 6); // ≥ 3 minutes × 2 currencies, × 6 metrics
+      for (const [key, revisions] of byWindow) expect(revisions, key).toEqual(revisions.map((_, i) => i + 1));
+      expect(Math.max(...[...byWindow.values()].map((r) => r.length))).toBeGreaterThan(1);
+      expect(sub.messages.every((m) => !m.replayed)).toBe(true);
+    }
+    // Nothing of the other tenant (each sells in its own currencies).
+    expect(new Set(acmeOnB.messages.map((m) => m.currency))).toEqual(new Set(['USD', 'EUR']));
+    expect(new Set(globexOnB.messages.map((m) => m.currency))).toEqual(new Set(['GBP', 'JPY']));
+  });
+
+  it('Redis restarted under connected subscribers: updates flow again within 5 s, and a client resuming from its last dataAsOf ends with exactly the database’s windows', async () => {
+    const tenant = `initech-${RUN}`;
+    const tok = await token(tenant);
+    const batch = () => events(tenant, { count: 20, from: Math.floor(Date.now() / MINUTE) * MINUTE - 4 * MINUTE, minutes: 3, currencies: ['USD'] });
+    const liveOnB = subscribe(B.url, tok);
+    const liveOnA = subscribe(A.url, tok);
+    const before = subscribe(B.url, tok); // the resuming client, first connection
+    await waitFor(async () => (await subscriberCount(`${PREFIX}:windows:${tenant}`)) >= 2, { what: 'A and B subscribed' });
+    await postEvents(A.url, tok, batch());
+    await waitFor(() => liveOnB.messages.length > 0 && liveOnA.messages.length > 0 && before.messages.length > 0, { what: 'first updates' });
+
+    let lastSeen: string;
+    try {
+      stopRedis();
+      await waitFor(() => !redisIsUp(), { what: 'redis down' });
+      // The resuming client drops off during the outage, remembering where it was.
+      lastSeen = before.messages.at(-1)!.freshness.dataAsOf;
+      await before.close();
+      // Accepted and stored while Redis is down; the publish is lost.
+      const stored = (await db.windows(tenant)).reduce((s, w) => s + w.revision, 0);
+      await postEvents(A.url, tok, batch());
+      await waitFor(async () => (await db.windows(tenant)).reduce((s, w) => s + w.revision, 0) > stored, { what: 'outage batch stored' });
+    } finally {
+      await ensureRedis();
+    }
+
+    // Live again within 5 s of Redis answering: an update published after the restart reaches B.
+    const restartedAt = Date.now();
+    await waitFor(
+      async () => {
+        await postEvents(A.url, tok, batch().slice(0, 3));
+        return liveOnB.messages.some((m) => !m.replayed && m.at > restartedAt);
+      },
+      { timeoutMs: 5_000, intervalMs: 300, what: 'a live update after the restart' },
+    );
+    expect(Date.now() - restartedAt).toBeLessThan(5_000);
+
+    const resumed = subscribe(B.url, tok, { since: lastSeen });
+    const resumedView = () => {
+      const merged = before.latest();
+      for (const [k, m] of resumed.latest()) if ((merged.get(k)?.revision ?? 0) < m.revision) merged.set(k, m);
+      return merged;
+    };
+    await waitFor(async () => (await matchesDb(tenant, resumedView())) && (await matchesDb(tenant, liveOnB.latest())) && (await matchesDb(tenant, liveOnA.latest())), {
+      timeoutMs: 20_000,
+      what: 'every client == database',
+    });
+    // The resumed subscription got what it missed from storage; the connected ones got it from their server's catch-up.
+    expect(resumed.messages.some((m) => m.replayed)).toBe(true);
+    expect(liveOnB.messages.some((m) => m.replayed)).toBe(true);
+    for (const sub of [liveOnB, liveOnA, resumed]) for (const [key, revisions] of revisionsByWindow(sub.messages)) expect(increasing(revisions), key).toBe(true);
+  });
+});
