@@ -4,9 +4,14 @@
  * ARPU and net user change from exact values — all in ONE ClickHouse read; a leap day
  * against the previous year; the metric catalog; dead letters page by page.
  */
+import { print } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTilecastClient } from '../../examples/client/client.ts';
+import { ExampleDashboardDocument } from '../../examples/client/generated/graphql.ts';
 import type { Granularity } from '../../src/contracts/metrics.ts';
 import { bucketStart } from '../../src/resolvers/buckets.ts';
+import { DashboardDocument, DeadLetterPageDocument, LeapDayDocument, MetricCatalogDocument } from '../generated/graphql.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { formatMicros, generateDataset, groundTruth, valueOf, type GeneratedEvent } from '../helpers/dataset.ts';
 
@@ -47,6 +52,11 @@ function arpu(a: Acc | undefined): string {
 }
 const netChange = (a: Acc | undefined) => String((a?.signups ?? 0) - (a?.churns ?? 0));
 
+/** Sends a generated, typed document (test/operations/api.graphql → test/generated/). */
+async function typed<R, V extends Record<string, unknown>>(tok: string, doc: TypedDocumentNode<R, V>, variables?: V) {
+  return t.gql<R>(tok, print(doc), variables);
+}
+
 async function reads(): Promise<number> {
   return (await t.app.metrics.clickhouseQueries.get()).values.filter((v) => v.labels.kind === 'read').reduce((s, v) => s + v.value, 0);
 }
@@ -86,27 +96,18 @@ const expectSeries = (got: { total: string; points: { start: string; value: stri
 
 describe('a dashboard in one request', () => {
   const current = { from: START + 21 * 86_400_000 + 3_600_000, to: START + SPAN + 3_600_000 }; // Mon Nov 2 .. Mon Nov 16, New York midnights (EST)
-  const range = (r: { from: number; to: number }) => `from: "${new Date(r.from).toISOString()}", to: "${new Date(r.to).toISOString()}"`;
   const inRange = (r: { from: number; to: number }) => events.filter((e) => e.timestamp >= r.from && e.timestamp < r.to);
   const truth = (r: { from: number; to: number }, currency: string | null, g: Granularity) => groundTruth(inRange(r), 'acme', currency, (x) => bucketStart(x, g, NY));
-  const QUERY = `{
-    revenue: series(input: { metric: REVENUE, currency: "USD", ${range(current)}, granularity: DAY, timeZone: "${NY}", compareTo: PREVIOUS_PERIOD }) { total points { start value } comparison { from to total change changeRatio points { start value } } }
-    users: series(input: { metric: ACTIVE_USERS, ${range(current)}, granularity: DAY, timeZone: "${NY}", compareTo: PREVIOUS_PERIOD }) { total points { start value } comparison { from to total change changeRatio points { start value } } }
-    weekly: series(input: { metric: PURCHASES, ${range({ from: START, to: START + SPAN + 3_600_000 })}, granularity: WEEK, timeZone: "${NY}" }) { total points { start value } }
-    monthly: series(input: { metric: ACTIVE_USERS, currency: "EUR", from: "2026-10-01T04:00:00Z", to: "2026-12-01T05:00:00Z", granularity: MONTH, timeZone: "${NY}" }) { total points { start value } }
-    arpu: derivedSeries(input: { metric: ARPU, currency: "EUR", ${range(current)}, granularity: DAY, timeZone: "${NY}" }) { total points { start value } }
-    net: derivedSeries(input: { metric: NET_USER_CHANGE, ${range(current)}, granularity: WEEK, timeZone: "${NY}", compareTo: PREVIOUS_PERIOD }) { total points { start value } comparison { total change } }
-    byCurrency: breakdown(input: { metric: REVENUE, ${range(current)}, granularity: DAY, timeZone: "${NY}" }) { slices { currency total points { start value } } }
-  }`;
   let data: Record<'revenue' | 'users' | 'weekly' | 'monthly' | 'arpu' | 'net', SeriesOut> & { byCurrency: { slices: ({ currency: string } & SeriesOut)[] } };
+  const variables = { from: new Date(current.from).toISOString(), to: new Date(current.to).toISOString(), weeksFrom: new Date(START).toISOString(), timeZone: NY };
   let readsUsed = 0;
 
   beforeAll(async () => {
     const before = await reads();
-    const res = await t.gql<typeof data>(token, QUERY);
+    const res = await typed(token, DashboardDocument, variables);
     readsUsed = (await reads()) - before;
     expect(res.errors).toBeUndefined();
-    data = res.data!;
+    data = res.data! as typeof data;
   });
 
   it('costs exactly one ClickHouse read', () => expect(readsUsed).toBe(1));
@@ -161,13 +162,22 @@ describe('a dashboard in one request', () => {
   });
 });
 
+describe('the example client (examples/client)', () => {
+  it('gets a fully typed dashboard in one request', async () => {
+    const request = createTilecastClient({ url: `${t.url}/graphql`, token });
+    const data = await request(ExampleDashboardDocument, { currency: 'USD', from: '2026-11-02T05:00:00Z', to: '2026-11-16T05:00:00Z', timeZone: NY });
+    expect(data.revenue.total).toBe(data.revenueByCurrency.slices.find((s) => s.currency === 'USD')!.total);
+    expect(data.revenue.comparison?.changeRatio).toMatch(/^-?\d+(\.\d+)?$/);
+    await expect(createTilecastClient({ url: `${t.url}/graphql`, token: 'nope' })(ExampleDashboardDocument, { currency: 'USD', from: '2026-11-02T05:00:00Z', to: '2026-11-16T05:00:00Z', timeZone: NY })).rejects.toMatchObject({
+      status: 401,
+      codes: ['UNAUTHENTICATED'],
+    });
+  });
+});
+
 describe('leap day', () => {
   it('compares 28 Feb – 1 Mar 2028 with the same dates of 2027', async () => {
-    const res = await t.gql<{ s: SeriesOut; m: SeriesOut }>(
-      await t.token('leap', 'read'),
-      `{ s: series(input: { metric: PURCHASES, from: "2028-02-28T00:00:00Z", to: "2028-03-02T00:00:00Z", granularity: DAY, compareTo: PREVIOUS_YEAR }) { total points { start value } comparison { from to total points { start value } } }
-         m: series(input: { metric: REVENUE, currency: "USD", from: "2028-02-01T00:00:00Z", to: "2028-03-01T00:00:00Z", granularity: MONTH, compareTo: PREVIOUS_YEAR }) { total comparison { from to total } } }`,
-    );
+    const res = await typed(await t.token('leap', 'read'), LeapDayDocument);
     expect(res.errors).toBeUndefined();
     const { s, m } = res.data!;
     expect(s.points).toEqual([
@@ -193,7 +203,7 @@ describe('limits and catalog', () => {
   });
 
   it('lists every metric’s current definition', async () => {
-    const res = await t.gql<{ metrics: { name: string; version: number; unit: string; definition: string; current: boolean }[] }>(token, '{ metrics { name version unit definition current } }');
+    const res = await typed(token, MetricCatalogDocument);
     expect(res.data!.metrics.map((m) => m.name)).toEqual(['REVENUE', 'PURCHASES', 'SIGNUPS', 'UPGRADES', 'CHURNS', 'ACTIVE_USERS', 'ARPU', 'NET_USER_CHANGE']);
     expect(res.data!.metrics.find((m) => m.name === 'ARPU')!.definition).toMatch(/half to even/);
   });
@@ -205,10 +215,8 @@ describe('dead letters', () => {
     const bad = (i: number) => ({ eventType: 'purchase', userId: `u${i}`, tenantId: i % 3 ? 'ops' : 'other', currency: 'USD', amount: i % 3 ? 'x' : '1', traceId: 'd'.repeat(32), timestamp: now });
     for (let k = 0; k < 5; k++) await t.post(ingest, JSON.stringify(Array.from({ length: 5 }, (_, i) => bad(k * 5 + i))));
     const admin = await t.token('ops', 'admin');
-    type Page = { deadLetters: { edges: { cursor: string; node: { id: string; reason: string; receivedAt: string; rawExcerpt: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
-    const page = (after: string | null, reason?: string) =>
-      t.gql<Page>(admin, 'query($after: String, $reason: String) { deadLetters(first: 10, after: $after, reason: $reason) { edges { cursor node { id reason receivedAt rawExcerpt } } pageInfo { hasNextPage endCursor } } }', { after, reason });
-    const seen: Page['deadLetters']['edges'] = [];
+    const page = (after: string | null, reason?: string) => typed(admin, DeadLetterPageDocument, { first: 10, after, reason });
+    const seen: { node: { id: string; receivedAt: string } }[] = [];
     let after: string | null = null;
     const sizes: number[] = [];
     do {
