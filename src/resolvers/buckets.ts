@@ -58,8 +58,11 @@ export function localTime(t: number, timeZone: string): LocalTime {
   return { y: p.year!, mo: p.month!, d: p.day!, h: p.hour!, mi: p.minute!, s: p.second! };
 }
 
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/GMT', 'GMT', 'Etc/Universal', 'Etc/Zulu']);
+
 /** UTC offset of `timeZone` at instant `t`, in ms. */
 export function offsetAt(t: number, timeZone: string): number {
+  if (UTC_ZONES.has(timeZone)) return 0;
   const l = localTime(t, timeZone);
   return Date.UTC(l.y, l.mo - 1, l.d, l.h, l.mi, l.s) - Math.floor(t / 1000) * 1000;
 }

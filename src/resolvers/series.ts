@@ -8,7 +8,7 @@ import { GraphQLError } from 'graphql';
 import { WINDOW_MS, type Granularity } from '../contracts/metrics.ts';
 import type { Aggregate, BranchResult, ReadBranch, SeriesReader } from '../storage/series-reader.ts';
 import { branchKey } from '../storage/series-reader.ts';
-import { bucketsBetween, isValidTimeZone } from './buckets.ts';
+import { bucketsBetween, isValidTimeZone, type Bucket } from './buckets.ts';
 import { changeRatio, difference, metricValue, type SeriesMetric } from './derived.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { comparisonRange, type Comparison } from './periods.ts';
@@ -100,8 +100,12 @@ function rangesOf(r: SeriesRequest): { current: Part; previous: Part | null } {
   return { current: { from: r.from, to: r.to }, previous: r.compareTo ? comparisonRange(r, r.granularity, r.compareTo, r.timeZone) : null };
 }
 
-function pointsOf(r: SeriesRequest, range: Part, agg: Aggregate | undefined, watermark: number): { points: Point[]; total: string } {
-  const buckets = bucketsBetween(range.from, range.to, r.granularity, r.timeZone);
+function pointsOf(r: SeriesRequest, range: Part, agg: Aggregate | undefined, watermark: number, bucketCache: Map<string, Bucket[]>): { points: Point[]; total: string } {
+  // Series of one request mostly share ranges: compute each bucket list once (time-zone math is not free).
+  const cacheKey = JSON.stringify([range.from, range.to, r.granularity, r.timeZone]);
+  let shared = bucketCache.get(cacheKey);
+  if (!shared) bucketCache.set(cacheKey, (shared = bucketsBetween(range.from, range.to, r.granularity, r.timeZone)));
+  const buckets = [...shared];
   // Never drop data the database returned, even if a bucket boundary disagreed.
   const known = new Set(buckets.map((b) => b.start));
   for (const start of agg?.buckets.keys() ?? []) if (!known.has(start)) buckets.push({ start, end: start + WINDOW_MS });
@@ -123,7 +127,8 @@ export function createSeriesLoader(deps: { reader: SeriesReader; freshness: Fres
       const need = (r: SeriesRequest, range: Part): void => {
         const key = branchKey({ table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone });
         let b = branches.get(key);
-        if (!b) branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: [], combined: false, currencySet: new Set() }));
+        if (!b) branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: [], combined: false, users: false, currencySet: new Set() }));
+        if (r.metric === 'ACTIVE_USERS' || r.metric === 'ARPU') b.users = true;
         if (r.breakdown) b.currencies = 'all';
         else if (r.currency === null) b.combined = true;
         else b.currencySet.add(r.currency);
@@ -138,6 +143,7 @@ export function createSeriesLoader(deps: { reader: SeriesReader; freshness: Fres
       const byKey = new Map<string, BranchResult>(list.map((b, i) => [branchKey(b), results[i]!]));
       const freshness = deps.freshness.of(deps.tenantId);
       const watermark = deps.freshness.watermark();
+      const bucketCache = new Map<string, Bucket[]>();
       const resultOf = (r: SeriesRequest, range: Part) => byKey.get(branchKey({ table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone }))!;
 
       const build = (r: SeriesRequest, currency: string | null): Series => {
@@ -146,10 +152,10 @@ export function createSeriesLoader(deps: { reader: SeriesReader; freshness: Fres
           const res = resultOf(r, range);
           return currency === null ? res.combined : res.byCurrency.get(currency);
         };
-        const cur = pointsOf(r, current, pick(current), watermark);
+        const cur = pointsOf(r, current, pick(current), watermark, bucketCache);
         let comparison: ComparisonSeries | null = null;
         if (previous && r.compareTo) {
-          const then = pointsOf(r, previous, pick(previous), watermark);
+          const then = pointsOf(r, previous, pick(previous), watermark, bucketCache);
           comparison = { period: r.compareTo, ...previous, ...then, change: difference(cur.total, then.total), changeRatio: changeRatio(cur.total, then.total) };
         }
         return { metric: r.metric, currency, granularity: r.granularity, timeZone: r.timeZone, ...current, ...cur, freshness, comparison };

@@ -25,6 +25,11 @@ export interface ReadBranch {
   currencies: readonly string[] | 'all';
   /** Also the sum over all currencies (series without a currency). */
   combined: boolean;
+  /**
+   * Distinct users are needed (ACTIVE_USERS, ARPU). Merging uniqExact states is most of
+   * a read's cost, so branches that need no distinct count skip it (activeUsers = 0).
+   */
+  users: boolean;
 }
 
 export interface BucketRow extends WindowValues {
@@ -83,10 +88,10 @@ const row = z.object({
 });
 
 // grouping(x) = 1 when x is aggregated away in that grouping set (SQL standard).
-const AGGREGATES = `grouping(start_ms) AS is_total, count() AS windows, toString(sum(revenue)) AS revenue, sum(purchases) AS purchases, sum(signups) AS signups,
-       sum(upgrades) AS upgrades, sum(churns) AS churns, uniqExactMerge(users) AS active_users,
-       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms,
-       groupUniqArrayArray(5)(trace_sample) AS trace_sample`;
+// The trace sample of a bucket is one window's sample (cheap: no set of every trace id).
+const AGGREGATES = (users: boolean) => `grouping(start_ms) AS is_total, count() AS windows, toString(sum(revenue)) AS revenue, sum(purchases) AS purchases,
+       sum(signups) AS signups, sum(upgrades) AS upgrades, sum(churns) AS churns, ${users ? 'uniqExactMerge(users)' : 'toUInt64(0)'} AS active_users,
+       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, arraySlice(any(trace_sample), 1, 5) AS trace_sample`;
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
 
@@ -107,7 +112,7 @@ export function createSeriesReader(db: ClickHouse) {
         const sets = [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])];
         // grouping(currency) is only valid when some set groups by currency.
         const currencyColumns = perCurrency ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
-        return `SELECT ${i} AS branch, ${currencyColumns}, toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](`b${i}_tz`)})) * 1000 AS start_ms, ${AGGREGATES}
+        return `SELECT ${i} AS branch, ${currencyColumns}, toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](`b${i}_tz`)})) * 1000 AS start_ms, ${AGGREGATES(b.users)}
                 FROM ${b.table} FINAL
                 WHERE tenant_id = {tenant:String}
                   AND window_start >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
