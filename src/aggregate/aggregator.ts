@@ -17,6 +17,7 @@ import type { WindowEvent } from '../contracts/event.ts';
 import { windowId, type WindowRef } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { withSpan } from '../observability/tracing.ts';
 import type { UpdateBus } from '../realtime/bus.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
@@ -73,7 +74,14 @@ export function createAggregator(deps: AggregatorDeps) {
     }
   }
 
-  async function flushOnce(): Promise<CollectedUpdate[]> {
+  const flushOnce = (): Promise<CollectedUpdate[]> =>
+    withSpan('aggregate.flush', { attributes: { 'tilecast.source': deps.source } }, async (span) => {
+      const updates = await flushWindows();
+      span.setAttribute('tilecast.window_updates', updates.length);
+      return updates;
+    });
+
+  async function flushWindows(): Promise<CollectedUpdate[]> {
     const startedAt = clock();
     const seqAtStart = fedSeq;
     const stopTimer = metrics.flushDuration.startTimer();
@@ -148,7 +156,11 @@ export function createAggregator(deps: AggregatorDeps) {
     /** Feeds events that are already in the event log (synchronous, no I/O). */
     ingest(events: readonly WindowEvent[], seq: number): void {
       const now = clock();
-      for (const e of events) if (engine.add(e, now) === 'late') metrics.lateEvents.inc();
+      for (const e of events) {
+        // Behind the newest event time seen (watermark + allowed lateness), 0 when in order.
+        metrics.windowLateness.observe(Math.max(0, engine.watermark() + deps.allowedLatenessMs - e.timestamp) / 1000);
+        if (engine.add(e, now) === 'late') metrics.lateEvents.inc();
+      }
       fedSeq = Math.max(fedSeq, seq);
     },
 

@@ -37,6 +37,10 @@ export async function createApiApp(o: ApiAppOptions) {
   const app = await createApp({
     ...o,
     logger,
+    // Broker reachable and the topic there: the offsets of its partitions answer.
+    readinessChecks: {
+      kafka: async () => ({ ok: true, detail: `${kafka.topic}: ${(await client.highWatermarks(kafka.topic)).size} partitions` }),
+    },
     deliver: async (events) => {
       await producer.sendEvents(kafka.topic, events);
       produced?.(events.length);

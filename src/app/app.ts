@@ -10,6 +10,7 @@ import { bearerToken, createTokenService, resolveSecret } from '../auth/tokens.t
 import { createEventsHandler } from '../ingest/http.ts';
 import { createIntake } from '../ingest/intake.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
@@ -18,14 +19,16 @@ import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
-import { migrate, pendingMigrations } from '../storage/migrations.ts';
+import { migrate } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
+import { applyRetention } from '../storage/retention.ts';
 import { createSeriesReader } from '../storage/series-reader.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
+import { busCheck, runChecks, storageChecks, type CheckFn } from './readiness.ts';
 import { createStaticHandler } from './static.ts';
 
 export interface AppOptions {
@@ -41,6 +44,8 @@ export interface AppOptions {
    * Kafka) instead of the local event log, and no aggregator runs in this process.
    */
   deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
+  /** More /readyz checks (e.g. `kafka` for `tilecast api`). */
+  readinessChecks?: Record<string, CheckFn>;
 }
 
 export async function createApp(o: AppOptions) {
@@ -51,6 +56,8 @@ export async function createApp(o: AppOptions) {
   const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
   const migrations = await migrate(db);
   if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
+  const retention = await applyRetention(db, config.retention);
+  if (retention.length) logger.info({ retention }, 'retention (TTL) changed');
 
   const eventLog = createEventLog(db);
   const windowStore = createWindowStore(db);
@@ -64,6 +71,8 @@ export async function createApp(o: AppOptions) {
   for (const [tenantId, lastEventAt] of await windowStore.lastEventAtByTenant()) freshness.observeWindow({ tenantId, lastEventAt });
   const offProgress = bus.subscribeProgress((p) => freshness.observeProgress(p));
   const offWindows = bus.subscribeAllWindows((u) => freshness.observeWindow(u));
+  metrics.observeFreshness(() => clock() - freshness.dataAsOf());
+  const redis = config.redisUrl ? busCheck(bus) : null;
 
   const aggregator = createAggregator({
     source: 'http',
@@ -107,19 +116,20 @@ export async function createApp(o: AppOptions) {
     graphiql,
     maxConnections: config.realtime.maxConnections,
     limits: { maxBodyBytes: config.server.graphqlMaxBodyBytes, rateLimit: config.server.rateLimit },
+    metrics,
   });
 
-  async function readiness(): Promise<Readiness> {
-    const clickhouse = await db.ping();
-    const pending = clickhouse ? await pendingMigrations(db) : [];
-    const checks = {
-      clickhouse: { ok: clickhouse, detail: config.storage.clickhouse.kind },
-      migrations: { ok: clickhouse && pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')}` : 'applied' },
-      aggregator: o.deliver
-        ? { ok: true, detail: 'events go to Kafka; tilecast worker aggregates' }
-        : { ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' },
-    };
-    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
+  function readiness(): Promise<Readiness> {
+    return runChecks({
+      ...storageChecks(db, config.storage.clickhouse.kind),
+      ...(redis ? { redis: redis.check } : {}),
+      ...o.readinessChecks,
+      aggregator: async () =>
+        o.deliver
+          ? { ok: true, detail: 'events go to Kafka; tilecast worker aggregates' }
+          : { ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' },
+    });
   }
 
   const server = createHttpServer({
@@ -136,6 +146,7 @@ export async function createApp(o: AppOptions) {
     readiness,
     registry: metrics.registry,
     onError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed'),
+    logger,
   });
   const sockets = graphql.attachWebSockets(server);
 
@@ -158,18 +169,29 @@ export async function createApp(o: AppOptions) {
       const { port } = server.address() as AddressInfo;
       return { url: `http://${config.server.host}:${port}`, port };
     },
-    /** Graceful: stop accepting → flush windows → close sockets (1001) → close storage. */
+    /**
+     * Graceful, in order: stop accepting (listener closed; requests on open keep-alive
+     * connections get 503 + Connection: close; in-flight ones finish) → flush windows
+     * (every 202-acknowledged event is logged already; the flush writes its windows and
+     * progress, and publishes the last updates) → close subscribers with 1001 Going Away
+     * → close HTTP connections → close Redis and ClickHouse.
+     */
     async stop(): Promise<void> {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      if (!o.deliver) await aggregator.stop();
-      await sockets.close();
-      server.closeAllConnections();
-      await closed;
-      offProgress();
-      offWindows();
-      services.subscriptions.close();
-      await bus.close();
-      await db.close();
+      await withSpan('app.stop', {}, async () => {
+        const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+        await server.drain();
+        if (!o.deliver) await aggregator.stop();
+        await sockets.close();
+        server.closeAllConnections();
+        await closed;
+        offProgress();
+        offWindows();
+        redis?.close();
+        services.subscriptions.close();
+        await bus.close();
+        await db.close();
+      });
+      logger.info('stopped');
     },
   };
 }

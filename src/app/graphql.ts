@@ -13,7 +13,9 @@ import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createGuards } from '../auth/guards.ts';
 import type { Principal, TokenService } from '../auth/tokens.ts';
+import { useOperationTelemetry } from '../observability/graphql-telemetry.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { createRequestContext, type ApiServices, type GraphQLContext } from '../resolvers/context.ts';
 import type { SubscriptionTransport } from '../resolvers/frames.ts';
 import { schema } from '../schema/index.ts';
@@ -29,6 +31,8 @@ export function createGraphQL(deps: {
   graphiql?: () => Promise<GraphiQLOptions>;
   /** Abuse limits (src/auth/guards.ts); defaults = the config defaults. */
   limits?: { maxBodyBytes: number; rateLimit: { perSecond: number; burst: number } };
+  /** Operation latency histogram and spans (src/observability/graphql-telemetry.ts). */
+  metrics?: Pick<Metrics, 'graphqlDuration'>;
 }) {
   const { services, tokens, logger } = deps;
   const limits = deps.limits ?? { maxBodyBytes: 256 * 1024, rateLimit: { perSecond: 50, burst: 200 } };
@@ -41,7 +45,7 @@ export function createGraphQL(deps: {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: true,
-    plugins: guards.plugins,
+    plugins: deps.metrics ? [...guards.plugins, useOperationTelemetry({ metrics: deps.metrics })] : guards.plugins,
     maxRequestBodySize: limits.maxBodyBytes,
     // Up to 10 operations in one HTTP request (a JSON array); each gets its own context, same token.
     batching: { limit: 10 },

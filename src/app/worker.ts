@@ -20,6 +20,7 @@ import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { migrate } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
+import { applyRetention } from '../storage/retention.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 
 export interface WorkerAppOptions {
@@ -44,6 +45,8 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
   const migrations = await migrate(db);
   if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
+  const retention = await applyRetention(db, config.retention);
+  if (retention.length) logger.info({ retention }, 'retention (TTL) changed');
 
   const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });

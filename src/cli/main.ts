@@ -8,10 +8,14 @@ import { createApiApp } from '../app/api.ts';
 import { createWorkerApp } from '../app/worker.ts';
 import { SCOPES, createTokenService, parseTtl, resolveSecret, type Scope } from '../auth/tokens.ts';
 import { ConfigError, loadConfig } from '../config/index.ts';
-import { createLogger } from '../observability/logger.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
+import { startTelemetry, type Telemetry } from '../observability/tracing.ts';
+import { applyRetention } from '../storage/retention.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { migrate } from '../storage/migrations.ts';
+import { handleSignals } from './lifecycle.ts';
+import { runReplay } from './replay.ts';
 import { runSimulate } from './simulate.ts';
 import { createTrafficGenerator } from './traffic.ts';
 
@@ -24,7 +28,10 @@ Commands:
                                        windows (needs KAFKA_BROKERS; CLICKHOUSE_URL to share storage)
   simulate --rate N --duration S --tenants T [--target http|kafka] [--url U]
                                        load generator with a progress bar
-  migrate                              apply migrations/ in order (idempotent)
+  migrate                              apply migrations/ in order (idempotent) and the retention TTLs
+  replay --tenant T --from ISO --to ISO [--chunk-size N]
+                                       rebuild a tenant's windows in a range from the event log
+                                       (idempotent; embedded: stop \`tilecast start\` first)
   token --tenant T [--scope read|ingest|admin] [--ttl 1h]
                                        mint a signed token with the configured secret
 `;
@@ -32,6 +39,7 @@ Commands:
 async function start(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: { demo: { type: 'boolean', default: false } } });
   const config = loadConfig(process.env);
+  const telemetry = await startTelemetry({ config: config.observability, logger: createLogger(config.server.logLevel) });
   const app = await createApp({ config, demo: values.demo ? { tenantId: 'demo' } : undefined });
   const { url } = await app.start();
   const demoToken = await app.tokens.mint({ tenantId: 'demo', scope: 'admin', ttlSeconds: 12 * 3600 });
@@ -56,52 +64,43 @@ In GraphiQL, add the header {"Authorization": "Bearer <token>"}.
     }, 1000);
     console.log('Demo traffic: 20 events/s for tenant "demo".');
   }
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.logger.info({ signal }, 'shutting down');
-    if (demo) clearInterval(demo);
-    await app.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  handleSignals({
+    logger: app.logger,
+    timeoutMs: config.server.shutdownTimeoutMs,
+    telemetry,
+    stop: async () => {
+      if (demo) clearInterval(demo);
+      await app.stop();
+    },
+  });
 }
 
-/** Stops `stop` on SIGINT/SIGTERM once, then exits. */
-function onSignals(logger: { info: (o: object, m: string) => void }, stop: () => Promise<void>) {
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    await stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+/** Stops `stop` on SIGINT/SIGTERM once (bounded by SHUTDOWN_TIMEOUT_MS), flushes telemetry, then exits (src/cli/lifecycle.ts). */
+function onSignals(logger: Logger, stop: () => Promise<void>, o: { timeoutMs: number; telemetry?: Telemetry }) {
+  handleSignals({ logger, stop, ...o });
 }
 
 async function api() {
   const config = loadConfig(process.env);
+  const telemetry = await startTelemetry({ config: config.observability, logger: createLogger(config.server.logLevel) });
   const app = await createApiApp({ config });
   const { url } = await app.start();
   console.log(`Tilecast API (events → Kafka topic ${config.kafka!.topic}, ${config.storage.clickhouse.kind} ClickHouse)
   GraphQL + GraphiQL  ${url}/graphql
   Ingest              POST ${url}/v1/events
   Health / metrics    ${url}/healthz  ${url}/readyz  ${url}/metrics`);
-  onSignals(app.logger, () => app.stop());
+  onSignals(app.logger, () => app.stop(), { timeoutMs: config.server.shutdownTimeoutMs, telemetry });
 }
 
 async function worker() {
   const config = loadConfig(process.env);
+  const telemetry = await startTelemetry({ config: config.observability, logger: createLogger(config.server.logLevel), serviceName: `${config.observability.serviceName}-worker` });
   const app = await createWorkerApp({ config });
   const { url } = await app.start();
   const k = config.kafka!;
   console.log(`Tilecast worker: group ${k.groupId}, topic ${k.topic} (dead letters: ${k.dlqTopic}), ${config.storage.clickhouse.kind} ClickHouse
   Metrics / health   ${url}/metrics  ${url}/healthz  ${url}/readyz`);
-  onSignals(app.logger, () => app.stop());
+  onSignals(app.logger, () => app.stop(), { timeoutMs: config.server.shutdownTimeoutMs, telemetry });
 }
 
 async function runMigrate() {
@@ -111,6 +110,8 @@ async function runMigrate() {
   try {
     const r = await migrate(db);
     console.log(`applied: ${r.applied.join(', ') || 'none'}; already applied: ${r.skipped.length}`);
+    const ttl = await applyRetention(db, config.retention);
+    console.log(`retention: ${ttl.map((c) => `${c.table} ${c.from || '∞'} → ${c.to || '∞'} days`).join(', ') || 'unchanged'}`);
   } finally {
     await db.close();
   }
@@ -129,7 +130,7 @@ async function token(argv: string[]) {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token, replay: runReplay };
 const run = command ? commands[command] : undefined;
 if (!run) {
   console.error(USAGE);

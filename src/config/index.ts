@@ -22,6 +22,17 @@ const serverSection = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().positive().default(200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // SIGTERM: how long a graceful stop may take before the process exits 1 anyway (below Kubernetes' 30 s grace).
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
+});
+
+const observabilitySection = z.object({
+  // OTLP/HTTP collector base URL (e.g. http://otel-collector:4318): traces and OTel metrics are exported there. Unset: no exporter.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
+  OTEL_SERVICE_NAME: z.string().min(1).default('tilecast'),
+  // Days to keep (0 = forever): the event log by event time, windows by window start. Applied at start/migrate (src/storage/retention.ts).
+  RETENTION_EVENTS_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
+  RETENTION_WINDOWS_DAYS: z.coerce.number().int().min(0).max(36_500).default(0),
 });
 
 const storageSection = z.object({
@@ -78,7 +89,8 @@ const envSchema = serverSection
   .extend(authSection.shape)
   .extend(kafkaSection.shape)
   .extend(realtimeSection.shape)
-  .extend(aggregateSection.shape);
+  .extend(aggregateSection.shape)
+  .extend(observabilitySection.shape);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -95,6 +107,7 @@ export interface Config {
     logLevel: z.infer<typeof serverSection>['LOG_LEVEL'];
     graphqlMaxBodyBytes: number;
     rateLimit: { perSecond: number; burst: number };
+    shutdownTimeoutMs: number;
   };
   storage: {
     dataDir: string;
@@ -114,6 +127,9 @@ export interface Config {
     fanout: 'shared' | 'per-subscriber';
   };
   aggregate: { allowedLatenessMs: number; flushIntervalMs: number; staleAfterMs: number; currencyBudget: number };
+  observability: { otlpEndpoint?: string; serviceName: string };
+  /** Days to keep; 0 = forever. */
+  retention: { eventsDays: number; windowsDays: number };
 }
 
 /** Parses `env` (normally `process.env`) into a typed Config or throws ConfigError listing every problem. */
@@ -135,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       logLevel: e.LOG_LEVEL,
       graphqlMaxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
       rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     storage: {
       dataDir: e.DATA_DIR,
@@ -181,5 +198,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       staleAfterMs: e.STALE_AFTER_MS,
       currencyBudget: e.CURRENCY_BUDGET,
     },
+    observability: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
+    retention: { eventsDays: e.RETENTION_EVENTS_DAYS, windowsDays: e.RETENTION_WINDOWS_DAYS },
   };
 }

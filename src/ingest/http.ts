@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, requireScope, type Principal } from '../auth/tokens.ts';
+import { setRequestTenant } from '../observability/request-context.ts';
 import type { Intake } from './intake.ts';
 import type { RawItem } from './validate.ts';
 
@@ -63,6 +64,7 @@ export function createEventsHandler(deps: {
     let principal: Principal;
     try {
       principal = requireScope(await deps.authenticate(req), 'ingest');
+      setRequestTenant(principal.tenantId);
     } catch (err) {
       if (err instanceof AuthError) return send(res, err.code === 'FORBIDDEN' ? 403 : 401, { error: err.message });
       throw err;

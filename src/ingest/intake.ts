@@ -16,6 +16,7 @@
 import type { AcceptedEvent, WindowEvent } from '../contracts/event.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { withSpan } from '../observability/tracing.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import { checkTenant, parseItem, validateEvent, type Issue, type RawItem, type RejectReason } from './validate.ts';
@@ -124,7 +125,13 @@ export async function createIntake(deps: IntakeDeps) {
   return {
     /** Validates, dedupes and durably logs a batch written by `tenantId`. */
     submit(tenantId: string, items: readonly RawItem[], source: 'http' | 'kafka' = 'http'): Promise<SubmitResult> {
-      const run = queue.then(() => process(tenantId, items, source));
+      const run = queue.then(() =>
+        withSpan('ingest.batch', { attributes: { 'tilecast.tenant': tenantId, 'tilecast.source': source, 'tilecast.items': items.length } }, async (span) => {
+          const r = await process(tenantId, items, source);
+          span.setAttributes({ 'tilecast.accepted': r.accepted, 'tilecast.duplicates': r.duplicates, 'tilecast.rejected': r.rejected.length });
+          return r;
+        }),
+      );
       queue = run.catch(() => undefined);
       return run;
     },

@@ -9,6 +9,7 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tilecast_' });
   const registers = [registry];
+  let freshnessAgeMs: () => number | null = () => null;
   return {
     registry,
     clickhouseQueries: new Counter({
@@ -70,6 +71,36 @@ export function createMetrics() {
     }),
     kafkaAssignments: new Counter({ name: 'tilecast_kafka_partition_assignments_total', help: 'Partitions assigned to (assigned) or taken from (revoked) this worker', labelNames: ['change'] as const, registers }),
     kafkaProduced: new Counter({ name: 'tilecast_kafka_produced_total', help: 'Records produced, by topic kind (events|dead_letters)', labelNames: ['topic_kind'] as const, registers }),
+    // Operations (src/observability/graphql-telemetry.ts). operation_name is bounded:
+    // unnamed → 'anonymous', names past the first MAX_OPERATION_NAMES → 'other'.
+    graphqlDuration: new Histogram({
+      name: 'tilecast_graphql_operation_duration_seconds',
+      help: 'GraphQL query/mutation execution latency by operation type and (bounded) operation name',
+      labelNames: ['operation_type', 'operation_name', 'outcome'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    // How far behind the newest event its aggregator had seen an event's time was (0 when in
+    // order). Past ALLOWED_LATENESS_MS an event is late: it corrects a final window.
+    windowLateness: new Histogram({
+      name: 'tilecast_window_lateness_seconds',
+      help: 'Event time behind the newest event time of its source at aggregation (compare with ALLOWED_LATENESS_MS)',
+      buckets: [0, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86_400],
+      registers,
+    }),
+    freshnessAge: new Gauge({
+      name: 'tilecast_freshness_age_seconds',
+      help: 'now − dataAsOf: how old the newest fully stored instant is (the same for every tenant; STALE_AFTER_MS turns it stale)',
+      registers,
+      collect() {
+        const age = freshnessAgeMs();
+        if (age !== null) this.set(age / 1000);
+      },
+    }),
+    /** Wires the freshness age gauge to the freshness tracker (API processes). */
+    observeFreshness(ageMs: () => number): void {
+      freshnessAgeMs = ageMs;
+    },
   };
 }
 

@@ -14,9 +14,11 @@
  * send an event twice, which Tilecast counts once (idempotency key = eventId, or a
  * digest of traceId + eventType + timestamp + userId — set eventId to be safe).
  */
+import type { Meter } from '@opentelemetry/api';
 import { eventV1Schema, type EventV1, type EventV1Input } from '../contracts/event.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
+import { createBusinessMetrics } from '../observability/business-metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 
 export class InvalidEventError extends Error {
@@ -34,6 +36,8 @@ export interface BusinessEventEmitterOptions {
   clientId?: string;
   /** Default: pino at warn level. */
   logger?: Logger;
+  /** Where `business.revenue.total` / `business.users.active` are recorded. Default: the global OTel meter provider (a no-op until an SDK registers one). */
+  meter?: Meter;
 }
 
 /** Validates every event (Event v1) and returns the parsed ones, or throws InvalidEventError. */
@@ -54,11 +58,14 @@ export function createBusinessEventEmitter(o: BusinessEventEmitterOptions) {
   const topic = o.topic ?? 'business.events.raw';
   const client = createKafkaClient({ brokers: o.brokers, clientId: o.clientId ?? 'tilecast-emitter', logger });
   const producer = createKafkaProducer(client, logger);
+  const business = createBusinessMetrics(o.meter);
   return {
     /** Validates, then sends; resolves once Kafka acknowledged every event. */
     async emitBusinessEvent(events: EventV1Input | readonly EventV1Input[]): Promise<void> {
       const list: readonly EventV1Input[] = Array.isArray(events) ? events : [events as EventV1Input];
-      await producer.sendEvents(topic, validateBusinessEvents(list));
+      const valid = validateBusinessEvents(list);
+      await producer.sendEvents(topic, valid);
+      business.record(valid);
     },
     async close(): Promise<void> {
       await producer.close();

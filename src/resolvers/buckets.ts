@@ -34,11 +34,18 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 /** True when `timeZone` is an IANA zone this runtime knows. */
 export function isValidTimeZone(timeZone: string): boolean {
+  return canonicalTimeZone(timeZone) !== null;
+}
+
+/**
+ * The zone's canonical IANA spelling ("utc" → "UTC", "europe/berlin" → "Europe/Berlin"),
+ * or null when unknown. Intl matches names case-insensitively, ClickHouse does not.
+ */
+export function canonicalTimeZone(timeZone: string): string | null {
   try {
-    formatter(timeZone);
-    return true;
+    return formatter(timeZone).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return null;
   }
 }
 

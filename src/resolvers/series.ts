@@ -8,7 +8,7 @@ import { GraphQLError } from 'graphql';
 import { WINDOW_MS, type Granularity } from '../contracts/metrics.ts';
 import type { Aggregate, BranchResult, ReadBranch, SeriesReader } from '../storage/series-reader.ts';
 import { branchKey } from '../storage/series-reader.ts';
-import { bucketsBetween, isValidTimeZone, type Bucket } from './buckets.ts';
+import { bucketsBetween, canonicalTimeZone, type Bucket } from './buckets.ts';
 import { changeRatio, difference, metricValue, type SeriesMetric } from './derived.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { comparisonRange, type Comparison } from './periods.ts';
@@ -76,7 +76,9 @@ export function prepareSeriesRequest(r: SeriesInputValues, o: { now: number; bre
   }
   if (r.metric === 'ARPU' && r.currency === null) throw badInput('ARPU needs a currency: it divides revenue, which is never added across currencies');
   if (r.currency !== null && !/^[A-Z]{3}$/.test(r.currency)) throw badInput(`currency "${r.currency}" is not an ISO 4217 code`);
-  if (!isValidTimeZone(r.timeZone)) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
+  const timeZone = canonicalTimeZone(r.timeZone);
+  if (timeZone === null) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
+  r = { ...r, timeZone };
   const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone: r.timeZone });
   if (!pick.ok) throw badInput(pick.error);
   if (r.compareTo) {

@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { SpanKind, withSpan } from '../observability/tracing.ts';
 
 export class ClickHouseCallError extends Error {
   constructor(
@@ -67,7 +68,16 @@ export async function createClickHouse(deps: { config: Config['storage']['clickh
   const { config, logger, metrics } = deps;
   const client = await connect(config);
 
-  async function call<T>(queryId: string, kind: 'read' | 'insert' | 'command', run: (id: string) => Promise<T>): Promise<T> {
+  // One client span per call, named by its stable query id (the full id, with its UUID, is an attribute).
+  const call = <T>(queryId: string, kind: 'read' | 'insert' | 'command', run: (id: string) => Promise<T>): Promise<T> =>
+    withSpan(queryId, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'clickhouse', 'db.operation.name': kind } }, (span) =>
+      timedCall(queryId, kind, (id) => {
+        span.setAttribute('db.query.id', id);
+        return run(id);
+      }),
+    );
+
+  async function timedCall<T>(queryId: string, kind: 'read' | 'insert' | 'command', run: (id: string) => Promise<T>): Promise<T> {
     const end = metrics.clickhouseDuration.startTimer({ query_id: queryId });
     try {
       const result = await run(`${queryId}:${randomUUID()}`);

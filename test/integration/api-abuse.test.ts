@@ -106,6 +106,11 @@ describe('HTTP edges', () => {
     expect(intro.status).toBe(401);
   });
 
+  it('accepts time zones in any case and answers with the canonical name', async () => {
+    const r = JSON.parse((await send(query('{ s: series(input: { metric: PURCHASES, from: "2026-11-01T00:00:00Z", to: "2026-11-02T00:00:00Z", granularity: DAY, timeZone: "europe/berlin" }) { timeZone total } }'))).text);
+    expect(r).toEqual({ data: { s: { timeZone: 'Europe/Berlin', total: '0' } } });
+  });
+
   it('introspection and GraphiQL for analysts', async () => {
     const intro = JSON.parse((await send(query('{ __schema { queryType { fields { name } } } }'))).text) as { data: { __schema: { queryType: { fields: { name: string }[] } } } };
     expect(intro.data.__schema.queryType.fields.map((f) => f.name)).toEqual(expect.arrayContaining(['series', 'derivedSeries', 'breakdown', 'metrics', 'deadLetters']));
