@@ -1,0 +1,223 @@
+/**
+ * Benchmark (not a test): a 12-tile dashboard — 30 days, hourly, each tile with its
+ * previous 30 days — over ≥1,000,000 events of one tenant, answered two ways in the same
+ * run on the same data:
+ *
+ *   graphql  one POST /graphql with 12 aliased fields (series, derivedSeries, breakdown,
+ *            all with compareTo), served from the 1-minute `windows` by one ClickHouse read;
+ *   naive    one REST-style request per tile (12 in parallel, like a browser), each
+ *            aggregating the raw `events` table (current + previous period in one query).
+ *
+ * Prints p50/p95 latency of a whole dashboard and ClickHouse reads per dashboard.
+ *
+ * Loading: events go through the real intake (validation, dedupe lookup, event log) and
+ * the aggregator, in-process (`intake.submit`, no HTTP), 20,000 per batch, in event-time
+ * order, with a flush after each batch: the same tables a live deployment has, in about a
+ * minute or two instead of hours of HTTP posts.
+ *
+ *   node --import tsx bench/dashboard.ts            # BENCH_EVENTS=1000000 BENCH_RUNS=40
+ */
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { createApp } from '../src/app/app.ts';
+import { loadConfig } from '../src/config/index.ts';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 40);
+const BATCH = 20_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const TENANT = 'bench';
+
+// ---------------------------------------------------------------- data
+const END = Math.floor(Date.now() / HOUR) * HOUR - HOUR; // a whole hour, in the past
+const FROM = END - 30 * DAY;
+const PREV_FROM = FROM - 30 * DAY;
+
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function* eventBatches() {
+  const rnd = prng(42);
+  const step = (END - PREV_FROM) / EVENTS;
+  for (let i = 0; i < EVENTS; i += BATCH) {
+    const batch = [];
+    for (let k = i; k < Math.min(EVENTS, i + BATCH); k++) {
+      const x = rnd();
+      const eventType = x < 0.5 ? 'purchase' : x < 0.75 ? 'signup' : x < 0.9 ? 'upgrade' : 'churn';
+      const c = rnd();
+      const currency = c < 0.7 ? 'USD' : c < 0.95 ? 'EUR' : 'JPY';
+      const cents = 100 + Math.floor(rnd() * 20_000);
+      const e = {
+        eventType,
+        userId: `u${Math.floor(rnd() * 50_000)}`,
+        tenantId: TENANT,
+        currency,
+        ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(cents) : `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}` } : {}),
+        traceId: (k + 1).toString(16).padStart(32, '0'),
+        timestamp: Math.floor(PREV_FROM + k * step),
+      };
+      batch.push({ raw: JSON.stringify(e), value: e as unknown });
+    }
+    yield batch;
+  }
+}
+
+// ---------------------------------------------------------------- the two ways
+const iso = (t: number) => new Date(t).toISOString();
+const range = `from: "${iso(FROM)}", to: "${iso(END)}", granularity: HOUR, compareTo: PREVIOUS_PERIOD`;
+const tile = 'total points { start value } comparison { total change points { value } }';
+const DASHBOARD = `{
+  revenueUsd: series(input: { metric: REVENUE, currency: "USD", ${range} }) { ${tile} }
+  revenueEur: series(input: { metric: REVENUE, currency: "EUR", ${range} }) { ${tile} }
+  purchases: series(input: { metric: PURCHASES, ${range} }) { ${tile} }
+  purchasesUsd: series(input: { metric: PURCHASES, currency: "USD", ${range} }) { ${tile} }
+  signups: series(input: { metric: SIGNUPS, ${range} }) { ${tile} }
+  upgrades: series(input: { metric: UPGRADES, ${range} }) { ${tile} }
+  churns: series(input: { metric: CHURNS, ${range} }) { ${tile} }
+  activeUsers: series(input: { metric: ACTIVE_USERS, ${range} }) { ${tile} }
+  activeUsersUsd: series(input: { metric: ACTIVE_USERS, currency: "USD", ${range} }) { ${tile} }
+  arpuUsd: derivedSeries(input: { metric: ARPU, currency: "USD", ${range} }) { ${tile} }
+  netUsers: derivedSeries(input: { metric: NET_USER_CHANGE, ${range} }) { ${tile} }
+  revenueByCurrency: breakdown(input: { metric: REVENUE, ${range} }) { slices { currency ${tile} } }
+}`;
+
+/** The naive tiles: metric expression over raw events, optional currency filter, optional per-currency split. */
+const NAIVE_TILES: { name: string; value: string; currency?: string; byCurrency?: boolean }[] = [
+  { name: 'revenueUsd', value: "toString(ifNull(sumIf(amount, event_type = 'purchase'), 0))", currency: 'USD' },
+  { name: 'revenueEur', value: "toString(ifNull(sumIf(amount, event_type = 'purchase'), 0))", currency: 'EUR' },
+  { name: 'purchases', value: "countIf(event_type = 'purchase')" },
+  { name: 'purchasesUsd', value: "countIf(event_type = 'purchase')", currency: 'USD' },
+  { name: 'signups', value: "countIf(event_type = 'signup')" },
+  { name: 'upgrades', value: "countIf(event_type = 'upgrade')" },
+  { name: 'churns', value: "countIf(event_type = 'churn')" },
+  { name: 'activeUsers', value: 'uniqExact(user_id)' },
+  { name: 'activeUsersUsd', value: 'uniqExact(user_id)', currency: 'USD' },
+  { name: 'arpuUsd', value: "toString(ifNull(sumIf(amount, event_type = 'purchase'), 0) / greatest(uniqExact(user_id), 1))", currency: 'USD' },
+  { name: 'netUsers', value: "toInt64(countIf(event_type = 'signup')) - countIf(event_type = 'churn')" },
+  { name: 'revenueByCurrency', value: "toString(ifNull(sumIf(amount, event_type = 'purchase'), 0))", byCurrency: true },
+];
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const fmt = (ms: number) => ms.toFixed(1).padStart(8);
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tilecast-bench-dashboard-'));
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', FLUSH_INTERVAL_MS: '3600000', RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', CURRENCY_BUDGET: '5' });
+  const app = await createApp({ config });
+  const { url } = await app.start();
+  const token = await app.tokens.mint({ tenantId: TENANT, scope: 'read', ttlSeconds: 3600 });
+  const reads = async () => (await app.metrics.clickhouseQueries.get()).values.filter((v) => v.labels.kind === 'read').reduce((s, v) => s + v.value, 0);
+  /** Seconds spent inside ClickHouse calls so far (all query ids). */
+  const dbSeconds = async () => (await app.metrics.clickhouseDuration.get()).values.filter((v) => v.metricName?.endsWith('_sum')).reduce((s, v) => s + v.value, 0);
+
+  try {
+    // ---- load
+    let started = performance.now();
+    let accepted = 0;
+    for (const batch of eventBatches()) {
+      const r = await app.intake.submit(TENANT, batch);
+      accepted += r.accepted;
+      await app.aggregator.flush();
+      if ((accepted / BATCH) % 10 === 0) process.stdout.write(`\rloaded ${accepted.toLocaleString('en')} events…`);
+    }
+    await app.aggregator.flush();
+    const loadS = (performance.now() - started) / 1000;
+    console.log(`\rloaded ${accepted.toLocaleString('en')} events (60 days, 1 tenant, 3 currencies, 50k users) in ${loadS.toFixed(0)} s = ${Math.round(accepted / loadS).toLocaleString('en')} events/s`);
+    const [sizes] = await app.db.query({
+      queryId: 'bench.sizes',
+      sql: `SELECT (SELECT count() FROM events WHERE tenant_id = {t:String}) AS events, (SELECT count() FROM windows FINAL WHERE tenant_id = {t:String}) AS windows,
+                   (SELECT count() FROM system.parts WHERE table = 'windows' AND active) AS window_parts`,
+      params: { t: TENANT },
+      row: z.object({ events: z.coerce.number(), windows: z.coerce.number(), window_parts: z.coerce.number() }),
+    });
+    console.log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts)`);
+
+    // ---- graphql
+    const graphql = async (query = DASHBOARD) => {
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+      const body = (await res.json()) as { data?: Record<string, { total: string; points: unknown[] }>; errors?: unknown };
+      if (body.errors || !body.data) throw new Error(`dashboard failed: ${JSON.stringify(body.errors)}`);
+      return body.data;
+    };
+
+    // ---- naive: a tiny REST service, one request per tile, each scanning raw events
+    const naiveServer = createServer((req, res) => {
+      const tileName = new URL(req.url ?? '/', 'http://x').searchParams.get('tile');
+      const t = NAIVE_TILES.find((x) => x.name === tileName);
+      if (!t) return void res.writeHead(404).end();
+      const params: Record<string, unknown> = { tenant: TENANT, prev: PREV_FROM, from: FROM, to: END, ...(t.currency ? { cur: t.currency } : {}) };
+      const where = `tenant_id = {tenant:String} AND window_start >= fromUnixTimestamp64Milli({prev:Int64}, 'UTC') AND window_start < fromUnixTimestamp64Milli({to:Int64}, 'UTC')${t.currency ? ' AND currency = {cur:String}' : ''}`;
+      const period = "if(window_start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC'), 'current', 'previous')";
+      app.db
+        .query({
+          queryId: `bench.naive.${t.name}`,
+          sql: `SELECT ${period} AS period, ${t.byCurrency ? 'currency' : "''"} AS cur, toInt64(toUnixTimestamp(toStartOfHour(window_start))) * 1000 AS hour, toString(${t.value}) AS value
+                FROM events WHERE ${where} GROUP BY GROUPING SETS ((period, cur, hour), (period, cur)) ORDER BY period, cur, hour`,
+          params,
+          row: z.object({ period: z.string(), cur: z.string(), hour: z.coerce.number(), value: z.string() }),
+        })
+        .then((rows) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(rows));
+        })
+        .catch((err: unknown) => res.writeHead(500).end(String(err)));
+    });
+    await new Promise<void>((r) => naiveServer.listen(0, '127.0.0.1', r));
+    const naiveUrl = `http://127.0.0.1:${(naiveServer.address() as AddressInfo).port}`;
+    const naive = () => Promise.all(NAIVE_TILES.map(async (t) => [t.name, await (await fetch(`${naiveUrl}/tile?tile=${t.name}`)).json()] as const));
+
+    // Sanity: both ways agree on the whole-range purchases.
+    const g = await graphql(DASHBOARD);
+    const n = Object.fromEntries(await naive()) as Record<string, { period: string; hour: number; value: string }[]>;
+    const naiveTotal = n.purchases!.find((r) => r.period === 'current' && r.hour === 0)?.value;
+    console.log(`check: purchases over 30 days — graphql ${g.purchases!.total}, naive ${naiveTotal}; points per series ${g.purchases!.points.length}`);
+    if (g.purchases!.total !== naiveTotal) throw new Error('the two ways disagree');
+
+    const measure = async (label: string, run: () => Promise<unknown>) => {
+      for (let i = 0; i < 3; i++) await run(); // warm-up
+      const times: number[] = [];
+      const before = await reads();
+      const dbBefore = await dbSeconds();
+      for (let i = 0; i < RUNS; i++) {
+        started = performance.now();
+        await run();
+        times.push(performance.now() - started);
+      }
+      return { label, p50: percentile(times, 50), p95: percentile(times, 95), reads: ((await reads()) - before) / RUNS, dbMs: (((await dbSeconds()) - dbBefore) * 1000) / RUNS };
+    };
+    const results = [];
+    // Run each block after the other, graphql first (the naive one gets the warmer caches).
+    results.push(await measure('graphql: 1 request, windows', () => graphql(DASHBOARD)));
+    results.push(await measure('naive: 12 requests, raw events', naive));
+    // Where the time goes: the same dashboard without its 3 distinct-user tiles (no uniqExact merges).
+    const noUsers = DASHBOARD.split('\n').filter((l) => !/ACTIVE_USERS|ARPU/.test(l)).join('\n');
+    results.push(await measure('graphql: 9 tiles, no distinct users', () => graphql(noUsers)));
+
+    console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
+    console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
+    for (const r of results) console.log(`${r.label.padEnd(34)} ${fmt(r.p50)} ${fmt(r.p95)}   ${String(r.reads).padStart(15)}   ${fmt(r.dbMs)}`);
+    const [a, b] = results as [(typeof results)[number], (typeof results)[number]];
+    console.log(`speed-up: ${(b.p50 / a.p50).toFixed(1)}× at p50, ${(b.p95 / a.p95).toFixed(1)}× at p95`);
+    naiveServer.close();
+  } finally {
+    await app.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
