@@ -26,6 +26,8 @@ const config: CodegenConfig = {
   generates: {
     'test/generated/': { documents: ['test/operations/*.graphql'], ...clientPreset },
     'examples/client/generated/': { documents: ['examples/client/*.graphql'], ...clientPreset },
+    // The example dashboard (web/) types its variables and response fields with these.
+    'web/src/api/generated/': { documents: ['examples/graphiql/*.graphql'], ...clientPreset },
   },
 };
 

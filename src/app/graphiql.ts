@@ -30,7 +30,6 @@ export function todayVariables(now: number, currency = 'USD') {
     from: iso(from),
     to: iso(from + DAY),
     prevFrom: iso(from - DAY),
-    prevTo: iso(from),
     prevToDateTo: iso(from - DAY + Math.max(MINUTE, minute + MINUTE - from)),
     tailFrom: iso(Math.max(from, minute - 10 * MINUTE)),
     tailTo: iso(Math.min(from + DAY, minute + 5 * MINUTE)),

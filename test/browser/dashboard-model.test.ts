@@ -17,10 +17,11 @@ describe('periods', () => {
   it.each([
     // [kind, now, zone, from, to, prevFrom]
     ['today', '2026-03-10T15:20:30Z', 'UTC', '2026-03-10T00:00:00.000Z', '2026-03-11T00:00:00.000Z', '2026-03-09T00:00:00.000Z'],
-    // New York falls back on 2026-11-01: a 25-hour day, and the day before is 24 h.
-    ['today', '2026-11-01T18:00:00Z', 'America/New_York', '2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z', '2026-10-31T04:00:00.000Z'],
+    // New York falls back on 2026-11-01: a 25-hour day, compared (hourly, like the API's
+    // PREVIOUS_PERIOD) with the 25 hours before it.
+    ['today', '2026-11-01T18:00:00Z', 'America/New_York', '2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z', '2026-10-31T03:00:00.000Z'],
     // ...and springs forward on 2026-03-08: 23 hours.
-    ['today', '2026-03-08T12:00:00Z', 'America/New_York', '2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z', '2026-03-07T05:00:00.000Z'],
+    ['today', '2026-03-08T12:00:00Z', 'America/New_York', '2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z', '2026-03-07T06:00:00.000Z'],
     // Half-hour offset: local hours start at :30 UTC.
     ['hour', '2026-03-10T15:20:30Z', 'Asia/Kolkata', '2026-03-10T14:30:00.000Z', '2026-03-10T15:30:00.000Z', '2026-03-10T13:30:00.000Z'],
     ['week', '2026-03-10T15:20:30Z', 'UTC', '2026-03-04T00:00:00.000Z', '2026-03-11T00:00:00.000Z', '2026-02-25T00:00:00.000Z'],

@@ -101,6 +101,7 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
         buckets.clear();
         bucketQueue = [];
         observeFreshness(data.freshness);
+        if (data.catalog) render.describe(data.catalog);
         resumePoint = Math.max(resumePoint ?? 0, data.freshness.dataAsOf);
         render.error(null);
         for (const u of replay) applyUpdate(u);

@@ -47,6 +47,8 @@ export interface MetricData {
 export interface DashboardData {
   freshness: FreshnessData;
   metrics: Record<Metric, MetricData>;
+  /** From the metric catalog, by metric name (absent entries are fine). */
+  catalog?: Record<string, { unit: string; description: string }>;
 }
 export interface WindowUpdateData {
   metric: Metric;

@@ -21,6 +21,7 @@ export interface Period {
   timeZone: string;
   from: number;
   to: number;
+  /** Start of the comparison period: the API's PREVIOUS_PERIOD rule (src/resolvers/periods.ts). */
   prevFrom: number;
   prevTo: number;
   /** prevFrom + the time elapsed in the current period, rounded up to a whole minute. */
@@ -88,6 +89,9 @@ const prevDayStart = (start: number, tz: string) => dayStart(start - HOUR, tz);
 export function periodAt(kind: PeriodKind, now: number, timeZone: string): Period {
   const granularity = PERIODS.find((p) => p.kind === kind)!.granularity;
   let from: number, to: number, prevFrom: number;
+  // The comparison period follows the API's PREVIOUS_PERIOD: the same length right before
+  // `from` at MINUTE/HOUR granularity (so a 25-hour day is compared with 25 hours), the same
+  // number of local days at DAY granularity.
   if (kind === 'hour') {
     from = hourStart(now, timeZone);
     to = from + HOUR;
@@ -95,7 +99,7 @@ export function periodAt(kind: PeriodKind, now: number, timeZone: string): Perio
   } else if (kind === 'today') {
     from = dayStart(now, timeZone);
     to = nextDayStart(from, timeZone);
-    prevFrom = prevDayStart(from, timeZone);
+    prevFrom = from - (to - from);
   } else {
     to = nextDayStart(dayStart(now, timeZone), timeZone);
     from = to;
@@ -131,7 +135,6 @@ export function dashboardVariables(p: Period, currency: string) {
     from: iso(p.from),
     to: iso(p.to),
     prevFrom: iso(p.prevFrom),
-    prevTo: iso(p.prevTo),
     prevToDateTo: iso(p.prevToDateTo),
     tailFrom: iso(p.tailFrom),
     tailTo: iso(p.tailTo),

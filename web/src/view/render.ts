@@ -15,6 +15,8 @@ export interface Renderer {
   tiles(tiles: TileView[], s: ViewSettings, period: Period): void;
   chart(view: ChartView, s: ViewSettings, period: Period): void;
   badge(b: { state: BadgeState; text: string; ageMs: number | null }): void;
+  /** Tile tooltips from the metric catalog. */
+  describe(catalog: Record<string, { unit: string; description: string }>): void;
   error(message: string | null): void;
 }
 
@@ -27,6 +29,7 @@ export function createRenderer(o: { onSelectMetric(metric: Metric): void }): Ren
   const chartTitle = $('chart-title');
   const chart = createChart($('chart'));
   const tileEls = new Map<Metric, HTMLButtonElement>();
+  let catalog: Record<string, { unit: string; description: string }> = {};
 
   function tileEl(metric: Metric): HTMLButtonElement {
     let el = tileEls.get(metric);
@@ -51,6 +54,8 @@ export function createRenderer(o: { onSelectMetric(metric: Metric): void }): Ren
       for (const t of tiles) {
         const el = tileEl(t.metric);
         el.dataset.value = t.value;
+        const about = catalog[t.metric];
+        if (about) el.title = `${about.description} (${about.unit})`;
         el.setAttribute('aria-pressed', String(t.metric === s.metric));
         el.querySelector('.tile-label')!.textContent = t.metric === 'REVENUE' ? `${METRIC_LABEL[t.metric]} (${s.currency})` : METRIC_LABEL[t.metric];
         el.querySelector('.tile-value')!.textContent = formatValue(t.metric, t.value, s.currency);
@@ -69,6 +74,9 @@ export function createRenderer(o: { onSelectMetric(metric: Metric): void }): Ren
     badge(b) {
       badgeEl.dataset.state = b.state;
       if (badgeEl.textContent !== b.text) badgeEl.textContent = b.text;
+    },
+    describe(next) {
+      catalog = next;
     },
     error(message) {
       errorEl.hidden = message === null;
