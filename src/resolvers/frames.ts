@@ -135,21 +135,73 @@ export function createFrameGroups(deps: { logger: Logger }) {
 
 export type FrameGroups = ReturnType<typeof createFrameGroups>;
 
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/** Corked bytes of one socket are written out once they exceed this, even mid-tick. */
+const CORK_FLUSH_BYTES = 64 * 1024;
+
 /**
- * Writes `next` frames for one subscription straight to its socket. A socket whose
- * unsent bytes exceed `maxBufferedBytes` cannot keep up: it is terminated (its client
- * reconnects and resumes with `since`) instead of buffering without bound.
+ * Writes frames to sockets, for every subscription of a hub.
+ *
+ * - Batching: the frames a socket gets in one tick (one bus message fans out to every
+ *   tile of a dashboard) leave in one write: the socket is corked at its first frame
+ *   and uncorked at the end of the tick (or every CORK_FLUSH_BYTES). ws writes each
+ *   frame on its own otherwise, and that syscall was half the server's CPU in a burst
+ *   (bench/subscriptions.ts). ws exposes no cork(), so this reaches for its `_socket`;
+ *   without one, frames are written one by one.
+ * - Slow consumers: a socket whose unsent bytes (ws `bufferedAmount`, less what this tick
+ *   still holds corked) exceed `maxBufferedBytes` cannot keep up: it is terminated (its
+ *   client reconnects and resumes with `since`) instead of buffering without bound.
+ *   Bytes of a catch-up (`bulk`) are allowed on top until they drain, so a healthy
+ *   client receiving a large resume is not mistaken for a slow one.
  */
-export function createFrameSender(t: SubscriptionTransport, o: { maxBufferedBytes: number; onSlow: () => void }) {
-  const prefix = `{"id":${JSON.stringify(t.id)},"type":"next","payload":`;
-  return (payloadJson: string): void => {
-    const s = t.socket;
-    if (s.readyState !== OPEN) return;
-    if (s.bufferedAmount > o.maxBufferedBytes) {
-      o.onSlow();
-      s.terminate();
-      return;
-    }
-    s.send(`${prefix}${payloadJson}}`);
+export function createFrameWriter(o: { maxBufferedBytes: number; onSlow: (socket: FrameSocket) => void }) {
+  const inTick = new Map<FrameSocket, { net: Corkable | null; corked: number; corkedLive: number }>();
+  const bulkAllowance = new WeakMap<FrameSocket, number>();
+  const endTick = () => {
+    for (const t of inTick.values()) t.net?.uncork();
+    inTick.clear();
   };
+  return {
+    /** Writes one frame (framePrefix(id) + payload JSON + `}`); `bulk`: part of a catch-up. */
+    write(s: FrameSocket, frame: string, bulk: boolean): void {
+      if (s.readyState !== OPEN) return;
+      let t = inTick.get(s);
+      if (!t) {
+        const net = (s as unknown as { _socket?: Corkable })._socket ?? null;
+        net?.cork();
+        if (inTick.size === 0) process.nextTick(endTick);
+        inTick.set(s, (t = { net, corked: 0, corkedLive: 0 }));
+      }
+      const backlog = s.bufferedAmount - t.corkedLive;
+      const allowed = bulkAllowance.get(s) ?? 0;
+      const allowance = Math.min(allowed, Math.max(0, backlog)); // drained catch-up bytes are no longer allowed
+      if (allowance !== allowed) bulkAllowance.set(s, allowance);
+      if (backlog - allowance > o.maxBufferedBytes) {
+        o.onSlow(s);
+        s.terminate();
+        return;
+      }
+      s.send(frame);
+      if (bulk) bulkAllowance.set(s, allowance + frame.length);
+      else if (t.net) t.corkedLive += frame.length;
+      t.corked += frame.length;
+      if (t.net && t.corked > CORK_FLUSH_BYTES) {
+        t.net.uncork();
+        t.net.cork();
+        t.corked = 0;
+        t.corkedLive = 0;
+      }
+    },
+  };
+}
+
+export type FrameWriter = ReturnType<typeof createFrameWriter>;
+
+/** The `next` frame of subscription `id` around a shared payload: exactly what graphql-ws would send. */
+export function framePrefix(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 }

@@ -25,11 +25,12 @@ import type { WindowUpdate } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
 import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
-import { createFrameGroups, createFrameSender, type SubscriptionTransport } from './frames.ts';
+import { createFrameGroups, createFrameWriter, framePrefix, type FrameSocket, type SubscriptionTransport } from './frames.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { createReplayLoader, type ReplayBatch } from './replay.ts';
-import { createStream, slowConsumerError, toMetricUpdate, windowKey, type MetricUpdate, type Stream } from './windows-stream.ts';
+import { MAX_QUEUE, createMember, type Member, type Topic, type Value } from './subscription-member.ts';
+import { createStream, slowConsumerError, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
 
 export interface HubLimits {
   maxSubscriptionsPerTenant: number;
@@ -43,33 +44,10 @@ export interface HubLimits {
  * clock, `written_at` from ClickHouse's. Re-sent windows are harmless (same revision).
  */
 export const RESUME_OVERLAP_MS = 10_000;
-const MAX_RESUME_ROWS = 20_000;
-/** Values queued per subscription (per-subscriber mode, or held during a catch-up). */
-const MAX_QUEUE = 10_000;
-/** How long revisions sent from storage keep filtering late live duplicates. */
-const FLOOR_TTL_MS = 30_000;
+/** Windows a catch-up may send at most (beyond: RESUME_TOO_LARGE, the client re-queries). */
+const MAX_RESUME_ROWS = 5_000;
 /** Revisions remembered per tenant to drop stale live updates (oldest forgotten first). */
 const REVISIONS_PER_TENANT = 4_096;
-
-type Topic = 'windows' | 'freshness';
-type Value = MetricUpdate | Freshness;
-
-interface Member {
-  topic: Topic;
-  tenant: TenantState;
-  metrics: readonly Metric[];
-  currency: string | null;
-  transport: SubscriptionTransport | undefined;
-  stream: Stream<Value>;
-  deliver(value: Value): void;
-  release(): void;
-  /** Catch-ups in flight; live updates are held until they finish. */
-  catchingUp: number;
-  held: { update: MetricUpdate; key: string }[];
-  /** Revisions already sent from storage, per window (shared with other members of the batch). */
-  floors: Map<string, number>[];
-  floorsUntil: number;
-}
 
 interface TenantState {
   id: string;
@@ -109,6 +87,7 @@ export function createSubscriptionHub(deps: {
   const { bus, freshness, logger, limits } = deps;
   const metrics = createHubMetrics(deps.registry);
   const groups = createFrameGroups({ logger });
+  const writer = createFrameWriter({ maxBufferedBytes: limits.maxBufferedBytes, onSlow: (socket) => slowSocket(socket) });
   const replay = createReplayLoader({ reader: deps.changes, maxRows: MAX_RESUME_ROWS });
   const tenants = new Map<string, TenantState>();
   const mode = limits.fanout === 'shared' ? 'shared' : 'per_subscriber';
@@ -131,7 +110,7 @@ export function createSubscriptionHub(deps: {
       if (!set) continue;
       for (const m of set) {
         for (const metric of m.metrics) {
-          offer(m, (built[metric] ??= toMetricUpdate(u, metric, fresh, false)), key);
+          m.offer((built[metric] ??= toMetricUpdate(u, metric, fresh, false)), key);
           count += 1;
         }
       }
@@ -146,37 +125,29 @@ export function createSubscriptionHub(deps: {
     if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
   }
 
-  function offer(m: Member, update: MetricUpdate, key: string): void {
-    if (m.stream.ended) return;
-    if (m.catchingUp > 0) {
-      if (m.held.length < MAX_QUEUE) m.held.push({ update, key });
-      else dropSlow(m);
-      return;
-    }
-    if (m.floors.length > 0) {
-      if (performance.now() > m.floorsUntil) m.floors = [];
-      else if (m.floors.some((f) => (f.get(key) ?? -1) >= update.revision)) return;
-    }
-    m.deliver(update);
-  }
-
   /** A subscriber that cannot keep up loses its socket (its client reconnects and resumes), not just this subscription. */
   function dropSlow(m: Member): void {
-    metrics.slowConsumers.inc({ mode });
-    logger.warn({ tenantId: m.tenant.id, topic: m.topic }, 'slow subscriber dropped');
+    slowSocket(m.transport?.socket);
     m.transport?.socket.terminate();
     m.stream.fail(slowConsumerError());
   }
 
+  function slowSocket(socket: FrameSocket | undefined): void {
+    metrics.slowConsumers.inc({ mode });
+    logger.warn({ transport: socket ? 'websocket' : 'other' }, 'slow subscriber dropped');
+  }
+
   /** Shared mode over a websocket: frames from the group's shared JSON. Otherwise the stream yields values and graphql-ws executes them. */
-  function sinkFor(o: OpenOptions, stream: Stream<Value>, onSlow: () => void): Pick<Member, 'deliver' | 'release'> {
+  function sinkFor(o: OpenOptions, stream: Member['stream'], onSlow: () => void): Pick<Member, 'deliver' | 'release'> {
     if (mode === 'shared' && o.transport) {
       const group = groups.acquire({ tenantId: o.tenantId, info: o.info, contextValue: o.contextValue, variables: o.transport.variables });
-      const send = createFrameSender(o.transport, { maxBufferedBytes: limits.maxBufferedBytes, onSlow });
+      const { socket } = o.transport;
+      const prefix = framePrefix(o.transport.id);
       return {
         deliver: (v) => {
           const json = group.payload(v);
-          if (json !== null) send(json);
+          // Replayed windows are a catch-up burst: allowed above the slow-consumer limit until they drain.
+          if (json !== null) writer.write(socket, `${prefix}${json}}`, 'replayed' in v && v.replayed);
         },
         release: () => groups.release(group),
       };
@@ -200,46 +171,32 @@ export function createSubscriptionHub(deps: {
 
   async function catchUp(t: TenantState, members: Member[], since: number, reason: 'resume' | 'restored' | 'dropped'): Promise<void> {
     const from = since - RESUME_OVERLAP_MS;
-    for (const m of members) m.catchingUp += 1;
-    let batch: ReplayBatch | null = null;
-    let error: GraphQLError | null = null;
+    for (const m of members) m.beginCatchUp();
+    let batch: ReplayBatch;
     try {
       batch = await replay.load(t.id, from);
     } catch (err) {
-      error = err instanceof GraphQLError ? err : new GraphQLError('Catch-up failed', { extensions: { code: 'RESUME_FAILED' } });
+      const error = err instanceof GraphQLError ? err : new GraphQLError('Catch-up failed', { extensions: { code: 'RESUME_FAILED' } });
       logger.warn({ tenantId: t.id, reason, err: error.message }, 'subscription catch-up failed');
+      metrics.catchUps.inc({ reason, outcome: 'error' });
+      for (const m of members) m.endCatchUp({ error });
+      return;
     }
-    metrics.catchUps.inc({ reason, outcome: batch ? 'ok' : 'error' });
+    metrics.catchUps.inc({ reason, outcome: 'ok' });
     // A tenant-wide catch-up (after a gap) reaches every subscriber the live updates
     // reached: skip what was delivered live already, and count what it sends as
     // delivered. A resume is one subscriber's history and leaves the tenant's record alone.
-    const fresh = new Set<ChangedWindow>();
-    for (const row of batch?.rows ?? []) {
+    const rows = batch.rows.filter((row) => {
+      if (row.writtenAt < from) return false;
+      if (reason === 'resume') return true;
       const key = windowKey(row);
-      if (reason === 'resume') fresh.add(row);
-      else if (row.revision > (t.revisions.get(key) ?? 0)) {
-        fresh.add(row);
-        remember(t, key, row.revision);
-      }
-    }
+      if (row.revision <= (t.revisions.get(key) ?? 0)) return false;
+      remember(t, key, row.revision);
+      return true;
+    });
     for (const m of members) {
-      m.catchingUp -= 1;
-      if (m.stream.ended) continue;
-      if (!batch) {
-        m.stream.fail(error!);
-        continue;
-      }
-      for (const row of batch.rows) {
-        if (row.writtenAt < from || (m.currency !== null && row.currency !== m.currency) || !fresh.has(row)) continue;
-        for (const metric of m.metrics) m.deliver(replayedUpdate(row, metric));
-      }
-      m.floors.push(batch.revisions);
-      m.floorsUntil = performance.now() + FLOOR_TTL_MS;
-      if (m.catchingUp === 0) {
-        const held = m.held;
-        m.held = [];
-        for (const h of held) offer(m, h.update, h.key);
-      }
+      const values = rows.filter((r) => m.currency === null || r.currency === m.currency).flatMap((r) => m.metrics.map((metric) => replayedUpdate(r, metric)));
+      m.endCatchUp({ values, revisions: batch.revisions });
     }
   }
 
@@ -281,8 +238,7 @@ export function createSubscriptionHub(deps: {
 
   // ---- membership ------------------------------------------------------------------
 
-  function join(m: Member): void {
-    const t = m.tenant;
+  function join(t: TenantState, m: Member): void {
     t.size += 1;
     if (m.topic === 'freshness') {
       t.freshness.add(m);
@@ -296,8 +252,7 @@ export function createSubscriptionHub(deps: {
     t.offWindows ??= bus.subscribeWindows(t.id, (u) => onWindow(t, u));
   }
 
-  function leave(m: Member): void {
-    const t = m.tenant;
+  function leave(t: TenantState, m: Member): void {
     t.size -= 1;
     m.release();
     if (m.topic === 'freshness') {
@@ -332,24 +287,21 @@ export function createSubscriptionHub(deps: {
     const stream = createStream<Value>({
       maxQueue: MAX_QUEUE,
       onEnd: () => {
-        leave(m);
+        leave(t, m);
         o.onClose?.();
       },
     });
-    const m: Member = {
+    const m: Member = createMember({
       topic: o.topic,
-      tenant: t,
+      tenantId: o.tenantId,
       metrics: o.metrics.length > 0 ? [...new Set(o.metrics)] : METRICS,
       currency: o.currency,
       transport: o.transport,
       stream,
       ...sinkFor(o, stream, () => dropSlow(m)),
-      catchingUp: 0,
-      held: [],
-      floors: [],
-      floorsUntil: 0,
-    };
-    join(m);
+      onSlow: () => dropSlow(m),
+    });
+    join(t, m);
     o.onOpen?.();
     if (o.topic === 'freshness') m.deliver(freshness.of(o.tenantId));
     if (o.topic === 'windows' && o.since !== null) void catchUp(t, [m], o.since, 'resume');

@@ -221,10 +221,31 @@ describe('subscription hub', () => {
     await h.open('acme', q, { socket: ok });
     slow.bufferedAmount = 5_000;
     await h.bus.publishWindows([update('acme')]);
+    // Terminated: graphql-ws then ends every subscription of that socket (here, by hand).
     expect(slow.terminated).toBe(true);
+    expect(slow.sent).toHaveLength(0);
     expect(ok.sent).toHaveLength(1);
-    await waitFor(() => (s.error() as { extensions?: { code?: string } })?.extensions?.code === 'SLOW_CONSUMER');
+    await s.close();
     expect(h.hub.stats().subscriptions).toBe(1);
+
+    // A catch-up may exceed the limit on a healthy socket: its bytes are allowed until they drain.
+    const resuming = fakeSocket();
+    resuming.send = function (d: string) {
+      this.sent.push(d);
+      this.bufferedAmount += d.length; // a client that reads nothing
+    };
+    h.stored.push(...Array.from({ length: 20 }, (_, i) => ({ ...update('acme', { windowStart: T0 + i * 60_000, revision: 9 }), writtenAt: T0 })));
+    await h.open('acme', 'subscription($s: DateTime) { windows(metrics: [REVENUE], since: $s) { value } }', { socket: resuming, variables: { s: new Date(T0).toISOString() } });
+    await waitFor(() => resuming.sent.length === 20);
+    await new Promise((r) => setImmediate(r));
+    const live = (revision: number) => update('acme', { windowStart: T0 - 60_000, revision }); // a window the catch-up did not send
+    await h.bus.publishWindows([live(1)]);
+    expect(resuming.sent).toHaveLength(21);
+    expect(resuming.terminated).toBe(false);
+    resuming.bufferedAmount += 1_000; // live bytes beyond the catch-up pile up past the limit
+    await new Promise((r) => setImmediate(r)); // the socket is checked once per tick (its first frame)
+    await h.bus.publishWindows([live(2)]);
+    expect(resuming.terminated).toBe(true);
 
     const p = setup({ limits: { fanout: 'per-subscriber' } });
     const socket = fakeSocket();
