@@ -5,7 +5,7 @@
  * once. Requests for a tenant that arrive while its query runs wait for the next one,
  * which starts from the earliest `since` among them: a request is only ever answered
  * by a query that started after it was made, so nothing written before it subscribed
- * live can be missing.
+ * live can be missing. At most MAX_CONCURRENT tenants are read at once.
  */
 import { GraphQLError } from 'graphql';
 import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
@@ -18,6 +18,8 @@ export interface ReplayBatch {
 }
 
 const RETRY_DELAYS_MS = [200, 1_000];
+/** Catch-up queries in flight at once (across tenants): after a Redis blip every tenant catches up. */
+const MAX_CONCURRENT = 4;
 
 export function createReplayLoader(deps: { reader: WindowChangesReader; maxRows: number }) {
   interface Pending {
@@ -49,20 +51,23 @@ export function createReplayLoader(deps: { reader: WindowChangesReader; maxRows:
     }
   }
 
-  function start(tenantId: string): void {
-    const pending = next.get(tenantId);
-    if (!pending || running.has(tenantId)) return;
-    next.delete(tenantId);
-    running.add(tenantId);
-    query(tenantId, pending.since)
-      .then(
-        (batch) => pending.waiters.forEach((w) => w.resolve(batch)),
-        (err: unknown) => pending.waiters.forEach((w) => w.reject(err)),
-      )
-      .finally(() => {
-        running.delete(tenantId);
-        start(tenantId);
-      });
+  /** Starts waiting tenants (oldest request first) while slots are free. */
+  function pump(): void {
+    for (const [tenantId, pending] of next) {
+      if (running.size >= MAX_CONCURRENT) return;
+      if (running.has(tenantId)) continue;
+      next.delete(tenantId);
+      running.add(tenantId);
+      query(tenantId, pending.since)
+        .then(
+          (batch) => pending.waiters.forEach((w) => w.resolve(batch)),
+          (err: unknown) => pending.waiters.forEach((w) => w.reject(err)),
+        )
+        .finally(() => {
+          running.delete(tenantId);
+          pump();
+        });
+    }
   }
 
   return {
@@ -74,7 +79,7 @@ export function createReplayLoader(deps: { reader: WindowChangesReader; maxRows:
           pending.since = Math.min(pending.since, since);
           pending.waiters.push({ resolve, reject });
         } else next.set(tenantId, { since, waiters: [{ resolve, reject }] });
-        start(tenantId);
+        pump();
       });
     },
   };
