@@ -85,7 +85,7 @@ function principalFromIdp(payload: JWTPayload, o: JwksOptions): Principal {
   return { tenantId, scope: scopes[0]!, scopes };
 }
 
-function reasonOf(err: unknown): string {
+function reasonOf(err: unknown, alg: string): string {
   if (err instanceof errors.JWTExpired) return 'token expired';
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify (tampered, or signed with another key)';
   if (err instanceof errors.JWTClaimValidationFailed) return `claim "${err.claim}" is not accepted (${err.reason})`;
@@ -94,7 +94,7 @@ function reasonOf(err: unknown): string {
   if (err instanceof z.ZodError) return 'token claims are invalid: it needs a tenant and a scope (read, ingest or admin)';
   if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) return 'token is malformed';
   // Timeouts, non-200 answers and unreachable JWKS URLs: not the caller's fault, but no key to verify with.
-  return 'keys of the identity provider are unavailable';
+  return alg === 'RS256' ? 'keys of the identity provider are unavailable' : 'token cannot be verified';
 }
 
 /**
@@ -139,7 +139,7 @@ export function createTokenService(secret: string, o: { jwks?: JwksOptions } = {
         const { payload } = await jwtVerify(token, remoteKeys!, { algorithms: ['RS256'], issuer: o.jwks!.issuer, audience: o.jwks!.audience });
         return principalFromIdp(payload, o.jwks!);
       } catch (err) {
-        throw new AuthError(`Unauthenticated: ${reasonOf(err)}`, 'UNAUTHENTICATED');
+        throw new AuthError(`Unauthenticated: ${reasonOf(err, alg)}`, 'UNAUTHENTICATED');
       }
     },
   };
