@@ -22,6 +22,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -232,12 +233,16 @@ const kb = (x: number) => `${(x / 1024).toFixed(1)} KB`;
 
 console.log(`Subscriptions: ${SUBS.toLocaleString('en')} (${Math.ceil(SUBS / PER_SOCKET)} sockets × ${PER_SOCKET}) over ${TENANTS} tenants; ` +
   `a burst = ${TENANTS} window updates published at once = ${SUBS.toLocaleString('en')} frames; ${BURSTS} bursts; light load = ${LIGHT} single events.\n`);
+// Latency depends on what else runs: the figures are only comparable within one run.
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+console.log(`machine: ${cpus().length} cores, load average ${load()} at start`);
 const results = new Map<string, ModeResult>();
 for (const mode of MODES) {
   const started = Date.now();
   results.set(mode, await runMode(mode));
   console.log(`  ${mode}: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
+console.log(`load average ${load()} at the end`);
 console.log(`\n${'latency, ms'.padEnd(60)}     p50      p99      max  samples`);
 for (const [mode, r] of results) {
   const row = (label: string, xs: number[]) => console.log(`${label.padEnd(60)}${ms(quantile(xs, 0.5))} ${ms(quantile(xs, 0.99))} ${ms(Math.max(...xs))}  ${String(xs.length).padStart(7)}`);
