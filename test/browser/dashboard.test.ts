@@ -188,6 +188,36 @@ describe('example dashboard in Chromium', () => {
     }
   });
 
+  it('switches currency, time zone and period with one query each, still equal to the API', async () => {
+    const shown = async (want: { currency: string; timeZone: string; granularity: string }) => {
+      await page.waitForFunction(
+        (w) => {
+          const d = document.querySelector<HTMLElement>('#tiles')!.dataset;
+          return d.currency === w.currency && d.timeZone === w.timeZone && d.granularity === w.granularity;
+        },
+        want,
+        { timeout: 10_000 },
+      );
+      expect(await tiles()).toEqual(await apiTotals());
+    };
+    const reads = () => operations.filter((o) => o === 'Dashboard').length;
+    const before = reads();
+    await page.selectOption('#currency', 'EUR');
+    await shown({ currency: 'EUR', timeZone: 'UTC', granularity: 'HOUR' });
+    expect(await page.textContent('.tile[data-metric="REVENUE"] .tile-value')).toContain('€');
+    await page.selectOption('#tz', 'Asia/Kolkata');
+    await shown({ currency: 'EUR', timeZone: 'Asia/Kolkata', granularity: 'HOUR' });
+    await page.click('#periods button[data-period="hour"]');
+    await shown({ currency: 'EUR', timeZone: 'Asia/Kolkata', granularity: 'MINUTE' });
+    expect(reads() - before).toBe(3);
+    expect(new URL(page.url()).searchParams.get('tz')).toBe('Asia/Kolkata'); // the view is in the address
+
+    await page.selectOption('#currency', 'USD');
+    await page.selectOption('#tz', 'UTC');
+    await page.click('#periods button[data-period="today"]');
+    await shown({ currency: 'USD', timeZone: 'UTC', granularity: 'HOUR' });
+  });
+
   it('resumes after a dropped websocket: what changed meanwhile arrives, no gap', async () => {
     const live = sockets.at(-1)!;
     cut = true;

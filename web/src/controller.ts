@@ -48,6 +48,8 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
   let lastFreshnessAt = now();
   let connection: ConnectionState = 'connecting';
   let unsubscribe: (() => void) | null = null;
+  /** Generation of the current subscription: the end of one we replaced is not an error. */
+  let subscription = 0;
   let timers: ReturnType<typeof setTimeout>[] = [];
   /** Buckets being re-read (BucketWindows), by start: every update inside one is kept and replayed onto the read. */
   const buckets = new Map<number, { end: number; replay: WindowUpdateData[]; owner: DashboardState }>();
@@ -201,17 +203,22 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
   }
 
   function subscribe(): void {
+    const generation = ++subscription;
     unsubscribe?.();
     if (!settings || stopped) return;
     const resumeFrom = () => (resumePoint === null ? null : resumePoint - RESUME_MARGIN_MS);
     unsubscribe = api.subscribe(liveUpdatesSubscription(settings.currency, resumeFrom), {
-      next: onUpdate,
-      // e.g. SLOW_CONSUMER: the server ended the stream. Subscribe again and re-read.
-      error: (err) =>
+      next: (u) => {
+        if (generation === subscription) onUpdate(u);
+      },
+      // e.g. SLOW_CONSUMER: the server ended the stream. Subscribe again (resuming) and re-read.
+      error: (err) => {
+        if (generation !== subscription) return; // we ended it ourselves (currency switch, stop)
         fail(err, () => {
           subscribe();
           load();
-        }),
+        });
+      },
     });
   }
 
@@ -266,6 +273,7 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
     },
     stop(): void {
       stopped = true;
+      subscription += 1;
       unsubscribe?.();
       for (const t of timers) clearTimeout(t);
       timers = [];
