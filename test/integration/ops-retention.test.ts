@@ -1,0 +1,69 @@
+/**
+ * Retention: RETENTION_EVENTS_DAYS / RETENTION_WINDOWS_DAYS become TTLs at start, are
+ * changed only when they differ, removed with 0, and really drop expired rows (by
+ * event time) at merge while keeping recent ones.
+ */
+import { z } from 'zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyRetention, currentTtlDays } from '../../src/storage/retention.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+const TENANT = 'opsretention';
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp({ label: 'ops-retention', env: { RETENTION_EVENTS_DAYS: '30', RETENTION_WINDOWS_DAYS: '400', FLUSH_INTERVAL_MS: '100', ALLOWED_LATENESS_MS: '1000' } });
+});
+afterAll(async () => {
+  await t?.app.stop();
+});
+
+const count = async (table: 'events' | 'windows') => {
+  const [row] = await t.app.db.query({
+    queryId: `test.count_${table}`,
+    sql: `SELECT count() AS n, min(toUnixTimestamp(window_start)) * 1000 AS oldest FROM ${table} WHERE tenant_id = {tenant:String}`,
+    params: { tenant: TENANT },
+    row: z.object({ n: z.coerce.number(), oldest: z.coerce.number() }),
+  });
+  return row!;
+};
+
+describe('retention', () => {
+  it('applies the configured TTLs at start, and only changes them when the configuration does', async () => {
+    expect(await currentTtlDays(t.app.db, 'events')).toBe(30);
+    expect(await currentTtlDays(t.app.db, 'windows')).toBe(400);
+    expect(await applyRetention(t.app.db, { eventsDays: 30, windowsDays: 400 })).toEqual([]);
+  });
+
+  it('drops rows older than the TTL by event time at merge, and keeps recent ones', async () => {
+    const token = await t.token(TENANT);
+    const recent = Date.now() - 5 * 60_000;
+    const old = Date.now() - 45 * 86_400_000; // past the events TTL, within the windows one
+    const ancient = Date.now() - 500 * 86_400_000; // past both
+    const ev = (timestamp: number, i: number) => ({ eventType: 'signup', userId: `u${i}`, tenantId: TENANT, currency: 'USD', traceId: (i + 1).toString(16).padStart(32, 'e'), timestamp });
+    const res = await t.post(token, JSON.stringify([ev(recent, 1), ev(recent, 2), ev(old, 3), ev(ancient, 4)]));
+    expect(res.json).toMatchObject({ accepted: 4, duplicates: 0 });
+    await t.app.aggregator.flush();
+    // ClickHouse may already drop expired rows when it writes the part; merges drop the rest.
+    expect((await count('events')).n).toBeGreaterThanOrEqual(2);
+    expect((await count('windows')).n).toBeGreaterThanOrEqual(2);
+
+    await t.app.db.command({ queryId: 'test.optimize_events', sql: 'OPTIMIZE TABLE events FINAL' });
+    await t.app.db.command({ queryId: 'test.optimize_windows', sql: 'OPTIMIZE TABLE windows FINAL' });
+    const events = await count('events');
+    expect(events.n).toBe(2);
+    expect(events.oldest).toBe(Math.floor(recent / 60_000) * 60_000);
+    const windows = await count('windows');
+    expect(windows.n).toBe(2);
+    expect(windows.oldest).toBe(Math.floor(old / 60_000) * 60_000);
+  });
+
+  it('0 removes a TTL (keep forever)', async () => {
+    expect(await applyRetention(t.app.db, { eventsDays: 0, windowsDays: 90 })).toEqual([
+      { table: 'events', from: 30, to: 0 },
+      { table: 'windows', from: 400, to: 90 },
+    ]);
+    expect(await currentTtlDays(t.app.db, 'events')).toBe(0);
+    expect(await currentTtlDays(t.app.db, 'windows')).toBe(90);
+  });
+});
