@@ -1,7 +1,8 @@
 /**
- * Processes and clients for the fan-out tests and the subscription benchmark: a shared
- * ClickHouse (scripts/chdb-server.ts), `tilecast start` replicas on Redis, graphql-ws
- * subscribers that record what they receive, an event generator, and Redis restarts.
+ * Processes and clients for the fan-out tests and the subscription benchmark:
+ * `tilecast start` replicas on Redis, graphql-ws subscribers that record what they
+ * receive, an event generator, and Redis restarts. The shared ClickHouse
+ * (scripts/chdb-server.ts) comes from kafka-harness.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -9,17 +10,13 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { createLogger } from '../../src/observability/logger.ts';
-import { createMetrics } from '../../src/observability/metrics.ts';
-import { createClickHouse } from '../../src/storage/clickhouse.ts';
 import { createWindowChangesReader } from '../../src/storage/window-changes.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { ROOT, openClickHouse } from './kafka-harness.ts';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const scratch = (label: string) => mkdtempSync(join(tmpdir(), `tilecast-${label}-`));
 
@@ -60,19 +57,6 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** One chdb data directory served over ClickHouse HTTP, shared by every process of a test. */
-export async function startChdbServer(): Promise<Proc> {
-  const { child, output } = spawnNode(['scripts/chdb-server.ts', '--path', scratch('chdb'), '--port', '0'], {});
-  const url = await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`chdb-server exited ${child.exitCode}: ${output()}`);
-      return /^(http:\/\/127\.0\.0\.1:\d+)\n/m.exec(output())?.[1];
-    },
-    { timeoutMs: 60_000, what: 'chdb-server URL' },
-  );
-  return { url, pid: child.pid!, output, stop: stopper(child) };
-}
-
 /** `tilecast start` (API + aggregator) with `env`; resolves once /readyz answers 200. */
 export async function startTilecast(env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
@@ -90,7 +74,7 @@ export async function startTilecast(env: Record<string, string>): Promise<Proc> 
 
 /** The current state of every window of `tenantId` in ClickHouse (revision and values). */
 export async function openWindowsReader(clickhouseUrl: string) {
-  const db = await createClickHouse({ config: { kind: 'server', url: clickhouseUrl }, logger: createLogger('silent'), metrics: createMetrics() });
+  const db = await openClickHouse(clickhouseUrl);
   const reader = createWindowChangesReader(db);
   return {
     windows: (tenantId: string) => reader.changedSince({ tenantId, since: 0, limit: 100_000 }),

@@ -24,7 +24,6 @@ import {
   postEvents,
   redisIsUp,
   scratch,
-  startChdbServer,
   startTilecast,
   stopRedis,
   subscriberCount,
@@ -33,6 +32,7 @@ import {
   type WindowMsg,
   type WindowsSubscriber,
 } from './fanout-harness.ts';
+import { startChdbServer, type ChdbServer } from './kafka-harness.ts';
 
 const RUN = randomUUID().slice(0, 8);
 const PREFIX = `t-fanout-${RUN}`;
@@ -41,7 +41,7 @@ const tokens = createTokenService(SECRET);
 const token = (tenantId: string) => tokens.mint({ tenantId, scope: 'admin', ttlSeconds: 3600 });
 const MINUTE = 60_000;
 
-let chdb: Proc;
+let chdb: ChdbServer;
 let A: Proc;
 let B: Proc;
 let db: Awaited<ReturnType<typeof openWindowsReader>>;
