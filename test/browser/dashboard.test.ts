@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromMicros, toMicros } from '../../web/src/model/decimal.ts';
+import { RESUME_OVERLAP_MS } from '../../src/resolvers/subscription-hub.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { CONTEXT_OPTIONS, DOCS_DIR, buildDashboard, launchChromium } from './browser.ts';
@@ -107,9 +108,11 @@ beforeAll(async () => {
     const r = await t.gql<{ s: { points: { final: boolean }[] } }>(read, `{ s: series(input: { metric: PURCHASES, currency: "USD", from: "${since}", to: "${settledHours}", granularity: HOUR }) { points { final } } }`);
     return r.data?.s.points.every((p) => p.final);
   }, { what: 'the seeded windows to be final', timeoutMs: 60_000, intervalMs: 250 });
-  const settled = Date.now() + 6_000;
+  // A resume reads from (since − RESUME_OVERLAP_MS); the page's since is its last dataAsOf − 5 s.
+  const settled = Date.now() + RESUME_OVERLAP_MS + 5_000 + 1_000;
   await waitFor(async () => Date.parse((await t.gql<{ freshness: { dataAsOf: string } }>(read, '{ freshness { dataAsOf } }')).data!.freshness.dataAsOf) > settled, {
     what: 'dataAsOf to pass the backfill',
+    timeoutMs: 30_000,
     intervalMs: 250,
   });
 
@@ -243,7 +246,7 @@ describe('example dashboard in Chromium', () => {
       .waitForFunction(
         (want: Record<string, string>) => [...document.querySelectorAll<HTMLElement>('#tiles .tile')].every((e) => e.dataset.value === want[e.dataset.metric!]),
         expected,
-        { timeout: 30_000, polling: 100 },
+        { timeout: 15_000, polling: 100 },
       )
       .catch(async (err: unknown) => {
         const last = sockets.at(-1)!;

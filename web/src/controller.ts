@@ -206,7 +206,10 @@ export function createController(deps: { api: ApiClient; render: Renderer; now?:
     const generation = ++subscription;
     unsubscribe?.();
     if (!settings || stopped) return;
-    const resumeFrom = () => (resumePoint === null ? null : resumePoint - RESUME_MARGIN_MS);
+    // The first send starts live (a Dashboard read covers the past); re-sends after a
+    // reconnect resume. A resume costs the server a storage read, so only when needed.
+    let sends = 0;
+    const resumeFrom = () => (sends++ === 0 || resumePoint === null ? null : resumePoint - RESUME_MARGIN_MS);
     unsubscribe = api.subscribe(liveUpdatesSubscription(settings.currency, resumeFrom), {
       next: (u) => {
         if (generation === subscription) onUpdate(u);
