@@ -1,6 +1,6 @@
 /**
  * Processes and clients for the fan-out tests and the subscription benchmark:
- * `tilecast start` replicas on Redis, graphql-ws subscribers that record what they
+ * `tilecast start` / `tilecast api` replicas on Redis, graphql-ws subscribers that record what they
  * receive, an event generator, and Redis restarts. The shared ClickHouse
  * (scripts/chdb-server.ts) comes from kafka-harness.ts.
  */
@@ -57,10 +57,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** `tilecast start` (API + aggregator) with `env`; resolves once /readyz answers 200. */
-export async function startTilecast(env: Record<string, string>): Promise<Proc> {
+/** `tilecast start` (API + aggregator) or `tilecast api` (API, events to Kafka) with `env`; resolves once /readyz answers 200. */
+export async function startTilecast(env: Record<string, string>, command: 'start' | 'api' = 'start'): Promise<Proc> {
   const port = await freePort();
-  const { child, output } = spawnNode(['src/cli/main.ts', 'start'], { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env });
+  const { child, output } = spawnNode(['src/cli/main.ts', command], { HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {

@@ -1,11 +1,11 @@
 /**
  * Issue 4, done-when 1 and 2: live fan-out across API replicas through a real Redis.
  *
- * Processes: one ClickHouse shared over HTTP (scripts/chdb-server.ts) and two
- * `tilecast start` replicas on it with REDIS_URL. Events go to replica A, whose
- * aggregator writes the windows and publishes them to Redis; replica B only serves
- * subscriptions (its own aggregator never gets an event). Each run uses its own channel
- * prefix and tenants.
+ * Processes, as deployed: two API replicas (`tilecast api`), one worker (`tilecast
+ * worker`), a Kafka broker, one ClickHouse shared over HTTP (scripts/chdb-server.ts) and
+ * Redis. Events are POSTed to replica A, which produces them to Kafka; the worker
+ * aggregates, writes the windows and publishes them to Redis; both replicas fan them out
+ * to their subscribers. Each run uses its own topic, group, channel prefix and tenants.
  *
  * The Redis restart stops the machine's Redis (`redis-cli shutdown nosave`) and starts
  * it again the way CI does; it is started again in `finally` and `afterAll` whatever happens.
@@ -32,7 +32,7 @@ import {
   type WindowMsg,
   type WindowsSubscriber,
 } from './fanout-harness.ts';
-import { startChdbServer, type ChdbServer } from './kafka-harness.ts';
+import { createTopics, kafkaBrokers, startChdbServer, startWorker, type ChdbServer, type WorkerProcess } from './kafka-harness.ts';
 
 const RUN = randomUUID().slice(0, 8);
 const PREFIX = `t-fanout-${RUN}`;
@@ -42,6 +42,7 @@ const token = (tenantId: string) => tokens.mint({ tenantId, scope: 'admin', ttlS
 const MINUTE = 60_000;
 
 let chdb: ChdbServer;
+let worker: WorkerProcess;
 let A: Proc;
 let B: Proc;
 let db: Awaited<ReturnType<typeof openWindowsReader>>;
@@ -54,8 +55,19 @@ const subscribe = (...args: Parameters<typeof windowsSubscriber>) => {
 
 beforeAll(async () => {
   await ensureRedis();
-  chdb = await startChdbServer();
+  const [brokers, server] = await Promise.all([kafkaBrokers(), startChdbServer()]);
+  chdb = server;
+  const topic = `tilecast.fanout.${RUN}`;
+  await createTopics(brokers, [
+    { topic, partitions: 2 },
+    { topic: `${topic}.dlq`, partitions: 1 },
+  ]);
   const env = {
+    KAFKA_BROKERS: brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: `fanout-${RUN}`,
+    KAFKA_TOPIC_PARTITIONS: '2',
     CLICKHOUSE_URL: chdb.url,
     REDIS_URL,
     REDIS_CHANNEL_PREFIX: PREFIX,
@@ -64,15 +76,15 @@ beforeAll(async () => {
     // Windows stay partial during the test: the data is minutes old, the lateness longer.
     ALLOWED_LATENESS_MS: String(60 * MINUTE),
   };
-  A = await startTilecast({ ...env, DATA_DIR: scratch('replica-a') });
-  B = await startTilecast({ ...env, DATA_DIR: scratch('replica-b') });
+  worker = await startWorker('fanout', env); // migrates the shared ClickHouse first
+  [A, B] = await Promise.all([startTilecast({ ...env, DATA_DIR: scratch('replica-a') }, 'api'), startTilecast({ ...env, DATA_DIR: scratch('replica-b') }, 'api')]);
   db = await openWindowsReader(chdb.url);
-}, 180_000);
+}, 240_000);
 
 afterAll(async () => {
   await ensureRedis();
   for (const s of subscribers) await s.close();
-  await Promise.all([A?.stop(), B?.stop()]);
+  await Promise.all([A?.stop(), B?.stop(), worker?.stop()]);
   await db?.close();
   await chdb?.stop();
 });
@@ -94,7 +106,7 @@ async function matchesDb(tenantId: string, latest: Map<string, WindowMsg>): Prom
 }
 
 describe('fan-out across replicas', () => {
-  it('a subscriber on replica B receives every update produced from events sent to replica A, in revision order per window, and nothing of other tenants', async () => {
+  it('a subscriber on replica B receives every update produced from events sent to replica A (via Kafka and the worker), in revision order per window, and nothing of other tenants', async () => {
     const acme = `acme-${RUN}`;
     const globex = `globex-${RUN}`;
     const [acmeToken, globexToken] = [await token(acme), await token(globex)];
