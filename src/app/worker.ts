@@ -21,6 +21,7 @@ import { createEventLog } from '../storage/event-log.ts';
 import { migrate } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import { applyRetention } from '../storage/retention.ts';
+import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 
 export interface WorkerAppOptions {
@@ -89,10 +90,16 @@ export async function createWorkerApp(o: WorkerAppOptions) {
       }
       if (path === '/healthz') return json(200, { status: 'ok' });
       if (path === '/readyz') {
+        // Per dependency, like the API's (src/app/readiness.ts); Kafka = every owned partition consuming.
         const partitions = worker.partitions();
-        const clickhouse = await db.ping();
-        const ready = clickhouse && partitions.every((p) => p.status === 'running');
-        return json(ready ? 200 : 503, { ready, clickhouse, partitions });
+        const r = await runChecks({
+          ...storageChecks(db, config.storage.clickhouse.kind),
+          kafka: async () => {
+            const stuck = partitions.filter((p) => p.status !== 'running');
+            return { ok: stuck.length === 0, detail: stuck.length ? `${stuck.map((p) => `${p.partition}: ${p.status}`).join(', ')}` : `${partitions.length} partitions consuming` };
+          },
+        });
+        return json(r.ready ? 200 : 503, { ...r, partitions });
       }
       return json(404, { error: 'not found' });
     };
