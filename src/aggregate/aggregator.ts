@@ -41,6 +41,13 @@ export interface AggregatorDeps {
    * before it answers); a Kafka partition passes how far it has caught up instead.
    */
   processedThrough?: (flushStartedAt: number) => number;
+  /**
+   * Whether the source has nothing waiting, so an idle watermark may follow the clock.
+   * Default: always (the HTTP intake has no backlog). A Kafka partition with lag is not
+   * idle: its watermark must wait for the backlog's event times, or a replay would
+   * turn every window final on arrival and every event into a correction.
+   */
+  caughtUp?: () => boolean;
 }
 
 const RESTORE_CHUNK = 500;
@@ -85,7 +92,7 @@ export function createAggregator(deps: AggregatorDeps) {
     const startedAt = clock();
     const seqAtStart = fedSeq;
     const stopTimer = metrics.flushDuration.startTimer();
-    engine.advance(startedAt);
+    if (deps.caughtUp?.() ?? true) engine.advance(startedAt);
     await restore(engine.pendingRestores());
     const updates = engine.collect();
     if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);

@@ -71,7 +71,7 @@ export interface PartitionPipelineDeps {
   /** Produces records to the dead-letter topic; resolves once acknowledged. */
   sendToDlq: (records: OutgoingMessage[]) => Promise<void>;
   /** Builds this partition's aggregator (source name and freshness provided here). */
-  createAggregator: (o: { source: string; processedThrough: (flushStartedAt: number) => number }) => Aggregator;
+  createAggregator: (o: { source: string; processedThrough: (flushStartedAt: number) => number; caughtUp: () => boolean }) => Aggregator;
   currencyBudget: number;
   metrics: Metrics;
   clock: () => number;
@@ -97,9 +97,12 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
   let caughtUpAt = 0;
   /** Produce time of the newest record consumed. */
   let lastRecordAt = 0;
+  /** Highest log end seen by a fetch or a lag poll (-1 = unknown: not caught up). Log ends only grow. */
+  let logEnd = -1;
   const aggregator = deps.createAggregator({
     source,
     processedThrough: (startedAt) => Math.min(startedAt, Math.max(caughtUpAt, lastRecordAt)),
+    caughtUp: () => logEnd >= 0 && logEnd <= next,
   });
   const currencies = new Map<string, Set<string>>();
   /** Next offset to process. */
@@ -171,6 +174,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
 
     /** The log end seen by a fetch or a lag poll at `at`. */
     observeLogEnd(highWatermark: number, at: number): void {
+      logEnd = Math.max(logEnd, highWatermark);
       if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, at);
     },
 
@@ -224,6 +228,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
       aggregator.ingest(fresh, last + 1);
       next = last + 1;
       lastRecordAt = Math.max(lastRecordAt, Number(messages[messages.length - 1]!.timestamp));
+      logEnd = Math.max(logEnd, highWatermark);
       if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, startedAt);
 
       metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, fresh.length);

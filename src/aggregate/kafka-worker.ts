@@ -106,10 +106,11 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
       eventLog: deps.eventLog,
       deadLetters: deps.deadLetters,
       sendToDlq: (records) => deps.producer.send(deps.dlqTopic, records),
-      createAggregator: ({ source, processedThrough }) =>
+      createAggregator: ({ source, processedThrough, caughtUp }) =>
         createAggregator({
           source,
           processedThrough,
+          caughtUp,
           eventLog: deps.eventLog,
           windowStore: deps.windowStore,
           progressStore: deps.progressStore,

@@ -39,7 +39,11 @@ type Params = Record<string, unknown>;
 export interface ClickHouse {
   readonly kind: 'embedded' | 'server';
   query<S extends z.ZodType>(o: { queryId: string; sql: string; params?: Params; row: S }): Promise<z.infer<S>[]>;
-  insert(o: { queryId: string; table: string; rows: readonly Params[]; settings?: ClickHouseSettings }): Promise<void>;
+  /**
+   * Inserts rows as JSONEachRow objects, or — with `columns` — as arrays in that column
+   * order (JSONCompactEachRow: no key names per row, about a third cheaper for hot paths).
+   */
+  insert(o: { queryId: string; table: string; rows: readonly Params[] | readonly unknown[][]; columns?: readonly [string, ...string[]]; settings?: ClickHouseSettings }): Promise<void>;
   command(o: { queryId: string; sql: string; params?: Params }): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -53,6 +57,8 @@ async function connect(config: Config['storage']['clickhouse']): Promise<ClickHo
       password: config.password,
       database: config.database,
       request_timeout: 30_000,
+      // Long query parameters (e.g. thousands of dedupe keys) go in the body, not the URL.
+      use_multipart_params_auto: true,
       clickhouse_settings: { output_format_json_quote_64bit_integers: 1, date_time_input_format: 'best_effort' },
     });
   }
@@ -100,10 +106,11 @@ export async function createClickHouse(deps: { config: Config['storage']['clickh
         const rows = await rs.json<unknown>();
         return rows.map((r) => row.parse(r));
       }),
-    insert: ({ queryId, table, rows, settings }) =>
+    insert: ({ queryId, table, rows, columns, settings }) =>
       call(queryId, 'insert', async (query_id) => {
         if (rows.length === 0) return;
-        await client.insert({ table, values: rows as Params[], format: 'JSONEachRow', query_id, clickhouse_settings: settings });
+        if (columns) await client.insert({ table, values: rows as unknown[][], columns: [...columns], format: 'JSONCompactEachRow', query_id, clickhouse_settings: settings });
+        else await client.insert({ table, values: rows as Params[], format: 'JSONEachRow', query_id, clickhouse_settings: settings });
       }),
     command: ({ queryId, sql, params }) =>
       call(queryId, 'command', async (query_id) => {

@@ -31,16 +31,25 @@ const eventRow = z.object({
 });
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
-/** Keys per dedupe lookup: ~40 bytes each URL-encoded, so one lookup stays near 200 KB. */
-const KEYS_PER_LOOKUP = 5_000;
+/** `tenant/key` for the dedupe lookup; both are restricted by contract (tenant pattern, UUID-shaped key). */
+function pairOf(e: Pick<WindowEvent, 'tenantId' | 'key'>): string {
+  if (/[ /]/.test(e.tenantId) || /[ /]/.test(e.key)) throw new RangeError(`unexpected tenant or key: ${e.tenantId} ${e.key}`);
+  return `${e.tenantId}/${e.key}`;
+}
+/**
+ * Keys per dedupe lookup. Each lookup scans the key column of the tenants involved, so
+ * fewer, bigger lookups are cheaper; long parameters travel in the request body.
+ */
+const KEYS_PER_LOOKUP = 25_000;
+/** Column order of appended rows (sent as arrays: no key names per row on the hot path). */
+const APPEND_COLUMNS = ['tenant_id', 'currency', 'window_start', 'event_key', 'event_type', 'user_id', 'amount', 'trace_id', 'event_time_ms', 'source', 'seq', 'writer'] as const;
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
 
 export function createEventLog(db: ClickHouse) {
   return {
     /**
      * Which of these (tenant, key) pairs are already logged, as `tenant\0key` strings.
-     * One query per KEYS_PER_LOOKUP keys, so a big Kafka batch stays well under HTTP
-     * URL limits (the keys travel as a query parameter).
+     * One query per KEYS_PER_LOOKUP keys.
      *
      * `unfed` (Kafka workers): rows logged into `source` after `afterSeq` by a writer other
      * than `writer` do not count. The caller resumed at `afterSeq` and rebuilt its windows
@@ -57,12 +66,16 @@ export function createEventLog(db: ClickHouse) {
         const chunk = events.slice(i, i + KEYS_PER_LOOKUP);
         const rows = await db.query({
           queryId: 'event_log.existing_keys',
+          // The pairs travel as one plain string parameter ("tenant/key tenant/key …"): much
+          // cheaper to send and parse than an Array(String) of thousands of literals, and
+          // free of escapes (tenant ids and keys contain neither ' ' nor '/', checked below).
           sql: `SELECT DISTINCT tenant_id, event_key FROM events
-                WHERE tenant_id IN {tenants:Array(String)} AND event_key IN {keys:Array(String)}
+                WHERE tenant_id IN {tenants:Array(String)}
+                  AND concat(tenant_id, '/', event_key) IN (SELECT arrayJoin(splitByChar(' ', {pairs:String})))
                   AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
           params: {
             tenants: unique(chunk.map((e) => e.tenantId)),
-            keys: unique(chunk.map((e) => e.key)),
+            pairs: chunk.map(pairOf).join(' '),
             // No exclusion: no row has source ''.
             source: unfed?.source ?? '',
             after: unfed?.afterSeq ?? 0,
@@ -83,24 +96,26 @@ export function createEventLog(db: ClickHouse) {
      */
     async append(events: readonly WindowEvent[], o: { source: string; seq: number | readonly number[]; token: string; writer?: string }): Promise<void> {
       const seqOf = (i: number): number => (typeof o.seq === 'number' ? o.seq : o.seq[i]!);
+      const writer = o.writer ?? '';
       await db.insert({
         queryId: 'event_log.append',
         table: 'events',
         settings: { insert_deduplication_token: o.token },
-        rows: events.map((e, i) => ({
-          tenant_id: e.tenantId,
-          currency: e.currency,
-          window_start: toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS),
-          event_key: e.key,
-          event_type: e.eventType,
-          user_id: e.userId,
-          amount: e.amount ?? null,
-          trace_id: e.traceId,
-          event_time_ms: e.timestamp,
-          source: o.source,
-          seq: seqOf(i),
-          writer: o.writer ?? '',
-        })),
+        columns: APPEND_COLUMNS,
+        rows: events.map((e, i) => [
+          e.tenantId,
+          e.currency,
+          toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS),
+          e.key,
+          e.eventType,
+          e.userId,
+          e.amount ?? null,
+          e.traceId,
+          e.timestamp,
+          o.source,
+          seqOf(i),
+          writer,
+        ]),
       });
     },
 
