@@ -9,10 +9,11 @@
  * replay finds nothing to do. Windows are processed in chunks, so memory stays bounded
  * whatever the range.
  *
- * The range is clamped to the lowest watermark of the live aggregators: windows after
- * it are still open and owned by them (they rebuild those from the log themselves on
- * restart). Windows with no logged events (the log's retention passed them) cannot be
- * rebuilt and are left as they are.
+ * Windows past the watermark of the aggregator source that owns them (its last
+ * recorded progress) are left alone: they are not final yet, and that aggregator
+ * rebuilds them from the log itself. A source that never recorded progress has no such
+ * windows in flight. Windows with no logged events (the log's retention passed them)
+ * cannot be rebuilt and are left as they are.
  */
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import { windowId, type WindowUpdate } from '../contracts/window.ts';
@@ -38,7 +39,7 @@ export interface ReplayOptions {
   tenantId: string;
   /** Inclusive, epoch ms; rounded down to a window start. */
   from: number;
-  /** Exclusive, epoch ms; rounded up to a window start, then clamped to the live watermark. */
+  /** Exclusive, epoch ms; rounded up to a window start. */
   to: number;
   /** Windows per restore/write round trip. Default 200. */
   chunkSize?: number;
@@ -49,9 +50,10 @@ export interface ReplayOptions {
 export interface ReplayResult {
   from: number;
   to: number;
-  /** The `to` asked for, when it was lowered to the live aggregators' watermark. */
-  requestedTo?: number;
+  /** Windows rebuilt (or found right). */
   windows: number;
+  /** Windows in range past their source's watermark: left to the live aggregator. */
+  open: number;
   events: number;
   /** Written with a higher revision (their stored form differed from the log). */
   rewritten: number;
@@ -64,22 +66,20 @@ const ceilWindow = (ms: number) => Math.ceil(ms / WINDOW_MS) * WINDOW_MS;
 export async function replayWindows(deps: ReplayDeps, o: ReplayOptions): Promise<ReplayResult> {
   return withSpan('aggregate.replay', { attributes: { 'tilecast.tenant': o.tenantId } }, async (span) => {
     const from = floorWindow(o.from);
-    const wanted = ceilWindow(o.to);
-    const progress = await deps.progressStore.loadAll();
-    // The oldest live watermark, floored: every window ending at or before it is final everywhere.
-    const liveWatermark = progress.length ? floorWindow(Math.min(...progress.map((p) => p.watermark))) : Infinity;
-    const to = Math.min(wanted, liveWatermark);
-    const result: ReplayResult = { from, to, windows: 0, events: 0, rewritten: 0, unchanged: 0 };
-    if (to < wanted) result.requestedTo = wanted;
+    const to = ceilWindow(o.to);
+    const result: ReplayResult = { from, to, windows: 0, open: 0, events: 0, rewritten: 0, unchanged: 0 };
     if (to <= from) return result;
-
-    const logged = await deps.reader.loggedWindows(o.tenantId, from, to);
+    const watermarks = new Map((await deps.progressStore.loadAll()).map((p) => [p.source, p.watermark]));
+    const inRange = await deps.reader.loggedWindows(o.tenantId, from, to);
+    // Final for its own aggregator: the window ends at or before that source's watermark.
+    const logged = inRange.filter((w) => w.windowStart + WINDOW_MS <= (watermarks.get(w.source) ?? Infinity));
     result.windows = logged.length;
+    result.open = inRange.length - logged.length;
     const chunkSize = o.chunkSize ?? 200;
     o.onProgress?.(0, logged.length);
     for (let i = 0; i < logged.length; i += chunkSize) {
       const chunk = logged.slice(i, i + chunkSize);
-      const written = await replayChunk(deps, chunk, to);
+      const written = await replayChunk(deps, chunk);
       result.rewritten += written;
       result.unchanged += chunk.length - written;
       result.events += chunk.reduce((n, w) => n + w.events, 0);
@@ -91,9 +91,9 @@ export async function replayWindows(deps: ReplayDeps, o: ReplayOptions): Promise
   });
 }
 
-/** Restores one chunk into a fresh engine whose watermark is `to` (every window in range is final) and writes what differs. */
-async function replayChunk(deps: ReplayDeps, chunk: readonly LoggedWindow[], to: number): Promise<number> {
-  const engine = createWindowEngine({ allowedLatenessMs: 0, initialWatermark: to });
+/** Restores one chunk into a fresh engine whose watermark is past all of it (every window is final) and writes what differs. */
+async function replayChunk(deps: ReplayDeps, chunk: readonly LoggedWindow[]): Promise<number> {
+  const engine = createWindowEngine({ allowedLatenessMs: 0, initialWatermark: chunk.at(-1)!.windowStart + WINDOW_MS });
   const [events, stored] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk)]);
   for (const ref of chunk) {
     const s = stored.get(windowId(ref));
@@ -110,6 +110,8 @@ async function replayChunk(deps: ReplayDeps, chunk: readonly LoggedWindow[], to:
     bySource.set(source, [...(bySource.get(source) ?? []), u]);
   }
   for (const [source, list] of bySource) await deps.windowStore.write(list, (ref) => engine.usersOf(ref), source);
+  // Their hours in windows_hourly are recomputed from the rewritten minutes (one statement per chunk).
+  await deps.windowStore.rollupHours(updates);
   engine.acknowledge(updates);
   await deps.publish?.(updates.map(({ version: _v, ...u }) => u));
   return updates.length;
