@@ -96,6 +96,9 @@ export function createAggregator(deps: AggregatorDeps) {
     await restore(engine.pendingRestores());
     const updates = engine.collect();
     if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
+    // Recompute the hours these minutes fall in (windows_hourly), before progress is saved:
+    // a crash in between leaves them to recover(), which re-rolls everything since the checkpoint.
+    if (updates.length > 0) await deps.windowStore.rollupHours(updates);
     engine.acknowledge(updates);
     const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
     const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
@@ -154,6 +157,8 @@ export function createAggregator(deps: AggregatorDeps) {
       ]);
       const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
       await restore(refs);
+      // The last run may have written these minutes and died before rolling their hours up.
+      await deps.windowStore.rollupHours(refs);
       fedSeq = maxSeq;
       reportSize(engine.size());
       logger.info({ source: deps.source, restored: refs.length, checkpoint: progress?.checkpointSeq ?? 0, maxSeq }, 'aggregator recovered');

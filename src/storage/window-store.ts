@@ -24,6 +24,30 @@ const storedRow = z.object({
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
+const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+/** Hours per rollup statement: a flush touches a few (one statement); a restart or replay may touch thousands. */
+const ROLLUP_HOURS_PER_STATEMENT = 200;
+
+/**
+ * Recomputes whole hours of `windows_hourly` from `windows FINAL` (migrations/0005).
+ * The filter on `window_start IN minutes` keeps the scan on the primary key; the key
+ * tuple check keeps it to the hours asked for (not every tenant × currency × hour
+ * combination of the lists). version: clock, then the minutes' revision sum (see the migration).
+ */
+const ROLLUP_SQL = `INSERT INTO windows_hourly
+  (tenant_id, currency, hour_start, final, revenue, purchases, signups, upgrades, churns, active_users, users,
+   last_event_at_ms, trace_sample, source, minutes, version)
+SELECT tenant_id, currency, toStartOfHour(window_start) AS hour, min(final), sum(revenue), sum(purchases), sum(signups),
+       sum(upgrades), sum(churns), uniqExactMerge(users), uniqExactMergeState(users), max(last_event_at_ms),
+       arraySlice(anyIf(trace_sample, notEmpty(trace_sample)), 1, 5), any(source), count(),
+       toUInt64(toUnixTimestamp64Milli(now64(3))) * 2097152 + least(sum(revision), 2097151)
+FROM windows FINAL
+WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
+  AND window_start IN {minutes:Array(DateTime('UTC'))}
+  AND has(arrayZip({key_tenants:Array(String)}, {key_currencies:Array(String)}, {key_hours:Array(DateTime('UTC'))}),
+          (tenant_id, toString(currency), hour))
+GROUP BY tenant_id, currency, hour`;
 
 export function createWindowStore(db: ClickHouse) {
   return {
@@ -50,6 +74,35 @@ export function createWindowStore(db: ClickHouse) {
           source,
         })),
       });
+    },
+
+    /**
+     * Recomputes, from the stored minutes, every (tenant, currency, UTC hour) the given
+     * windows fall in — one INSERT … SELECT per up to 200 hours. Call it after writing
+     * minute snapshots. Exact and idempotent: a row is always rebuilt from `windows FINAL`,
+     * never adjusted, so repeating it (a retried flush, a restart) writes the same row.
+     */
+    async rollupHours(refs: readonly WindowRef[]): Promise<void> {
+      const hours = [...new Map(refs.map((r) => {
+        const hour = Math.floor(r.windowStart / HOUR_MS) * HOUR_MS;
+        return [JSON.stringify([r.tenantId, r.currency, hour]), { tenantId: r.tenantId, currency: r.currency, hour }] as const;
+      })).values()];
+      for (let i = 0; i < hours.length; i += ROLLUP_HOURS_PER_STATEMENT) {
+        const chunk = hours.slice(i, i + ROLLUP_HOURS_PER_STATEMENT);
+        const starts = unique(chunk.map((h) => h.hour));
+        await db.command({
+          queryId: 'windows.rollup_hours',
+          sql: ROLLUP_SQL,
+          params: {
+            tenants: unique(chunk.map((h) => h.tenantId)),
+            currencies: unique(chunk.map((h) => h.currency)),
+            minutes: starts.flatMap((h) => Array.from({ length: 60 }, (_, m) => toSeconds(h + m * MINUTE_MS))),
+            key_tenants: chunk.map((h) => h.tenantId),
+            key_currencies: chunk.map((h) => h.currency),
+            key_hours: chunk.map((h) => toSeconds(h.hour)),
+          },
+        });
+      }
     },
 
     /** Newest stored revision and values of the given windows (absent = never written). One query. */
