@@ -85,7 +85,14 @@ export function prepareSeriesRequest(r: SeriesInputValues, o: { now: number; bre
     const c = comparisonRange(r, r.granularity, r.compareTo, r.timeZone);
     const cPick = pickSource(c, r.granularity, o.now, { timeZone: r.timeZone });
     if (!cPick.ok) throw badInput(`comparison period: ${cPick.error}`);
-    if (cPick.source.table !== pick.source.table) throw badInput('the comparison period needs another source than the period: choose a shorter range');
+    if (cPick.source.table !== pick.source.table) {
+      // One period fits the hourly rollup and the other does not (a range or an offset off
+      // whole hours): both read the finer source, which serves any bucket the coarser can.
+      const finer = cPick.source.resolutionMs < pick.source.resolutionMs ? cPick.source : pick.source;
+      const kept = (from: number) => finer.retentionMs === null || from >= o.now - finer.retentionMs;
+      if (!kept(r.from) || !kept(c.from)) throw badInput('the comparison period needs another source than the period: choose a shorter range');
+      return { ...r, breakdown, table: finer.table };
+    }
   }
   return { ...r, breakdown, table: pick.source.table };
 }

@@ -3,10 +3,11 @@
  * answer at all. Pure and clock-injected (retention is relative to `now`), with
  * table tests (test/unit/source.test.ts).
  *
- * Tilecast stores one source today: the 1-minute `windows` (exact: full snapshots per
- * window, read with FINAL, distinct users as mergeable states). The chooser is written
- * over a list of sources so a rollup can join it by adding one entry — and only one
- * that is provably exact (corrections to old windows must reach it) should.
+ * Two sources: the 1-minute `windows` (exact: full snapshots per window, read with
+ * FINAL, distinct users as mergeable states) and `windows_hourly`, its exact hourly
+ * rollup (every hour a flush or replay touches is recomputed from the minutes, so late
+ * corrections reach it; migrations/0005). A rollup may join this list only if it is
+ * provably exact like that.
  */
 import type { Granularity } from '../contracts/metrics.ts';
 import { GRANULARITIES } from '../contracts/metrics.ts';
@@ -21,7 +22,10 @@ export interface SourceSpec {
   retentionMs: number | null;
 }
 
-export const SOURCES: readonly SourceSpec[] = [{ table: 'windows', resolutionMs: 60_000, retentionMs: null }];
+export const SOURCES: readonly SourceSpec[] = [
+  { table: 'windows', resolutionMs: 60_000, retentionMs: null },
+  { table: 'windows_hourly', resolutionMs: 3_600_000, retentionMs: null },
+];
 
 /** Hard limits per series; see also MAX_SERIES_PER_REQUEST in series.ts. */
 export const MAX_POINTS_PER_SERIES = 10_000;
@@ -31,15 +35,24 @@ export type SourcePick = { ok: true; source: SourceSpec; points: number } | { ok
 const BUCKET_LENGTH: Record<Granularity, number> = { MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000, WEEK: 7 * 86_400_000, MONTH: 28 * 86_400_000 };
 const RANGE_WORDS = (ms: number): string => (ms >= 2 * 86_400_000 ? `${Math.floor(ms / 86_400_000)} days` : `${Math.floor(ms / 3_600_000)} hours`);
 
+/** Offsets are sampled this often across a range (plus both ends): zone offsets change at most a few times a year. */
+const OFFSET_SAMPLE_MS = 7 * 86_400_000;
+
 /**
  * A source can serve a granularity in a zone when every bucket boundary is a boundary
  * of its rows: MINUTE rows always (every zone offset in use is whole minutes); coarser
- * rows only when the zone's offset over the range is a whole multiple of them.
+ * rows only when the range starts and ends on row boundaries (UTC) and the zone's
+ * offset over the whole range is a whole multiple of them — sampled weekly, so a zone
+ * whose offset is whole-hour at both ends but half-hour in between (Australia/Lord_Howe
+ * over a year) stays on minutes.
  */
 function aligned(s: SourceSpec, granularity: Granularity, range: { from: number; to: number }, timeZone: string): boolean {
   if (s.resolutionMs <= 60_000) return true;
   if (BUCKET_LENGTH[granularity] < s.resolutionMs) return false;
-  return [range.from, range.to].every((t) => offsetAt(t, timeZone) % s.resolutionMs === 0);
+  if (range.from % s.resolutionMs !== 0 || range.to % s.resolutionMs !== 0) return false;
+  const samples = [range.to];
+  for (let t = range.from; t < range.to; t += OFFSET_SAMPLE_MS) samples.push(t);
+  return samples.every((t) => offsetAt(t, timeZone) % s.resolutionMs === 0);
 }
 
 /**

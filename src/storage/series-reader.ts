@@ -53,20 +53,28 @@ export interface BranchResult {
 export const branchKey = (b: Pick<ReadBranch, 'table' | 'from' | 'to' | 'granularity' | 'timeZone'>): string =>
   JSON.stringify([b.table, b.from, b.to, b.granularity, b.timeZone]);
 
-/** Tables this reader may name (identifiers never come from input). */
-const TABLES: ReadonlySet<string> = new Set(['windows']);
+/**
+ * Tables this reader may name, with the column holding each row's start (identifiers
+ * never come from input). `windows_hourly` is the exact hourly rollup of `windows`
+ * (migrations/0005): same metric columns, one row per UTC hour; the caller picks it only
+ * when every bucket is a whole number of UTC hours (src/resolvers/source.ts).
+ */
+const TABLES: ReadonlyMap<string, string> = new Map([
+  ['windows', 'window_start'],
+  ['windows_hourly', 'hour_start'],
+]);
 
 /**
  * Closed set of bucket expressions; the time zone is a typed parameter. toStartOfWeek
  * and toStartOfMonth return a Date (a local calendar day), so it is turned back into
  * that day's midnight instant in the same zone.
  */
-const BUCKET_SQL: Record<Granularity, (tz: string) => string> = {
-  MINUTE: () => 'window_start',
-  HOUR: (tz) => `toStartOfHour(window_start, {${tz}:String})`,
-  DAY: (tz) => `toStartOfDay(window_start, {${tz}:String})`,
-  WEEK: (tz) => `toDateTime(toStartOfWeek(window_start, 1, {${tz}:String}), {${tz}:String})`,
-  MONTH: (tz) => `toDateTime(toStartOfMonth(window_start, {${tz}:String}), {${tz}:String})`,
+const BUCKET_SQL: Record<Granularity, (t: string, tz: string) => string> = {
+  MINUTE: (t) => t,
+  HOUR: (t, tz) => `toStartOfHour(${t}, {${tz}:String})`,
+  DAY: (t, tz) => `toStartOfDay(${t}, {${tz}:String})`,
+  WEEK: (t, tz) => `toDateTime(toStartOfWeek(${t}, 1, {${tz}:String}), {${tz}:String})`,
+  MONTH: (t, tz) => `toDateTime(toStartOfMonth(${t}, {${tz}:String}), {${tz}:String})`,
 };
 
 const row = z.object({
@@ -102,7 +110,8 @@ export function createSeriesReader(db: ClickHouse) {
       if (branches.length === 0) return [];
       const params: Record<string, unknown> = { tenant: tenantId };
       const sql = branches.map((b, i) => {
-        if (!TABLES.has(b.table)) throw new Error(`series reader cannot read table "${b.table}"`);
+        const t = TABLES.get(b.table);
+        if (!t) throw new Error(`series reader cannot read table "${b.table}"`);
         params[`b${i}_from`] = b.from;
         params[`b${i}_to`] = b.to;
         params[`b${i}_tz`] = b.timeZone;
@@ -112,11 +121,11 @@ export function createSeriesReader(db: ClickHouse) {
         const sets = [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])];
         // grouping(currency) is only valid when some set groups by currency.
         const currencyColumns = perCurrency ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
-        return `SELECT ${i} AS branch, ${currencyColumns}, toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](`b${i}_tz`)})) * 1000 AS start_ms, ${AGGREGATES(b.users)}
+        return `SELECT ${i} AS branch, ${currencyColumns}, toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](t, `b${i}_tz`)})) * 1000 AS start_ms, ${AGGREGATES(b.users)}
                 FROM ${b.table} FINAL
                 WHERE tenant_id = {tenant:String}
-                  AND window_start >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
-                  AND window_start < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
+                  AND ${t} >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
+                  AND ${t} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
                   ${filterCurrencies ? `AND currency IN {b${i}_cur:Array(String)}` : ''}
                 GROUP BY GROUPING SETS (${sets.join(', ')})`;
       });

@@ -1,0 +1,127 @@
+/**
+ * The exact hourly rollup (windows_hourly): every flush recomputes the hours it touched
+ * from the stored minutes, so a late correction to one minute reaches its hour, distinct
+ * users merge (never add) across minutes, and hour-aligned HOUR/DAY series — served from
+ * the rollup — equal the same buckets read from the minutes (a range 1 minute off whole
+ * hours stays on minutes).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createWindowStore } from '../../src/storage/window-store.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+
+const LATENESS = 5_000;
+const HOUR = 3_600_000;
+const MIN = 60_000;
+const H0 = Date.UTC(2026, 10, 20, 10); // 2026-11-20T10:00Z
+const TENANT = 'rollup-t';
+let now = H0;
+let t: TestApp;
+let token: string;
+let n = 0;
+
+const event = (minute: number, userId: string, amount: string, currency = 'USD') => ({
+  eventId: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+  eventType: 'purchase',
+  userId,
+  tenantId: TENANT,
+  amount,
+  currency,
+  traceId: 'cd'.repeat(16),
+  timestamp: H0 + minute * MIN + 1_000,
+});
+
+async function send(events: ReturnType<typeof event>[], clockAt: number) {
+  now = clockAt;
+  const res = await t.post(token, JSON.stringify(events));
+  expect(res.status).toBe(202);
+  expect(res.json.accepted).toBe(events.length);
+  await t.app.aggregator.flush();
+}
+
+const hourRow = z.object({ revenue: z.string(), purchases: z.coerce.number(), users: z.coerce.number(), final: z.coerce.number(), minutes: z.coerce.number() });
+const hourly = async (hourStart: number) =>
+  t.app.db.query({
+    queryId: 'test.hourly',
+    sql: `SELECT toString(revenue) AS revenue, purchases, uniqExactMerge(users) AS users, final, minutes FROM windows_hourly FINAL
+          WHERE tenant_id = {tenant:String} AND currency = 'USD' AND hour_start = {hour:DateTime('UTC')}
+          GROUP BY revenue, purchases, final, minutes`,
+    params: { tenant: TENANT, hour: hourStart / 1000 },
+    row: hourRow,
+  });
+
+type P = { start: string; value: string; final: boolean };
+async function series(metric: string, from: number, to: number, granularity: string) {
+  const r = await t.gql<{ s: { total: string; points: P[] } }>(
+    token,
+    `query($from: DateTime!, $to: DateTime!) { s: series(input: { metric: ${metric}, currency: "USD", from: $from, to: $to, granularity: ${granularity} }) { total points { start value final } } }`,
+    { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+  );
+  expect(r.errors).toBeUndefined();
+  return r.data!.s;
+}
+
+beforeAll(async () => {
+  t = await startTestApp({ clock: () => now, label: 'rollup', env: { ALLOWED_LATENESS_MS: String(LATENESS), FLUSH_INTERVAL_MS: '3600000' } });
+  token = await t.token(TENANT);
+});
+afterAll(() => t?.app.stop());
+
+describe('windows_hourly', () => {
+  it('holds each touched hour, recomputed from its minutes, with users merged', async () => {
+    // u1 buys in minutes 5 and 40 of hour 0 (one distinct user); u2 in minute 50; u3 in hour 1.
+    await send([event(5, 'u1', '10.50'), event(40, 'u1', '1.25'), event(50, 'u2', '0.000001'), event(65, 'u3', '7')], H0 + 2 * HOUR);
+    await t.app.aggregator.flush();
+    expect(await hourly(H0)).toEqual([{ revenue: '11.750001', purchases: 3, users: 2, final: 1, minutes: 3 }]);
+    // Minute 65 is the newest event's: still open, so its hour is not final (min over minutes).
+    expect(await hourly(H0 + HOUR)).toEqual([{ revenue: '7', purchases: 1, users: 1, final: 0, minutes: 1 }]);
+  });
+
+  it('takes a late correction to one minute into its hour, and the rollup read equals the minute read', async () => {
+    // Minute 5 is long final: these are corrections (one more distinct user, and u1 again).
+    await send([event(5, 'u4', '100'), event(5, 'u1', '0.5')], H0 + 3 * HOUR);
+    await t.app.aggregator.flush();
+    expect(await hourly(H0)).toEqual([{ revenue: '112.250001', purchases: 5, users: 3, final: 1, minutes: 3 }]);
+
+    const aligned = { from: H0 - HOUR, to: H0 + 3 * HOUR }; // whole hours: the rollup
+    const offByAMinute = { from: H0 - HOUR + MIN, to: H0 + 3 * HOUR }; // off whole hours: the minutes
+    for (const metric of ['REVENUE', 'PURCHASES', 'ACTIVE_USERS']) {
+      const fromRollup = await series(metric, aligned.from, aligned.to, 'HOUR');
+      const fromMinutes = await series(metric, offByAMinute.from, offByAMinute.to, 'HOUR');
+      expect(fromRollup.points.slice(1)).toEqual(fromMinutes.points.slice(1));
+      expect(fromRollup.total).toBe(fromMinutes.total);
+    }
+    expect((await series('REVENUE', aligned.from, aligned.to, 'HOUR')).points.map((p) => p.value)).toEqual(['0', '112.250001', '7', '0']);
+    expect((await series('ACTIVE_USERS', aligned.from, aligned.to, 'HOUR')).total).toBe('4');
+    const day = await series('ACTIVE_USERS', Date.UTC(2026, 10, 20), Date.UTC(2026, 10, 21), 'DAY');
+    expect(day).toEqual({ total: '4', points: [{ start: '2026-11-20T00:00:00.000Z', value: '4', final: false }] });
+  });
+
+  it('recomputing an hour again changes nothing (idempotent)', async () => {
+    const before = await hourly(H0);
+    const store = createWindowStore(t.app.db);
+    await store.rollupHours([{ tenantId: TENANT, currency: 'USD', windowStart: H0 + 5 * MIN }]);
+    await store.rollupHours([{ tenantId: TENANT, currency: 'USD', windowStart: H0 + 7 * MIN }]);
+    expect(await hourly(H0)).toEqual(before);
+  });
+
+  it('serves hour-aligned reads from the rollup and others from the minutes', async () => {
+    // A marker row in an hour that has no minutes: only a read of windows_hourly can see it.
+    const marker = H0 - HOUR;
+    await t.app.db.command({
+      queryId: 'test.hourly_marker',
+      sql: `INSERT INTO windows_hourly (tenant_id, currency, hour_start, final, revenue, purchases, users, source, minutes, version)
+            SELECT {tenant:String}, 'USD', {hour:DateTime('UTC')}, 1, toDecimal128('999', 6), 1, uniqExactState('marker'), 'http', 1, 1`,
+      params: { tenant: TENANT, hour: marker / 1000 },
+    });
+    expect((await series('REVENUE', marker, H0 + HOUR, 'HOUR')).points[0]!.value).toBe('999');
+    expect((await series('REVENUE', marker, H0 + HOUR, 'DAY')).total).toBe('1111.250001');
+    expect((await series('REVENUE', marker, H0 + HOUR + MIN, 'HOUR')).points[0]!.value).toBe('0');
+    expect((await series('REVENUE', marker, H0 + HOUR, 'MINUTE')).total).toBe('112.250001');
+    await t.app.db.command({
+      queryId: 'test.hourly_marker_delete',
+      sql: `ALTER TABLE windows_hourly DELETE WHERE tenant_id = {tenant:String} AND hour_start = {hour:DateTime('UTC')} SETTINGS mutations_sync = 1`,
+      params: { tenant: TENANT, hour: marker / 1000 },
+    });
+  });
+});
