@@ -71,32 +71,33 @@ export function createKafkaProducer(client: KafkaClient, logger: Logger, o: Kafk
     await failed.then((p) => p.disconnect()).catch(() => undefined);
   }
 
+  /** Writes messages to `topic`; resolves once all are acknowledged by all in-sync replicas. */
+  async function send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const p = producer();
+    try {
+      await (await p).send({ topic, acks: -1, timeout: ackTimeoutMs, messages: messages as OutgoingMessage[] });
+    } catch (err) {
+      logger.warn({ topic, err: err instanceof Error ? err.message : String(err) }, 'kafka send failed; starting a new producer');
+      await discard(p);
+      throw err;
+    }
+  }
+
   return {
     /** Connects now (otherwise the first send does). */
     async connect(): Promise<void> {
       await producer();
     },
 
-    /** Writes messages to `topic`; resolves once all are acknowledged by all in-sync replicas. */
-    async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-      if (messages.length === 0) return;
-      const p = producer();
-      try {
-        await (await p).send({ topic, acks: -1, timeout: ackTimeoutMs, messages: messages as OutgoingMessage[] });
-      } catch (err) {
-        logger.warn({ topic, err: err instanceof Error ? err.message : String(err) }, 'kafka send failed; starting a new producer');
-        await discard(p);
-        throw err;
-      }
-    },
+    send,
 
     /** Writes validated events to `topic`, keyed by tenant (one tenant = one partition, in order). */
-    sendEvents(topic: string, events: readonly EventV1[]): Promise<void> {
-      return this.send(
+    sendEvents: (topic: string, events: readonly EventV1[]): Promise<void> =>
+      send(
         topic,
         events.map((e) => ({ key: e.tenantId, value: encodeEvent(e) })),
-      );
-    },
+      ),
 
     async close(): Promise<void> {
       const p = current;
