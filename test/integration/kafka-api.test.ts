@@ -35,7 +35,7 @@ let worker: WorkerProcess;
 
 const purchase = (i: number, extra: Record<string, unknown> = {}) => ({
   eventId: randomUUID(),
-  eventType: 'purchase',
+  eventType: 'purchase' as const,
   userId: `u${i % 7}`,
   tenantId: TENANT,
   amount: `${i + 1}.25`,
