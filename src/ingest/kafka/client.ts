@@ -26,7 +26,9 @@ function bridge(logger: Logger) {
   return () =>
     ({ namespace, level, log: { message, timestamp: _t, logger: _l, ...extra } }: LogEntry) => {
       const fields = { namespace, ...extra };
-      if (level === logLevel.ERROR) log.error(fields, message);
+      // Expected: producer.ts bounds retries on purpose and replaces a failed producer.
+      if (message.startsWith('Limiting retries for the idempotent producer')) log.debug(fields, message);
+      else if (level === logLevel.ERROR) log.error(fields, message);
       else if (level === logLevel.WARN) log.warn(fields, message);
       else if (level === logLevel.INFO) log.info(fields, message);
       else log.debug(fields, message);
