@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { freshDataDir } from '../helpers/app.ts';
 import { parseScrape } from '../helpers/prom.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { createTopics, kafkaBrokers, kafkaClient, startChdbServer, type ChdbServer } from './kafka-harness.ts';
+import { createTopics, kafkaBrokers, kafkaClient, startChdbServer, startWorker, type ChdbServer } from './kafka-harness.ts';
 
 const RUN = `ops${process.pid}${Date.now().toString(36)}`;
 const TOPIC = `tilecast.test.${RUN}`;
@@ -23,6 +23,7 @@ let apiUrl: string;
 let worker: WorkerApp;
 let workerUrl: string;
 let brokers: string;
+let env: Record<string, string>;
 
 beforeAll(async () => {
   brokers = await kafkaBrokers();
@@ -31,7 +32,7 @@ beforeAll(async () => {
     { topic: TOPIC, partitions: 2 },
     { topic: DLQ, partitions: 1 },
   ]);
-  const env = {
+  env = {
     DATA_DIR: freshDataDir('ops-kafka'),
     PORT: '0',
     WORKER_PORT: '0',
@@ -102,7 +103,8 @@ describe('distributed path: metrics and readiness on every process', () => {
 
     const w = await waitFor(async () => {
       const s = await scrape(workerUrl);
-      return s.value('tilecast_kafka_records_total', { outcome: 'consumed' }) === 122 && s.value('tilecast_kafka_consumer_lag') === 0 ? s : null;
+      const done = s.value('tilecast_kafka_records_total', { outcome: 'consumed' }) === 122 && s.value('tilecast_kafka_records_total', { outcome: 'dead_lettered' }) === 2;
+      return done && s.value('tilecast_kafka_consumer_lag') === 0 ? s : null;
     }, { timeoutMs: 60_000, what: 'the worker to consume everything' });
     expect(w.value('tilecast_kafka_records_total', { outcome: 'accepted' })).toBe(120);
     expect(w.value('tilecast_kafka_records_total', { outcome: 'dead_lettered' })).toBe(2);
@@ -110,4 +112,61 @@ describe('distributed path: metrics and readiness on every process', () => {
     expect(w.value('tilecast_clickhouse_query_duration_seconds_count', { query_id: 'event_log.append' })).toBeGreaterThan(0);
     expect(w.has('tilecast_flush_duration_seconds_bucket')).toBe(true);
   });
+
+  it('`tilecast worker` exits 0 on SIGTERM while records flow, and loses nothing it consumed', async () => {
+    // Six tenants (a record's key must be its tenant): their partitions spread over both workers.
+    const tenants = Array.from({ length: 6 }, (_, k) => `${RUN}-s${k}`);
+    const { DATA_DIR: _d, PORT: _p, ...workerEnv } = env;
+    const proc = await startWorker('sigterm', workerEnv);
+    // The rebalance is over on both sides: one partition each.
+    await waitFor(
+      async () => worker.worker.partitions().length === 1 && ((await (await fetch(`${proc.url}/readyz`)).json()) as { partitions: unknown[] }).partitions.length === 1,
+      { timeoutMs: 60_000, what: 'the partitions to be split between the two workers' },
+    );
+    const exited = new Promise<number | null>((resolve) => proc.proc.once('exit', (code) => resolve(code)));
+    const producer = kafkaClient(brokers, 'ops-kafka-load').producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const N = 600;
+    const send = async (from: number, to: number) =>
+      producer.send({
+        topic: TOPIC,
+        acks: -1,
+        messages: Array.from({ length: to - from }, (_, k) => {
+          const i = from + k;
+          const tenant = tenants[i % tenants.length]!;
+          return { key: tenant, value: JSON.stringify({ eventId: `00000000-0000-4000-b000-${String(i).padStart(12, '0')}`, eventType: 'signup', userId: `u${i}`, tenantId: tenant, currency: 'USD', traceId: (i + 1).toString(16).padStart(32, 'b'), timestamp: Date.now() - 30_000 }) };
+        }),
+      });
+    await send(0, 300);
+    // Both workers have been through the first 300 (which of them logged a record is the group's business).
+    const consumedByBoth = async () => (await proc.metric('tilecast_kafka_records_total', { outcome: 'consumed' })) + (parseScrape(await (await fetch(`${workerUrl}/metrics`)).text()).value('tilecast_kafka_records_total', { outcome: 'consumed' }) ?? 0);
+    await waitFor(async () => (await consumedByBoth()) >= 122 + 300, { timeoutMs: 60_000, what: 'the first records consumed' });
+    proc.proc.kill('SIGTERM');
+    await send(300, N); // while it stops
+    await producer.disconnect();
+    expect(await exited).toBe(0);
+
+    // The in-process worker takes the partition over and catches up: every record counted once.
+    const tokens = await Promise.all(tenants.map((tenantId) => api.tokens.mint({ tenantId, scope: 'read', ttlSeconds: 600 })));
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 60_000).toISOString();
+    let seen = '';
+    await waitFor(async () => {
+      const totals = await Promise.all(
+        tokens.map(async (token) => {
+          const res = await fetch(`${apiUrl}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ query: `{ s: series(input: { metric: SIGNUPS, currency: "USD", from: "${from}", to: "${to}", granularity: HOUR }) { total } }` }),
+          });
+          return Number(((await res.json()) as { data?: { s: { total: string } } }).data?.s.total);
+        }),
+      );
+      seen = totals.join(',');
+      if (totals.some((n) => n > N / tenants.length)) throw new Error(`counted twice: ${seen}`);
+      return totals.every((n) => n === N / tenants.length);
+    }, { timeoutMs: 90_000, intervalMs: 500, what: `all ${N} signups in the windows` }).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}; last total ${seen}; in-process: ${await (await fetch(`${workerUrl}/readyz`)).text()}\n${proc.output()}`);
+    });
+  }, 180_000);
 });
