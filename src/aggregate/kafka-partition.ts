@@ -117,19 +117,17 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
     for (const t of unknown) currencies.set(t, new Set(known.get(t) ?? []));
   }
 
-  /** Applies the per-tenant currency budget in offset order; over-budget events become rejects. */
-  function withinBudget(valid: readonly { e: AcceptedEvent; m: ConsumedMessage }[], rejects: Reject[]) {
-    return valid.filter(({ e, m }) => {
-      const set = currencies.get(e.tenantId)!;
-      if (set.has(e.currency)) return true;
-      if (set.size >= deps.currencyBudget) {
-        const message = `tenant already has ${deps.currencyBudget} currencies (CURRENCY_BUDGET)`;
-        rejects.push({ m, reason: 'currency_budget_exceeded', issues: [{ path: 'currency', message }], tenantId: e.tenantId });
-        return false;
-      }
-      set.add(e.currency);
-      return true;
-    });
+  /** The per-tenant currency budget, applied in offset order; an over-budget event becomes a reject. */
+  function withinBudget(e: AcceptedEvent, m: ConsumedMessage, rejects: Reject[]): boolean {
+    const set = currencies.get(e.tenantId)!;
+    if (set.has(e.currency)) return true;
+    if (set.size >= deps.currencyBudget) {
+      const message = `tenant already has ${deps.currencyBudget} currencies (CURRENCY_BUDGET)`;
+      rejects.push({ m, reason: 'currency_budget_exceeded', issues: [{ path: 'currency', message }], tenantId: e.tenantId });
+      return false;
+    }
+    set.add(e.currency);
+    return true;
   }
 
   async function deadLetter(rejects: readonly Reject[]): Promise<void> {
@@ -184,7 +182,10 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
      */
     async process(messages: readonly ConsumedMessage[], highWatermark: number): Promise<void> {
       const startedAt = deps.clock();
-      const valid: { e: AcceptedEvent; m: ConsumedMessage }[] = [];
+      // Parallel arrays rather than an object per record: this loop runs for every event.
+      const valid: AcceptedEvent[] = [];
+      const validRecords: ConsumedMessage[] = [];
+      const offsets: number[] = [];
       const rejects: Reject[] = [];
       let first = -1;
       let last = -1;
@@ -194,8 +195,11 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
         if (first < 0) first = offset;
         last = offset;
         const d = decodeRecord(m, maxEventBytes);
-        if (d.ok) valid.push({ e: d.event, m });
-        else {
+        if (d.ok) {
+          valid.push(d.event);
+          validRecords.push(m);
+          offsets.push(offset);
+        } else {
           const key = m.key?.toString('latin1') ?? '';
           rejects.push({ m, reason: d.reason, issues: d.issues, tenantId: TENANT_ID_PATTERN.test(key) ? key : '' });
         }
@@ -203,22 +207,24 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
       if (first < 0) return;
       metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, last - first + 1);
 
-      await loadCurrencies(valid.map((v) => v.e));
-      const budgeted = withinBudget(valid, rejects);
-      const seen = await step('dedupe', timeout, () =>
-        eventLog.existingKeys(
-          budgeted.map((v) => v.e),
-          { source, afterSeq: resumedAt, writer },
-        ),
-      );
+      await loadCurrencies(valid);
+      let kept = 0;
+      for (let i = 0; i < valid.length; i++) {
+        if (!withinBudget(valid[i]!, validRecords[i]!, rejects)) continue;
+        valid[kept] = valid[i]!;
+        offsets[kept++] = offsets[i]!;
+      }
+      valid.length = kept;
+      const seen = await step('dedupe', timeout, () => eventLog.existingKeys(valid, { source, afterSeq: resumedAt, writer }));
       const fresh: AcceptedEvent[] = [];
       const seqs: number[] = [];
-      for (const { e, m } of budgeted) {
+      for (let i = 0; i < kept; i++) {
+        const e = valid[i]!;
         const id = `${e.tenantId}\u0000${e.key}`;
         if (seen.has(id)) continue;
         seen.add(id);
         fresh.push(e);
-        seqs.push(Number(m.offset) + 1);
+        seqs.push(offsets[i]! + 1);
       }
       if (rejects.length > 0) await deadLetter(rejects);
       if (fresh.length > 0) {
@@ -232,7 +238,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
       if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, startedAt);
 
       metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, fresh.length);
-      const duplicates = budgeted.length - fresh.length;
+      const duplicates = kept - fresh.length;
       if (duplicates) metrics.kafkaRecords.inc({ outcome: 'duplicate', reason: '' }, duplicates);
     },
 

@@ -197,7 +197,7 @@ export async function startWorker(name: string, env: Record<string, string>): Pr
       if (proc.exitCode !== null) throw new Error(`worker ${name} exited ${proc.exitCode}: ${out}`);
       return /Metrics \/ health\s+(http:\/\/[\d.]+:\d+)\/metrics/.exec(out)?.[1];
     },
-    { timeoutMs: 60_000, what: `worker ${name} to start` },
+    { timeoutMs: 120_000, what: `worker ${name} to start` },
   );
   const gone = () => proc.exitCode !== null || proc.signalCode !== null;
   return {
