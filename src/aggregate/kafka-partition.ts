@@ -178,9 +178,10 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
 
     /**
      * Runs one fetched batch through the pipeline. Records before `nextOffset()` (already
-     * handled) are skipped. Throws PartitionStepError; this object must then be dropped.
+     * handled) are skipped. Throws PartitionStepError (this object must then be dropped),
+     * or what `heartbeat` throws (nothing of the batch was applied; state stays valid).
      */
-    async process(messages: readonly ConsumedMessage[], highWatermark: number): Promise<void> {
+    async process(messages: readonly ConsumedMessage[], highWatermark: number, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
       const startedAt = deps.clock();
       // Parallel arrays rather than an object per record: this loop runs for every event.
       const valid: AcceptedEvent[] = [];
@@ -227,6 +228,9 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
         seqs.push(offsets[i]! + 1);
       }
       if (rejects.length > 0) await deadLetter(rejects);
+      // Slow storage must not cost the group membership; this throws if the group is
+      // rebalancing, before anything of the batch is logged or aggregated.
+      await heartbeat();
       if (fresh.length > 0) {
         // The token names the batch: a retried identical insert is dropped by ClickHouse.
         await step('log_append', timeout, () => eventLog.append(fresh, { source, seq: seqs, writer, token: `${source}:${first}-${last}` }));

@@ -20,7 +20,7 @@
  * consumer says this member still owns the partition (see consumer.ts).
  */
 import type { KafkaClient } from '../ingest/kafka/client.ts';
-import { createPartitionConsumer, type AssignmentChange, type ConsumedBatch } from '../ingest/kafka/consumer.ts';
+import { createPartitionConsumer, isRebalanceError, type AssignmentChange, type ConsumedBatch } from '../ingest/kafka/consumer.ts';
 import type { KafkaProducer } from '../ingest/kafka/producer.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -202,10 +202,12 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
       if (o.status !== 'running' || !pipeline) return undefined;
       const end = metrics.kafkaBatchDuration.startTimer();
       try {
-        await pipeline.process(batch.messages, batch.highWatermark);
+        await pipeline.process(batch.messages, batch.highWatermark, batch.heartbeat);
         metrics.kafkaLag.set({ partition: String(o.partition) }, Math.max(0, batch.highWatermark - pipeline.nextOffset()));
         return pipeline.nextOffset();
       } catch (err) {
+        // A rebalance noticed mid-batch: nothing was applied; let kafkajs rejoin.
+        if (!(err instanceof PartitionStepError) && isRebalanceError(err)) throw err;
         backoff(o, err);
         return undefined;
       } finally {
