@@ -7,6 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MIGRATIONS_DIR, splitStatements } from '../../src/storage/migrations.ts';
 import { createWindowStore } from '../../src/storage/window-store.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -123,5 +126,19 @@ describe('windows_hourly', () => {
       sql: `ALTER TABLE windows_hourly DELETE WHERE tenant_id = {tenant:String} AND hour_start = {hour:DateTime('UTC')} SETTINGS mutations_sync = 1`,
       params: { tenant: TENANT, hour: marker / 1000 },
     });
+  });
+
+  it('the one-time backfill migration (0006) rebuilds the same hours from the minutes', async () => {
+    const before = [await hourly(H0), await hourly(H0 + HOUR)];
+    await t.app.db.command({
+      queryId: 'test.hourly_lose',
+      sql: 'ALTER TABLE windows_hourly DELETE WHERE tenant_id = {tenant:String} SETTINGS mutations_sync = 1',
+      params: { tenant: TENANT },
+    });
+    expect(await hourly(H0)).toEqual([]);
+    const [backfill, ...rest] = splitStatements(await readFile(join(MIGRATIONS_DIR, '0006_windows_hourly_backfill.sql'), 'utf8'));
+    expect(rest).toEqual([]);
+    await t.app.db.command({ queryId: 'test.hourly_backfill', sql: backfill! });
+    expect([await hourly(H0), await hourly(H0 + HOUR)]).toEqual(before);
   });
 });
