@@ -4,7 +4,10 @@
  * run on the same data:
  *
  *   graphql  one POST /graphql with 12 aliased fields (series, derivedSeries, breakdown,
- *            all with compareTo), served from the 1-minute `windows` by one ClickHouse read;
+ *            all with compareTo), served by one ClickHouse read from the exact hourly
+ *            rollup `windows_hourly` (the range is on whole UTC hours) — and, as a baseline,
+ *            the same dashboard starting one minute later, which `pickSource` must serve
+ *            from the 1-minute `windows` (same bucket count, same read shape);
  *   naive    one REST-style request per tile (12 in parallel, like a browser), each
  *            aggregating the raw `events` table (current + previous period in one query).
  *
@@ -76,7 +79,8 @@ function* eventBatches() {
 
 // ---------------------------------------------------------------- the two ways
 const iso = (t: number) => new Date(t).toISOString();
-const range = `from: "${iso(FROM)}", to: "${iso(END)}", granularity: HOUR, compareTo: PREVIOUS_PERIOD`;
+const rangeFrom = (from: number) => `from: "${iso(from)}", to: "${iso(END)}", granularity: HOUR, compareTo: PREVIOUS_PERIOD`;
+const range = rangeFrom(FROM);
 const tile = 'total points { start value } comparison { total change points { value } }';
 const DASHBOARD = `{
   revenueUsd: series(input: { metric: REVENUE, currency: "USD", ${range} }) { ${tile} }
@@ -141,11 +145,12 @@ async function main() {
     const [sizes] = await app.db.query({
       queryId: 'bench.sizes',
       sql: `SELECT (SELECT count() FROM events WHERE tenant_id = {t:String}) AS events, (SELECT count() FROM windows FINAL WHERE tenant_id = {t:String}) AS windows,
-                   (SELECT count() FROM system.parts WHERE table = 'windows' AND active) AS window_parts`,
+                   (SELECT count() FROM system.parts WHERE table = 'windows' AND active) AS window_parts,
+                   (SELECT count() FROM windows_hourly FINAL WHERE tenant_id = {t:String}) AS hours`,
       params: { t: TENANT },
-      row: z.object({ events: z.coerce.number(), windows: z.coerce.number(), window_parts: z.coerce.number() }),
+      row: z.object({ events: z.coerce.number(), windows: z.coerce.number(), window_parts: z.coerce.number(), hours: z.coerce.number() }),
     });
-    console.log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts)`);
+    console.log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts), ${sizes!.hours.toLocaleString('en')} rows in windows_hourly`);
 
     // ---- graphql
     const graphql = async (query = DASHBOARD) => {
@@ -202,11 +207,18 @@ async function main() {
     };
     const results = [];
     // Run each block after the other, graphql first (the naive one gets the warmer caches).
-    results.push(await measure('graphql: 1 request, windows', () => graphql(DASHBOARD)));
+    results.push(await measure('graphql: 1 request, hourly rollup', () => graphql(DASHBOARD)));
     results.push(await measure('naive: 12 requests, raw events', naive));
+    // Baseline: the same dashboard one minute off the hour, so it is served from the 1-minute windows.
+    const minuteDashboard = DASHBOARD.replaceAll(range, rangeFrom(FROM + 60_000));
+    const m = await graphql(minuteDashboard);
+    console.log(`check: revenue USD from minutes vs rollup, hours 2.. of 30 days equal: ${JSON.stringify(m.revenueUsd!.points.slice(1)) === JSON.stringify(g.revenueUsd!.points.slice(1))}`);
+    results.push(await measure('graphql: 1 request, minute windows', () => graphql(minuteDashboard)));
     // Where the time goes: the same dashboard without its 3 distinct-user tiles (no uniqExact merges).
     const noUsers = DASHBOARD.split('\n').filter((l) => !/ACTIVE_USERS|ARPU/.test(l)).join('\n');
     results.push(await measure('graphql: 9 tiles, no distinct users', () => graphql(noUsers)));
+    const noUsersMinutes = noUsers.replaceAll(range, rangeFrom(FROM + 60_000));
+    results.push(await measure('  the same 9 tiles, minute windows', () => graphql(noUsersMinutes)));
 
     console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
     console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
