@@ -52,7 +52,11 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
   // Connection names show up in CLIENT LIST: `tilecast-pub:<prefix>`, `tilecast-sub:<prefix>`.
   // The publisher fails fast: no offline queue, and a command in flight when the
   // connection drops is rejected at once (maxRetriesPerRequest 0) instead of resent later.
-  const base: RedisOptions = { retryStrategy, lazyConnect: false };
+  // disableClientInfo: ioredis otherwise sends CLIENT SETINFO on connect without waiting, so a
+  // SUBSCRIBE queued before the connection was up can slip in between and the second SETINFO
+  // then fails in subscriber mode ("only subscriber commands may be used"): the connection
+  // is dropped before it was ever ready, so nothing is re-subscribed and the bus stays deaf.
+  const base: RedisOptions = { retryStrategy, lazyConnect: false, disableClientInfo: true };
   const pub = new Redis(o.redisUrl, { ...base, connectionName: `tilecast-pub:${prefix}`, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: PUBLISH_TIMEOUT_MS });
   const sub = new Redis(o.redisUrl, { ...base, connectionName: `tilecast-sub:${prefix}`, autoResubscribe: true, maxRetriesPerRequest: null });
 
