@@ -42,7 +42,13 @@ const readyz = async () => {
 
 describe('/readyz with Redis', () => {
   it('reports the bus connection, down while it is lost and up once it is restored', async () => {
-    const up = await waitFor(async () => ((await readyz()).status === 200 ? readyz() : null), { what: 'ready' });
+    const up = await waitFor(async () => ((await readyz()).status === 200 ? readyz() : null), { timeoutMs: 60_000, what: 'ready' });
+    // The bus's subscriber is up once progress makes the round trip through Redis (the
+    // aggregator publishes it, the freshness tracker hears it): only then can it be lost.
+    await waitFor(async () => {
+      const age = /^tilecast_freshness_age_seconds (\S+)$/m.exec(await (await fetch(`${t.url}/metrics`)).text())?.[1];
+      return age !== undefined && Number(age) < 5;
+    }, { timeoutMs: 60_000, what: 'progress through Redis' });
     expect(up.body.checks.redis).toEqual({ ok: true, detail: 'subscribed' });
 
     down = true;
@@ -50,7 +56,7 @@ describe('/readyz with Redis', () => {
     const lost = await waitFor(async () => {
       const r = await readyz();
       return r.status === 503 ? r : null;
-    }, { what: 'not ready while Redis is unreachable' });
+    }, { timeoutMs: 30_000, what: 'not ready while Redis is unreachable' });
     expect(lost.body.ready).toBe(false);
     expect(lost.body.checks.redis?.ok).toBe(false);
     expect(lost.body.checks.redis?.detail).toMatch(/^subscriber connection lost \d+ s ago$/);
