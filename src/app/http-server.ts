@@ -46,7 +46,15 @@ export function createHttpServer(deps: {
       if (inFlight === 0) drained?.();
     });
     res.once('finish', () => {
-      const entry = { requestId: scope.requestId, tenant: scope.tenant, method: req.method, path: path.length > 64 ? `${path.slice(0, 64)}…` : path, status: res.statusCode, ms: Math.round(performance.now() - startedAt) };
+      const entry = {
+        requestId: scope.requestId,
+        tenant: scope.tenant,
+        method: req.method,
+        path: path.length > 64 ? `${path.slice(0, 64)}…` : path,
+        ...(scope.operations ? { operations: scope.operations } : {}),
+        status: res.statusCode,
+        ms: Math.round(performance.now() - startedAt),
+      };
       if (QUIET_ROUTES.has(path)) deps.logger?.debug(entry, 'request');
       else deps.logger?.info(entry, 'request');
     });

@@ -13,7 +13,7 @@ import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Metrics } from './metrics.ts';
-import { setRequestTenant } from './request-context.ts';
+import { addRequestOperation, setRequestTenant } from './request-context.ts';
 
 export const MAX_OPERATION_NAMES = 100;
 
@@ -38,6 +38,7 @@ export function useOperationTelemetry(o: { metrics: Pick<Metrics, 'graphqlDurati
       const op = getOperationAST(args.document, args.operationName);
       const type = op?.operation ?? 'query';
       const name = label(op?.name?.value ?? args.operationName);
+      addRequestOperation(`${type} ${name}`);
       const span = tracer.startSpan(`graphql.${type} ${name}`, {
         kind: SpanKind.INTERNAL,
         attributes: { 'graphql.operation.type': type, 'graphql.operation.name': name },

@@ -13,6 +13,8 @@ export interface RequestScope {
   readonly requestId: string;
   /** Set once the caller's token is verified. */
   tenant?: string;
+  /** GraphQL operations executed for this request (`query Dashboard`; a batch has several). */
+  operations?: string[];
 }
 
 const scopes = new AsyncLocalStorage<RequestScope>();
@@ -28,6 +30,12 @@ export function runInRequestScope<T>(scope: RequestScope, fn: () => T): T {
 }
 
 export const currentRequestScope = (): RequestScope | undefined => scopes.getStore();
+
+/** Records a GraphQL operation executed for the current request (no-op outside one). */
+export function addRequestOperation(operation: string): void {
+  const s = scopes.getStore();
+  if (s) (s.operations ??= []).push(operation);
+}
 
 /** Records the authenticated tenant on the current request (no-op outside one). */
 export function setRequestTenant(tenant: string | undefined): void {

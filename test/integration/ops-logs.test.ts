@@ -62,7 +62,7 @@ describe('logs', () => {
     const request = (id: string) => records.find((r) => r.msg === 'request' && r.requestId === id);
     expect(request('ops-logs-ingest')).toMatchObject({ level: 30, tenant: TENANT, method: 'POST', path: '/v1/events', status: 202 });
     expect(request('ops-logs-broken')).toMatchObject({ tenant: TENANT, status: 400 });
-    expect(request('ops-logs-graphql')).toMatchObject({ tenant: TENANT, path: '/graphql', status: 200 });
+    expect(request('ops-logs-graphql')).toMatchObject({ tenant: TENANT, path: '/graphql', operations: ['query Logs'], status: 200 });
     expect(request('ops-logs-401')).toMatchObject({ status: 401 });
     expect(request('ops-logs-401')!.tenant).toBeUndefined();
     for (const r of records) expect(typeof r.time === 'number' && typeof r.level === 'number' && r.service === 'tilecast').toBe(true);
