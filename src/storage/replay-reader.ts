@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { WindowRef } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import { storedWindowColumns } from './window-rows.ts';
 
 export interface LoggedWindow extends WindowRef {
   /** The aggregator source that logged its events (a tenant maps to one source). */
@@ -61,17 +62,7 @@ export function createReplayReader(db: ClickHouse) {
               WHERE tenant_id = {tenant:String} AND window_start >= {from:DateTime('UTC')} AND window_start < {to:DateTime('UTC')}
               ORDER BY window_start, currency`,
         params: { tenant: tenantId, from: toSeconds(fromMs), to: toSeconds(toMs) },
-        row: z.object({
-          currency: z.string(),
-          window_start_ms: z.coerce.number(),
-          revision: z.coerce.number(),
-          final: z.coerce.number(),
-          revenue: z.string(),
-          purchases: z.coerce.number(),
-          signups: z.coerce.number(),
-          upgrades: z.coerce.number(),
-          churns: z.coerce.number(),
-          active_users: z.coerce.number(),
+        row: storedWindowColumns.extend({
           users_in_state: z.coerce.number(),
           last_event_at_ms: z.coerce.number(),
           trace_sample: z.array(z.string()),

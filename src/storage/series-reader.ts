@@ -13,6 +13,7 @@ import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import { windowValueColumns } from './window-rows.ts';
 
 export interface ReadBranch {
   /** Source table chosen by the caller (a closed set, see TABLES). */
@@ -77,19 +78,13 @@ const BUCKET_SQL: Record<Granularity, (t: string, tz: string) => string> = {
   MONTH: (t, tz) => `toDateTime(toStartOfMonth(${t}, {${tz}:String}), {${tz}:String})`,
 };
 
-const row = z.object({
+const row = windowValueColumns.extend({
   branch: z.coerce.number(),
   all_currencies: z.coerce.number(),
   is_total: z.coerce.number(),
   currency: z.string(),
   start_ms: z.coerce.number(),
   windows: z.coerce.number(),
-  revenue: z.string(),
-  purchases: z.coerce.number(),
-  signups: z.coerce.number(),
-  upgrades: z.coerce.number(),
-  churns: z.coerce.number(),
-  active_users: z.coerce.number(),
   all_final: z.coerce.number(),
   last_event_at_ms: z.coerce.number(),
   trace_sample: z.array(z.string()),

@@ -12,6 +12,7 @@ import { canonicalDecimal } from '../contracts/decimal.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import type { WindowUpdate } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import { storedWindowColumns } from './window-rows.ts';
 
 export interface ChangedWindow extends WindowUpdate {
   /** When this revision was written (ClickHouse's clock). */
@@ -26,17 +27,7 @@ export interface ChangedSinceParams {
   limit: number;
 }
 
-const row = z.object({
-  currency: z.string(),
-  window_start_ms: z.coerce.number(),
-  revision: z.coerce.number(),
-  final: z.coerce.number(),
-  revenue: z.string(),
-  purchases: z.coerce.number(),
-  signups: z.coerce.number(),
-  upgrades: z.coerce.number(),
-  churns: z.coerce.number(),
-  active_users: z.coerce.number(),
+const row = storedWindowColumns.extend({
   last_event_at_ms: z.coerce.number(),
   trace_sample: z.array(z.string()),
   written_at_ms: z.coerce.number(),

@@ -7,20 +7,9 @@ import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import { windowId, type StoredWindow, type WindowRef, type WindowUpdate } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import { storedWindowColumns } from './window-rows.ts';
 
-const storedRow = z.object({
-  tenant_id: z.string(),
-  currency: z.string(),
-  window_start_ms: z.coerce.number(),
-  revision: z.coerce.number(),
-  final: z.coerce.number(),
-  revenue: z.string(),
-  purchases: z.coerce.number(),
-  signups: z.coerce.number(),
-  upgrades: z.coerce.number(),
-  churns: z.coerce.number(),
-  active_users: z.coerce.number(),
-});
+const storedRow = storedWindowColumns.extend({ tenant_id: z.string() });
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
