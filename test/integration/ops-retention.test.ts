@@ -32,6 +32,7 @@ describe('retention', () => {
   it('applies the configured TTLs at start, and only changes them when the configuration does', async () => {
     expect(await currentTtlDays(t.app.db, 'events')).toBe(30);
     expect(await currentTtlDays(t.app.db, 'windows')).toBe(400);
+    expect(await currentTtlDays(t.app.db, 'windows_hourly')).toBe(400);
     expect(await applyRetention(t.app.db, { eventsDays: 30, windowsDays: 400 })).toEqual([]);
   });
 
@@ -56,14 +57,24 @@ describe('retention', () => {
     const windows = await count('windows');
     expect(windows.n).toBe(2);
     expect(windows.oldest).toBe(Math.floor(old / 60_000) * 60_000);
+    await t.app.db.command({ queryId: 'test.optimize_hourly', sql: 'OPTIMIZE TABLE windows_hourly FINAL' });
+    const [hours] = await t.app.db.query({
+      queryId: 'test.count_hourly',
+      sql: 'SELECT count() AS n, min(toUnixTimestamp(hour_start)) * 1000 AS oldest FROM windows_hourly WHERE tenant_id = {tenant:String}',
+      params: { tenant: TENANT },
+      row: z.object({ n: z.coerce.number(), oldest: z.coerce.number() }),
+    });
+    expect(hours).toEqual({ n: 2, oldest: Math.floor(old / 3_600_000) * 3_600_000 }); // the rollup expires with the windows
   });
 
   it('0 removes a TTL (keep forever)', async () => {
     expect(await applyRetention(t.app.db, { eventsDays: 0, windowsDays: 90 })).toEqual([
       { table: 'events', from: 30, to: 0 },
       { table: 'windows', from: 400, to: 90 },
+      { table: 'windows_hourly', from: 400, to: 90 },
     ]);
     expect(await currentTtlDays(t.app.db, 'events')).toBe(0);
     expect(await currentTtlDays(t.app.db, 'windows')).toBe(90);
+    expect(await currentTtlDays(t.app.db, 'windows_hourly')).toBe(90);
   });
 });
