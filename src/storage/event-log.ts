@@ -31,15 +31,12 @@ const eventRow = z.object({
 });
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
-/** `tenant/key` for the dedupe lookup; both are restricted by contract (tenant pattern, UUID-shaped key). */
-function pairOf(e: Pick<WindowEvent, 'tenantId' | 'key'>): string {
-  if (/[ /]/.test(e.tenantId) || /[ /]/.test(e.key)) throw new RangeError(`unexpected tenant or key: ${e.tenantId} ${e.key}`);
-  return `${e.tenantId}/${e.key}`;
+/** The key for the dedupe lookup's space-separated list; keys are UUID-shaped by contract. */
+function keyOf(e: Pick<WindowEvent, 'key'>): string {
+  if (/\s/.test(e.key)) throw new RangeError(`unexpected idempotency key: ${e.key}`);
+  return e.key;
 }
-/**
- * Keys per dedupe lookup. Each lookup scans the key column of the tenants involved, so
- * fewer, bigger lookups are cheaper; long parameters travel in the request body.
- */
+/** Keys per dedupe lookup; long parameters travel in the request body. */
 const KEYS_PER_LOOKUP = 25_000;
 /** Column order of appended rows (sent as arrays: no key names per row on the hot path). */
 const APPEND_COLUMNS = ['tenant_id', 'currency', 'window_start', 'event_key', 'event_type', 'user_id', 'amount', 'trace_id', 'event_time_ms', 'source', 'seq', 'writer'] as const;
@@ -66,16 +63,21 @@ export function createEventLog(db: ClickHouse) {
         const chunk = events.slice(i, i + KEYS_PER_LOOKUP);
         const rows = await db.query({
           queryId: 'event_log.existing_keys',
-          // The pairs travel as one plain string parameter ("tenant/key tenant/key …"): much
-          // cheaper to send and parse than an Array(String) of thousands of literals, and
-          // free of escapes (tenant ids and keys contain neither ' ' nor '/', checked below).
+          // The keys travel as one plain string parameter ("key key …"): much cheaper to send
+          // and parse than an Array(String) of thousands of literals, and free of escapes
+          // (keys are UUID-shaped, checked below). Filtering on the bare `event_key` column
+          // (not on a tenant/key concatenation) lets its bloom-filter index skip granules:
+          // measured on a 3,000,000-event log, a 200-key lookup went from 95 ms to 19 ms and
+          // a 5,000-key one from 100 ms to 85 ms (a key-ordered projection was slower for
+          // small batches: 43 ms). A row may pair a key with another tenant of the batch:
+          // still a real logged pair, harmless to callers that test their own pairs.
           sql: `SELECT DISTINCT tenant_id, event_key FROM events
                 WHERE tenant_id IN {tenants:Array(String)}
-                  AND concat(tenant_id, '/', event_key) IN (SELECT arrayJoin(splitByChar(' ', {pairs:String})))
+                  AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))
                   AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
           params: {
             tenants: unique(chunk.map((e) => e.tenantId)),
-            pairs: chunk.map(pairOf).join(' '),
+            keys: unique(chunk.map(keyOf)).join(' '),
             // No exclusion: no row has source ''.
             source: unfed?.source ?? '',
             after: unfed?.afterSeq ?? 0,
