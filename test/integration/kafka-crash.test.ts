@@ -8,71 +8,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
-  createTopics,
-  kafkaBrokers,
-  openClickHouse,
   produce,
   readDeadLetters,
   readWindows,
-  startChdbServer,
   startWorker,
-  type ChdbServer,
   type WorkerProcess,
 } from './kafka-harness.ts';
-import { diffWindows, generateStream } from './kafka-stream.ts';
+import { diffWindows } from './kafka-stream.ts';
+import { scenarioStream, startScenario, type RunningScenario } from './kafka-scenario.ts';
 
-const RUN = `kill${process.pid}${Date.now().toString(36)}`;
-const TOPIC = `tilecast.test.${RUN}`;
-const DLQ = `${TOPIC}.dlq`;
-const TENANTS = Array.from({ length: 20 }, (_, i) => `${RUN}-t${i}`);
-const LATENESS = 10_000;
+const scenario = scenarioStream('kill', 3_200_002);
+const { records, truth, malformed, tenants: TENANTS, topic: TOPIC, dlq: DLQ } = scenario;
 const KILLS = 6;
-
-const { records, truth } = generateStream({
-  seed: 3_200_002,
-  tenants: TENANTS,
-  count: 200_000,
-  start: Date.now() - 12 * 60_000,
-  spanMs: 10 * 60_000,
-  allowedLatenessMs: LATENESS,
-});
-const malformed = records.filter((r) => r.kind === 'malformed');
-
-let brokers: string;
-let chdb: ChdbServer;
-let db: ClickHouse;
-let env: Record<string, string>;
-const workers: WorkerProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
+let running: RunningScenario;
+let brokers: string;
+let db: ClickHouse;
+let env: Record<string, string>;
+let workers: WorkerProcess[];
+
 beforeAll(async () => {
-  brokers = await kafkaBrokers();
-  chdb = await startChdbServer();
-  db = await openClickHouse(chdb.url);
-  await createTopics(brokers, [
-    { topic: TOPIC, partitions: 4 },
-    { topic: DLQ, partitions: 1 },
-  ]);
-  env = {
-    KAFKA_BROKERS: brokers,
-    KAFKA_TOPIC: TOPIC,
-    KAFKA_DLQ_TOPIC: DLQ,
-    KAFKA_GROUP_ID: `${RUN}-workers`,
-    // The broker's minimum: a killed worker's partitions move after ~6 s.
-    KAFKA_SESSION_TIMEOUT_MS: '6000',
-    CLICKHOUSE_URL: chdb.url,
-    ALLOWED_LATENESS_MS: String(LATENESS),
-    FLUSH_INTERVAL_MS: '500',
-  };
-  workers.push(...(await Promise.all([startWorker('a', env), startWorker('b', env)])));
+  // The broker's minimum: a killed worker's partitions move after ~6 s.
+  running = await startScenario(scenario, { sessionTimeoutMs: 6_000 });
+  ({ brokers, db, env, workers } = running);
 }, 180_000);
 
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.stop()));
-  await db?.close();
-  await chdb?.stop();
-});
+afterAll(() => running?.stop());
 
 describe('Kafka workers killed with SIGKILL mid-stream', () => {
   it('lose nothing and count nothing twice', async () => {

@@ -10,70 +10,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
-  createTopics,
-  kafkaBrokers,
-  openClickHouse,
   produce,
   readWindows,
   rssOf,
-  startChdbServer,
-  startWorker,
   type ChdbServer,
   type WorkerProcess,
 } from './kafka-harness.ts';
-import { diffWindows, generateStream } from './kafka-stream.ts';
+import { diffWindows } from './kafka-stream.ts';
+import { scenarioStream, startScenario, type RunningScenario } from './kafka-scenario.ts';
 
-const RUN = `down${process.pid}${Date.now().toString(36)}`;
-const TOPIC = `tilecast.test.${RUN}`;
-const DLQ = `${TOPIC}.dlq`;
-const TENANTS = Array.from({ length: 20 }, (_, i) => `${RUN}-t${i}`);
-const LATENESS = 10_000;
+const scenario = scenarioStream('down', 3_200_003);
+const { records, truth, tenants: TENANTS, topic: TOPIC } = scenario;
 const OUTAGE_MS = 30_000;
 const MB = 1024 * 1024;
-
-const { records, truth } = generateStream({
-  seed: 3_200_003,
-  tenants: TENANTS,
-  count: 200_000,
-  start: Date.now() - 12 * 60_000,
-  spanMs: 10 * 60_000,
-  allowedLatenessMs: LATENESS,
-});
-
-let brokers: string;
-let chdb: ChdbServer;
-let db: ClickHouse;
-const workers: WorkerProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sum = async (f: (w: WorkerProcess) => Promise<number>) => (await Promise.all(workers.map(f))).reduce((a, b) => a + b, 0);
 
+let running: RunningScenario;
+let brokers: string;
+let chdb: ChdbServer;
+let db: ClickHouse;
+let workers: WorkerProcess[];
+
 beforeAll(async () => {
-  brokers = await kafkaBrokers();
-  chdb = await startChdbServer();
-  db = await openClickHouse(chdb.url);
-  await createTopics(brokers, [
-    { topic: TOPIC, partitions: 4 },
-    { topic: DLQ, partitions: 1 },
-  ]);
-  const env = {
-    KAFKA_BROKERS: brokers,
-    KAFKA_TOPIC: TOPIC,
-    KAFKA_DLQ_TOPIC: DLQ,
-    KAFKA_GROUP_ID: `${RUN}-workers`,
-    KAFKA_SESSION_TIMEOUT_MS: '10000',
-    CLICKHOUSE_URL: chdb.url,
-    ALLOWED_LATENESS_MS: String(LATENESS),
-    FLUSH_INTERVAL_MS: '500',
-  };
-  workers.push(...(await Promise.all([startWorker('a', env), startWorker('b', env)])));
+  running = await startScenario(scenario, { sessionTimeoutMs: 10_000 });
+  ({ brokers, chdb, db, workers } = running);
 }, 180_000);
 
-afterAll(async () => {
-  chdb?.proc.kill('SIGCONT');
-  await Promise.all(workers.map((w) => w.stop()));
-  await db?.close();
-  await chdb?.stop();
-});
+afterAll(() => running?.stop());
 
 describe('ClickHouse unavailable for 30 s mid-stream', () => {
   it('pauses with bounded memory, resumes by itself, and stores exactly the ground truth', async () => {

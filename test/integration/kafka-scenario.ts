@@ -1,0 +1,71 @@
+/**
+ * The setup the 200,000-event Kafka scenarios share (done-when 1–3 of issue 3): a stream
+ * over 20 tenants with its ground truth, a fresh topic and dead-letter topic, one
+ * chdb-server as the shared ClickHouse, and two `tilecast worker` processes.
+ */
+import type { ClickHouse } from '../../src/storage/clickhouse.ts';
+import { createTopics, kafkaBrokers, openClickHouse, startChdbServer, startWorker, type ChdbServer, type WorkerProcess } from './kafka-harness.ts';
+import { generateStream } from './kafka-stream.ts';
+
+export const SCENARIO_LATENESS_MS = 10_000;
+
+/** Names and the generated stream: synchronous, so a test file can build it at load time. */
+export function scenarioStream(label: string, seed: number) {
+  const run = `${label}${process.pid}${Date.now().toString(36)}`;
+  const topic = `tilecast.test.${run}`;
+  const tenants = Array.from({ length: 20 }, (_, i) => `${run}-t${i}`);
+  const { records, truth } = generateStream({
+    seed,
+    tenants,
+    count: 200_000,
+    start: Date.now() - 12 * 60_000,
+    spanMs: 10 * 60_000,
+    allowedLatenessMs: SCENARIO_LATENESS_MS,
+  });
+  return { run, topic, dlq: `${topic}.dlq`, tenants, records, truth, malformed: records.filter((r) => r.kind === 'malformed') };
+}
+
+export interface RunningScenario {
+  brokers: string;
+  chdb: ChdbServer;
+  db: ClickHouse;
+  /** The workers' environment (restart a worker with it). */
+  env: Record<string, string>;
+  /** Worker processes; tests may replace entries when they restart one. */
+  workers: WorkerProcess[];
+  stop(): Promise<void>;
+}
+
+/** Creates the topics, starts the chdb-server and two workers `a` and `b`. */
+export async function startScenario(s: ReturnType<typeof scenarioStream>, o: { sessionTimeoutMs: number }): Promise<RunningScenario> {
+  const brokers = await kafkaBrokers();
+  const chdb = await startChdbServer();
+  const db = await openClickHouse(chdb.url);
+  await createTopics(brokers, [
+    { topic: s.topic, partitions: 4 },
+    { topic: s.dlq, partitions: 1 },
+  ]);
+  const env = {
+    KAFKA_BROKERS: brokers,
+    KAFKA_TOPIC: s.topic,
+    KAFKA_DLQ_TOPIC: s.dlq,
+    KAFKA_GROUP_ID: `${s.run}-workers`,
+    KAFKA_SESSION_TIMEOUT_MS: String(o.sessionTimeoutMs),
+    CLICKHOUSE_URL: chdb.url,
+    ALLOWED_LATENESS_MS: String(SCENARIO_LATENESS_MS),
+    FLUSH_INTERVAL_MS: '500',
+  };
+  const workers = await Promise.all([startWorker('a', env), startWorker('b', env)]);
+  return {
+    brokers,
+    chdb,
+    db,
+    env,
+    workers,
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await db.close();
+      await chdb.stop();
+    },
+  };
+}
