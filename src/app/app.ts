@@ -16,12 +16,10 @@ import { createUpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
 import { createFreshnessTracker } from '../resolvers/freshness.ts';
 import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
-import { createClickHouse } from '../storage/clickhouse.ts';
+import { openStorage } from './storage.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
-import { migrate } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
-import { applyRetention } from '../storage/retention.ts';
 import { createSeriesReader } from '../storage/series-reader.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
@@ -53,11 +51,7 @@ export async function createApp(o: AppOptions) {
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
-  const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
-  const migrations = await migrate(db);
-  if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
-  const retention = await applyRetention(db, config.retention);
-  if (retention.length) logger.info({ retention }, 'retention (TTL) changed');
+  const db = await openStorage({ config, logger, metrics });
 
   const eventLog = createEventLog(db);
   const windowStore = createWindowStore(db);

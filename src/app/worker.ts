@@ -15,12 +15,10 @@ import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus, type UpdateBus } from '../realtime/index.ts';
-import { createClickHouse } from '../storage/clickhouse.ts';
+import { openStorage } from './storage.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
-import { migrate } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
-import { applyRetention } from '../storage/retention.ts';
 import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 
@@ -43,11 +41,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
-  const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
-  const migrations = await migrate(db);
-  if (migrations.applied.length) logger.info({ applied: migrations.applied }, 'migrations applied');
-  const retention = await applyRetention(db, config.retention);
-  if (retention.length) logger.info({ retention }, 'retention (TTL) changed');
+  const db = await openStorage({ config, logger, metrics });
 
   const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });

@@ -5,26 +5,17 @@
  * none twice.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTokenService } from '../../src/auth/tokens.ts';
 import { freshDataDir } from '../helpers/app.ts';
 import { ALL_METRICS, generateDataset, groundTruth, valueOf, type GeneratedEvent } from '../helpers/dataset.ts';
+import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const SECRET = 'crash-test-secret-0123456789abcdef0123456789';
 const dataDir = freshDataDir('crash');
 const tokens = createTokenService(SECRET);
 let child: ChildProcess | null = null;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startTilecast(port: number): Promise<string> {
   child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start'], {

@@ -7,13 +7,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { createWindowChangesReader } from '../../src/storage/window-changes.ts';
+import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { ROOT, openClickHouse } from './kafka-harness.ts';
 
@@ -47,14 +47,6 @@ function stopper(child: ChildProcess): () => Promise<void> {
       });
       child.kill('SIGTERM');
     });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 /** `tilecast start` (API + aggregator) or `tilecast api` (API, events to Kafka) with `env`; resolves once /readyz answers 200. */

@@ -7,12 +7,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { createClient } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createTokenService } from '../../src/auth/tokens.ts';
 import { freshDataDir } from '../helpers/app.ts';
+import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const SECRET = 'shutdown-test-secret-0123456789abcdef012345';
@@ -20,15 +20,6 @@ const TENANT = 'opsshutdown';
 const dataDir = freshDataDir('ops-shutdown');
 const tokens = createTokenService(SECRET);
 let child: ChildProcess | null = null;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `tilecast start`; resolves once it is ready, with a promise of its exit. */
 async function startTilecast(port: number, flushIntervalMs: number): Promise<{ url: string; exited: Promise<{ code: number | null; signal: string | null }> }> {
