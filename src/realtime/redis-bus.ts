@@ -157,6 +157,14 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
   });
   sub.on('ready', () => {
     subReady = true;
+    // Subscribe again to every channel we hold handlers for. A SUBSCRIBE queued while the
+    // connection was still being set up can be lost (seen through a TCP proxy: the
+    // connection came up with no channel at all), and autoResubscribe only restores what
+    // Redis had confirmed. Subscribing to a channel twice is a no-op in Redis.
+    const held = [...tenantHandlers.keys()].map((tenantId) => channels.windows(tenantId));
+    if (progressHandlers.size > 0) held.push(channels.progress);
+    if (held.length > 0) redisCall('subscribe', sub.subscribe(...held));
+    if (allHandlers.size > 0) redisCall('psubscribe', sub.psubscribe(channels.allWindows));
     if (!subLost) return;
     subLost = false;
     // 'ready' is emitted after ioredis has re-sent SUBSCRIBE/PSUBSCRIBE for every
