@@ -19,9 +19,13 @@
  * minute or two instead of hours of HTTP posts.
  *
  *   node --import tsx bench/dashboard.ts            # BENCH_EVENTS=1000000 BENCH_RUNS=40
+ *
+ * BENCH_DATA_DIR=/some/dir (opt-in) keeps the loaded chdb data there, with the END hour
+ * and event count it was generated for (bench-data.json): a rerun with the same
+ * BENCH_EVENTS skips the load and measures the same data, for iterating on the read path.
  */
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +41,12 @@ const DAY = 24 * HOUR;
 const TENANT = 'bench';
 
 // ---------------------------------------------------------------- data
-const END = Math.floor(Date.now() / HOUR) * HOUR - HOUR; // a whole hour, in the past
+const KEPT_DIR = process.env.BENCH_DATA_DIR;
+const KEPT_META = KEPT_DIR ? join(KEPT_DIR, 'bench-data.json') : null;
+/** A kept data directory generated for the same event count, if any: its END hour. */
+const kept = KEPT_META && existsSync(KEPT_META) ? (JSON.parse(readFileSync(KEPT_META, 'utf8')) as { end: number; events: number }) : null;
+if (kept && kept.events !== EVENTS) throw new Error(`${KEPT_DIR} holds ${kept.events} events, not BENCH_EVENTS=${EVENTS}: remove it or change BENCH_EVENTS`);
+const END = kept?.end ?? Math.floor(Date.now() / HOUR) * HOUR - HOUR; // a whole hour, in the past
 const FROM = END - 30 * DAY;
 const PREV_FROM = FROM - 30 * DAY;
 
@@ -120,7 +129,11 @@ const percentile = (xs: number[], p: number) => {
 const fmt = (ms: number) => ms.toFixed(1).padStart(8);
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tilecast-bench-dashboard-'));
+  const dataDir = KEPT_DIR ? join(KEPT_DIR, 'chdb') : mkdtempSync(join(tmpdir(), 'tilecast-bench-dashboard-'));
+  if (KEPT_DIR && !kept) {
+    rmSync(dataDir, { recursive: true, force: true }); // a load that never finished
+    mkdirSync(KEPT_DIR, { recursive: true });
+  }
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', FLUSH_INTERVAL_MS: '3600000', RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', CURRENCY_BUDGET: '5' });
   const app = await createApp({ config });
   const { url } = await app.start();
@@ -132,16 +145,20 @@ async function main() {
   try {
     // ---- load
     let started = performance.now();
-    let accepted = 0;
-    for (const batch of eventBatches()) {
-      const r = await app.intake.submit(TENANT, batch);
-      accepted += r.accepted;
+    if (kept) console.log(`reusing ${KEPT_DIR} (${EVENTS.toLocaleString('en')} events generated for END ${iso(END)})`);
+    else {
+      let accepted = 0;
+      for (const batch of eventBatches()) {
+        const r = await app.intake.submit(TENANT, batch);
+        accepted += r.accepted;
+        await app.aggregator.flush();
+        if ((accepted / BATCH) % 10 === 0) process.stdout.write(`\rloaded ${accepted.toLocaleString('en')} events…`);
+      }
       await app.aggregator.flush();
-      if ((accepted / BATCH) % 10 === 0) process.stdout.write(`\rloaded ${accepted.toLocaleString('en')} events…`);
+      const loadS = (performance.now() - started) / 1000;
+      console.log(`\rloaded ${accepted.toLocaleString('en')} events (60 days, 1 tenant, 3 currencies, 50k users) in ${loadS.toFixed(0)} s = ${Math.round(accepted / loadS).toLocaleString('en')} events/s`);
+      if (KEPT_META) writeFileSync(KEPT_META, JSON.stringify({ end: END, events: EVENTS }));
     }
-    await app.aggregator.flush();
-    const loadS = (performance.now() - started) / 1000;
-    console.log(`\rloaded ${accepted.toLocaleString('en')} events (60 days, 1 tenant, 3 currencies, 50k users) in ${loadS.toFixed(0)} s = ${Math.round(accepted / loadS).toLocaleString('en')} events/s`);
     const [sizes] = await app.db.query({
       queryId: 'bench.sizes',
       sql: `SELECT (SELECT count() FROM events WHERE tenant_id = {t:String}) AS events, (SELECT count() FROM windows FINAL WHERE tenant_id = {t:String}) AS windows,
@@ -228,7 +245,7 @@ async function main() {
     naiveServer.close();
   } finally {
     await app.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!KEPT_DIR) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
