@@ -132,22 +132,35 @@ function pointsOf(r: SeriesRequest, range: Part, agg: Aggregate | undefined, wat
 export function createSeriesLoader(deps: { reader: SeriesReader; freshness: FreshnessTracker; tenantId: string }) {
   return new DataLoader<SeriesRequest, Series[], string>(
     async (requests) => {
-      const branches = new Map<string, ReadBranch & { currencySet: Set<string> }>();
+      type Draft = Omit<ReadBranch, 'currencies' | 'users'> & { currencies: Set<string> | 'all'; users: { combined: boolean; currencies: Set<string> | 'all' } };
+      const branches = new Map<string, Draft>();
       const need = (r: SeriesRequest, range: Part): void => {
         const key = branchKey({ table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone });
         let b = branches.get(key);
-        if (!b) branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: [], combined: false, users: false, currencySet: new Set() }));
-        if (r.metric === 'ACTIVE_USERS' || r.metric === 'ARPU') b.users = true;
-        if (r.breakdown) b.currencies = 'all';
-        else if (r.currency === null) b.combined = true;
-        else b.currencySet.add(r.currency);
+        if (!b) {
+          const users = { combined: false, currencies: new Set<string>() };
+          branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: new Set(), combined: false, users }));
+        }
+        // Distinct users are merged only for the currencies (or the sum) that ask for them.
+        const wants = r.metric === 'ACTIVE_USERS' || r.metric === 'ARPU' ? b.users : null;
+        if (r.breakdown) {
+          b.currencies = 'all';
+          if (wants) wants.currencies = 'all';
+        } else if (r.currency === null) {
+          b.combined = true;
+          if (wants) wants.combined = true;
+        } else {
+          if (b.currencies !== 'all') b.currencies.add(r.currency);
+          if (wants && wants.currencies !== 'all') wants.currencies.add(r.currency);
+        }
       };
       for (const r of requests) {
         const { current, previous } = rangesOf(r);
         need(r, current);
         if (previous) need(r, previous);
       }
-      const list = [...branches.values()].map(({ currencySet, ...b }) => ({ ...b, currencies: b.currencies === 'all' ? ('all' as const) : [...currencySet].sort() }));
+      const sorted = (c: Set<string> | 'all') => (c === 'all' ? ('all' as const) : [...c].sort());
+      const list: ReadBranch[] = [...branches.values()].map((b) => ({ ...b, currencies: sorted(b.currencies), users: { combined: b.users.combined, currencies: sorted(b.users.currencies) } }));
       const results = await deps.reader.read(deps.tenantId, list);
       const byKey = new Map<string, BranchResult>(list.map((b, i) => [branchKey(b), results[i]!]));
       const freshness = deps.freshness.of(deps.tenantId);

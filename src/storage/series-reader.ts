@@ -1,12 +1,17 @@
 /**
  * Reads bucketed window aggregates for many series in ONE ClickHouse query. Each
  * distinct (range, granularity, time zone) — a dashboard's period and its comparison
- * period are two — is one UNION ALL branch; inside a branch one scan serves every
- * currency and the all-currency sum through GROUPING SETS:
+ * period are two — is a branch of UNION ALL selects; one scan serves every currency and
+ * the all-currency sum through GROUPING SETS:
  *   (currency, bucket), (currency)  → per-currency points and totals (breakdowns too)
  *   (bucket), ()                    → points and total over all currencies
- * Distinct users merge uniqExact states per bucket and over the range, so they are
- * never summed across windows; money is summed as Decimal(38, 6) and leaves as a string.
+ * Money is summed as Decimal(38, 6) and leaves as a string.
+ *
+ * Distinct users are never summed across rows. Where a bucket is one stored row (HOUR
+ * buckets of `windows_hourly`, MINUTE buckets of `windows`) its stored exact count is
+ * read as is; every other bucket and every total is an exact merge, in its own select
+ * with only the grouping sets and currencies that asked for distinct users — merging is
+ * most of a read's cost, and the same merge is never done twice in one read.
  */
 import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
@@ -27,10 +32,10 @@ export interface ReadBranch {
   /** Also the sum over all currencies (series without a currency). */
   combined: boolean;
   /**
-   * Distinct users are needed (ACTIVE_USERS, ARPU). Merging uniqExact states is most of
-   * a read's cost, so branches that need no distinct count skip it (activeUsers = 0).
+   * Where distinct users are needed (ACTIVE_USERS, ARPU): over all currencies, and for
+   * these currencies (a subset of `currencies`). Elsewhere activeUsers reads 0.
    */
-  users: boolean;
+  users: { combined: boolean; currencies: readonly string[] | 'all' };
 }
 
 export interface BucketRow extends WindowValues {
@@ -54,15 +59,28 @@ export interface BranchResult {
 export const branchKey = (b: Pick<ReadBranch, 'table' | 'from' | 'to' | 'granularity' | 'timeZone'>): string =>
   JSON.stringify([b.table, b.from, b.to, b.granularity, b.timeZone]);
 
+interface TableSpec {
+  /** The column holding each row's start. */
+  time: string;
+  /** A bucket of this granularity is exactly one row. */
+  rowGranularity: Granularity;
+  /** Exact distinct users over many rows. */
+  mergeUsers: string;
+  /** Column with the distinct users of a row's interval over all currencies, if stored. */
+  allCurrencyUsers: string | null;
+}
+
 /**
- * Tables this reader may name, with the column holding each row's start (identifiers
- * never come from input). `windows_hourly` is the exact hourly rollup of `windows`
- * (migrations/0005): same metric columns, one row per UTC hour; the caller picks it only
- * when every bucket is a whole number of UTC hours (src/resolvers/source.ts).
+ * Tables this reader may name (identifiers never come from input). `windows_hourly` is
+ * the exact hourly rollup of `windows` (migrations/0005): the same metric columns, one
+ * row per UTC hour; the caller picks it only when every bucket is a whole number of UTC
+ * hours (src/resolvers/source.ts). Its users merge from plain key arrays (0007), which
+ * count exactly what merging the uniqExact states counts, without rebuilding a hash
+ * table per row first.
  */
-const TABLES: ReadonlyMap<string, string> = new Map([
-  ['windows', 'window_start'],
-  ['windows_hourly', 'hour_start'],
+const TABLES: ReadonlyMap<string, TableSpec> = new Map([
+  ['windows', { time: 'window_start', rowGranularity: 'MINUTE', mergeUsers: 'uniqExactMerge(users)', allCurrencyUsers: null }],
+  ['windows_hourly', { time: 'hour_start', rowGranularity: 'HOUR', mergeUsers: 'uniqExactArray(user_keys)', allCurrencyUsers: 'active_users_all_currencies' }],
 ]);
 
 /**
@@ -80,6 +98,9 @@ const BUCKET_SQL: Record<Granularity, (t: string, tz: string) => string> = {
 
 const row = windowValueColumns.extend({
   branch: z.coerce.number(),
+  /** 0 = metrics (and stored per-row distinct users), 1 = merged distinct users only. */
+  users_part: z.coerce.number(),
+  active_users_all: z.coerce.number(),
   all_currencies: z.coerce.number(),
   is_total: z.coerce.number(),
   currency: z.string(),
@@ -92,9 +113,16 @@ const row = windowValueColumns.extend({
 
 // grouping(x) = 1 when x is aggregated away in that grouping set (SQL standard).
 // The trace sample of a bucket is one window's sample (cheap: no set of every trace id).
-const AGGREGATES = (users: boolean) => `grouping(start_ms) AS is_total, count() AS windows, toString(sum(revenue)) AS revenue, sum(purchases) AS purchases,
-       sum(signups) AS signups, sum(upgrades) AS upgrades, sum(churns) AS churns, ${users ? 'uniqExactMerge(users)' : 'toUInt64(0)'} AS active_users,
+// active_users / active_users_all are the stored per-row counts: right only where a
+// bucket is one row (per currency / over all currencies); the reader ignores them elsewhere.
+const METRICS = (allCurrencyUsers: string | null) => `0 AS users_part, count() AS windows, toString(sum(revenue)) AS revenue,
+       sum(purchases) AS purchases, sum(signups) AS signups, sum(upgrades) AS upgrades, sum(churns) AS churns,
+       sum(active_users) AS active_users, ${allCurrencyUsers ? `max(${allCurrencyUsers})` : 'toUInt64(0)'} AS active_users_all,
        min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, arraySlice(any(trace_sample), 1, 5) AS trace_sample`;
+const USERS = (merge: string) => `1 AS users_part, count() AS windows, '0' AS revenue,
+       toUInt64(0) AS purchases, toUInt64(0) AS signups, toUInt64(0) AS upgrades, toUInt64(0) AS churns,
+       ${merge} AS active_users, toUInt64(0) AS active_users_all,
+       toUInt8(1) AS all_final, toInt64(0) AS last_event_at_ms, CAST([], 'Array(String)') AS trace_sample`;
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
 
@@ -104,49 +132,80 @@ export function createSeriesReader(db: ClickHouse) {
     async read(tenantId: string, branches: readonly ReadBranch[]): Promise<BranchResult[]> {
       if (branches.length === 0) return [];
       const params: Record<string, unknown> = { tenant: tenantId };
-      const sql = branches.map((b, i) => {
+      const bucketIsRow = branches.map((b) => TABLES.get(b.table)?.rowGranularity === b.granularity);
+      const sql = branches.flatMap((b, i) => {
         const t = TABLES.get(b.table);
         if (!t) throw new Error(`series reader cannot read table "${b.table}"`);
         params[`b${i}_from`] = b.from;
         params[`b${i}_to`] = b.to;
         params[`b${i}_tz`] = b.timeZone;
-        const filterCurrencies = !b.combined && b.currencies !== 'all';
-        if (filterCurrencies) params[`b${i}_cur`] = b.currencies;
+        const select = (o: { part: string; currencies: readonly string[] | 'all'; sets: string[]; filterName: string }) => {
+          const filter = o.currencies !== 'all';
+          if (filter) params[`b${i}_${o.filterName}`] = o.currencies;
+          // grouping(x) is only valid when some set groups by x.
+          const currencyColumns = o.sets.some((x) => x.includes('currency')) ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
+          const bucket = `toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](t.time, `b${i}_tz`)})) * 1000`;
+          const startColumns = o.sets.some((x) => x.includes('start_ms')) ? `${bucket} AS start_ms, grouping(start_ms) AS is_total` : 'toInt64(0) AS start_ms, toUInt8(1) AS is_total';
+          return `SELECT ${i} AS branch, ${currencyColumns}, ${startColumns}, ${o.part}
+                  FROM ${b.table} FINAL
+                  WHERE tenant_id = {tenant:String}
+                    AND ${t.time} >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
+                    AND ${t.time} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
+                    ${filter ? `AND currency IN {b${i}_${o.filterName}:Array(String)}` : ''}
+                  GROUP BY GROUPING SETS (${o.sets.join(', ')})`;
+        };
         const perCurrency = b.currencies === 'all' || b.currencies.length > 0;
-        const sets = [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])];
-        // grouping(currency) is only valid when some set groups by currency.
-        const currencyColumns = perCurrency ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
-        return `SELECT ${i} AS branch, ${currencyColumns}, toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](t, `b${i}_tz`)})) * 1000 AS start_ms, ${AGGREGATES(b.users)}
-                FROM ${b.table} FINAL
-                WHERE tenant_id = {tenant:String}
-                  AND ${t} >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
-                  AND ${t} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
-                  ${filterCurrencies ? `AND currency IN {b${i}_cur:Array(String)}` : ''}
-                GROUP BY GROUPING SETS (${sets.join(', ')})`;
+        const selects = [
+          select({
+            part: METRICS(t.allCurrencyUsers),
+            currencies: b.combined ? 'all' : b.currencies,
+            sets: [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])],
+            filterName: 'cur',
+          }),
+        ];
+        // Merged distinct users, only where no stored count answers.
+        if (b.users.combined) {
+          const storedPoints = bucketIsRow[i] && t.allCurrencyUsers !== null;
+          selects.push(select({ part: USERS(t.mergeUsers), currencies: 'all', sets: [...(storedPoints ? [] : ['(start_ms)']), '()'], filterName: 'ucur' }));
+        }
+        if (b.users.currencies === 'all' || b.users.currencies.length > 0) {
+          const sets = [...(bucketIsRow[i] ? [] : ['(currency, start_ms)']), '(currency)'];
+          selects.push(select({ part: USERS(t.mergeUsers), currencies: b.users.currencies, sets, filterName: 'ucur' }));
+        }
+        return selects;
       });
       const rows = await db.query({ queryId: 'series.read', sql: sql.join('\nUNION ALL\n'), params, row });
       const results: BranchResult[] = branches.map(() => ({ combined: emptyAggregate(), byCurrency: new Map() }));
+      const targetOf = (r: (typeof rows)[number]): Aggregate => {
+        const result = results[r.branch]!;
+        if (r.all_currencies === 1) return result.combined;
+        let target = result.byCurrency.get(r.currency);
+        if (!target) result.byCurrency.set(r.currency, (target = emptyAggregate()));
+        return target;
+      };
+      // The empty grouping set yields one row even over no windows: skip those.
       for (const r of rows) {
-        if (r.windows === 0) continue; // the empty grouping set yields one row even over no windows
+        if (r.windows === 0 || r.users_part === 1) continue;
         const value: BucketRow = {
           revenue: canonicalDecimal(r.revenue),
           purchases: r.purchases,
           signups: r.signups,
           upgrades: r.upgrades,
           churns: r.churns,
-          activeUsers: r.active_users,
+          activeUsers: r.is_total === 0 && bucketIsRow[r.branch] ? (r.all_currencies === 1 ? r.active_users_all : r.active_users) : 0,
           allFinal: r.all_final === 1,
           lastEventAt: r.last_event_at_ms,
           traceSample: r.trace_sample,
         };
-        const result = results[r.branch]!;
-        let target = result.combined;
-        if (r.all_currencies === 0) {
-          target = result.byCurrency.get(r.currency) ?? emptyAggregate();
-          result.byCurrency.set(r.currency, target);
-        }
+        const target = targetOf(r);
         if (r.is_total === 1) target.total = value;
         else target.buckets.set(r.start_ms, value);
+      }
+      for (const r of rows) {
+        if (r.windows === 0 || r.users_part === 0) continue;
+        const target = targetOf(r);
+        const value = r.is_total === 1 ? target.total : target.buckets.get(r.start_ms);
+        if (value) value.activeUsers = r.active_users;
       }
       return results;
     },

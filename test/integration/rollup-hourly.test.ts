@@ -3,7 +3,8 @@
  * from the stored minutes, so a late correction to one minute reaches its hour, distinct
  * users merge (never add) across minutes, and hour-aligned HOUR/DAY series — served from
  * the rollup — equal the same buckets read from the minutes (a range 1 minute off whole
- * hours stays on minutes).
+ * hours stays on minutes). Each hour row also keeps its users' keys (what merges read) and
+ * the hour's distinct users over all currencies (migrations/0007).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -53,11 +54,22 @@ const hourly = async (hourStart: number) =>
     row: hourRow,
   });
 
+/** Per currency row of an hour: its users, its key array, and the hour's users over all currencies. */
+const hourUsers = async (hourStart: number) =>
+  t.app.db.query({
+    queryId: 'test.hourly_users',
+    sql: `SELECT currency, active_users AS users, length(user_keys) AS keys, arrayUniq(user_keys) AS distinct_keys,
+                 active_users_all_currencies AS all_currencies
+          FROM windows_hourly FINAL WHERE tenant_id = {tenant:String} AND hour_start = {hour:DateTime('UTC')} ORDER BY currency`,
+    params: { tenant: TENANT, hour: hourStart / 1000 },
+    row: z.object({ currency: z.string(), users: z.coerce.number(), keys: z.coerce.number(), distinct_keys: z.coerce.number(), all_currencies: z.coerce.number() }),
+  });
+
 type P = { start: string; value: string; final: boolean };
-async function series(metric: string, from: number, to: number, granularity: string) {
+async function series(metric: string, from: number, to: number, granularity: string, currency: string | null = 'USD') {
   const r = await t.gql<{ s: { total: string; points: P[] } }>(
     token,
-    `query($from: DateTime!, $to: DateTime!) { s: series(input: { metric: ${metric}, currency: "USD", from: $from, to: $to, granularity: ${granularity} }) { total points { start value final } } }`,
+    `query($from: DateTime!, $to: DateTime!) { s: series(input: { metric: ${metric}, ${currency ? `currency: "${currency}", ` : ''}from: $from, to: $to, granularity: ${granularity} }) { total points { start value final } } }`,
     { from: new Date(from).toISOString(), to: new Date(to).toISOString() },
   );
   expect(r.errors).toBeUndefined();
@@ -100,6 +112,29 @@ describe('windows_hourly', () => {
     expect(day).toEqual({ total: '4', points: [{ start: '2026-11-20T00:00:00.000Z', value: '4', final: false }] });
   });
 
+  it('keeps each hour\'s user keys and its distinct users over all currencies, and reads them as the minutes do', async () => {
+    // Hour 0 in USD: u1, u2, u4. In EUR: u1 again (one user across two currencies) and u9.
+    await send([event(10, 'u1', '3', 'EUR'), event(20, 'u9', '4', 'EUR')], H0 + 4 * HOUR);
+    expect(await hourUsers(H0)).toEqual([
+      { currency: 'EUR', users: 2, keys: 2, distinct_keys: 2, all_currencies: 4 },
+      { currency: 'USD', users: 3, keys: 3, distinct_keys: 3, all_currencies: 4 },
+    ]);
+    expect(await hourUsers(H0 + HOUR)).toEqual([{ currency: 'USD', users: 1, keys: 1, distinct_keys: 1, all_currencies: 1 }]);
+
+    const aligned = { from: H0 - HOUR, to: H0 + 3 * HOUR };
+    const offByAMinute = { from: H0 - HOUR + MIN, to: H0 + 3 * HOUR };
+    for (const currency of [null, 'EUR', 'USD']) {
+      const fromRollup = await series('ACTIVE_USERS', aligned.from, aligned.to, 'HOUR', currency);
+      const fromMinutes = await series('ACTIVE_USERS', offByAMinute.from, offByAMinute.to, 'HOUR', currency);
+      expect(fromRollup.points.slice(1)).toEqual(fromMinutes.points.slice(1));
+      expect(fromRollup.total).toBe(fromMinutes.total);
+    }
+    const all = await series('ACTIVE_USERS', aligned.from, aligned.to, 'HOUR', null);
+    expect(all.points.map((p) => p.value)).toEqual(['0', '4', '1', '0']);
+    expect(all.total).toBe('5'); // u1, u2, u3, u4, u9
+    expect((await series('ACTIVE_USERS', Date.UTC(2026, 10, 20), Date.UTC(2026, 10, 21), 'DAY', null)).total).toBe('5');
+  });
+
   it('recomputing an hour again changes nothing (idempotent)', async () => {
     const before = await hourly(H0);
     const store = createWindowStore(t.app.db);
@@ -128,8 +163,8 @@ describe('windows_hourly', () => {
     });
   });
 
-  it('the one-time backfill migration (0006) rebuilds the same hours from the minutes', async () => {
-    const before = [await hourly(H0), await hourly(H0 + HOUR)];
+  it('the one-time backfill migrations (0006, then 0007 with user keys) rebuild the same hours from the minutes', async () => {
+    const before = [await hourly(H0), await hourly(H0 + HOUR), await hourUsers(H0), await hourUsers(H0 + HOUR)];
     await t.app.db.command({
       queryId: 'test.hourly_lose',
       sql: 'ALTER TABLE windows_hourly DELETE WHERE tenant_id = {tenant:String} SETTINGS mutations_sync = 1',
@@ -139,6 +174,11 @@ describe('windows_hourly', () => {
     const [backfill, ...rest] = splitStatements(await readFile(join(MIGRATIONS_DIR, '0006_windows_hourly_backfill.sql'), 'utf8'));
     expect(rest).toEqual([]);
     await t.app.db.command({ queryId: 'test.hourly_backfill', sql: backfill! });
-    expect([await hourly(H0), await hourly(H0 + HOUR)]).toEqual(before);
+    // 0006 alone leaves the keys empty (it predates them); 0007 (its ALTERs are no-ops now) fills them.
+    expect((await hourUsers(H0)).map((r) => r.keys)).toEqual([0, 0]);
+    for (const statement of splitStatements(await readFile(join(MIGRATIONS_DIR, '0007_windows_hourly_user_keys.sql'), 'utf8'))) {
+      await t.app.db.command({ queryId: 'test.hourly_backfill_keys', sql: statement });
+    }
+    expect([await hourly(H0), await hourly(H0 + HOUR), await hourUsers(H0), await hourUsers(H0 + HOUR)]).toEqual(before);
   });
 });
