@@ -3,7 +3,7 @@
  * ceiling (parse + validate + aggregate, no I/O) measured on the same records in the
  * same run. Not a test: it prints figures.
  *
- *   node --import tsx bench/kafka-throughput.ts [--events 300000] [--clickhouse server|embedded]
+ *   node --import tsx bench/kafka-throughput.ts [--events 300000] [--clickhouse server|embedded] [--formats batched] [--profile /tmp/kafka]
  *
  * - Broker: KAFKA_BROKERS, else the local one (scripts/kafka/kafka.sh start).
  * - ClickHouse: `server` (default) spawns scripts/chdb-server.ts and the worker talks
@@ -18,9 +18,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance as perfHooks } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
@@ -28,58 +30,80 @@ import { z } from 'zod';
 import { createWindowEngine } from '../src/aggregate/window-engine.ts';
 import { createWorkerApp } from '../src/app/worker.ts';
 import { loadConfig } from '../src/config/index.ts';
-import { decodeRecord } from '../src/ingest/kafka/decode.ts';
+import { decodeMessage } from '../src/ingest/kafka/decode.ts';
+import { batchRecords, encodeEvent } from '../src/ingest/kafka/producer.ts';
+import type { EventV1 } from '../src/contracts/event.ts';
 import { createLogger } from '../src/observability/logger.ts';
 
+const eventLoopUtilization = perfHooks.eventLoopUtilization.bind(perfHooks);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '300000' }, clickhouse: { type: 'string', default: 'server' } } });
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '300000' }, clickhouse: { type: 'string', default: 'server' }, formats: { type: 'string', default: 'batched,single' }, profile: { type: 'string' } } });
 const N = Number(args.events);
 const PARTITIONS = 4;
+/** Events per simulated API request in the batched run (over 20 tenants: ~100 per record). */
+const REQUEST = 2000;
 const TENANTS = Array.from({ length: 20 }, (_, i) => `bench-t${i}`);
 const run = Date.now().toString(36);
-const topic = `tilecast.bench.${run}`;
 
 function brokers(): string {
   if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS;
   return execFileSync('bash', ['scripts/kafka/kafka.sh', 'start'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
 
-/** Valid events, ~250 bytes each, spread over 10 minutes of event time. */
-function records(): { key: string; value: Buffer }[] {
+/** Valid events (~250 bytes of JSON each) spread over 10 minutes of event time. */
+function events(): EventV1[] {
   const start = Date.now() - 11 * 60_000;
   const currencies = ['USD', 'EUR', 'JPY'];
   const types = ['purchase', 'purchase', 'signup', 'upgrade', 'churn'] as const;
   return Array.from({ length: N }, (_, i) => {
-    const tenantId = TENANTS[i % TENANTS.length]!;
     const currency = currencies[(i * 7) % 3]!;
     const eventType = types[(i * 13) % types.length]!;
-    const event = {
+    return {
       eventId: randomUUID(),
       eventType,
       userId: `user-${(i * 31) % 5000}`,
-      tenantId,
+      tenantId: TENANTS[i % TENANTS.length]!,
       currency,
       ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(100 + (i % 9000)) : `${(i % 500) + 1}.${String(i % 100).padStart(2, '0')}` } : {}),
       traceId: randomUUID().replaceAll('-', ''),
       timestamp: start + Math.floor((i / N) * 10 * 60_000),
     };
-    return { key: tenantId, value: Buffer.from(JSON.stringify(event)) };
   });
 }
 
+type Rec = { key: string; value: Buffer; headers?: Record<string, string> };
+
+/**
+ * The records two ways: `batched` as `tilecast api` produces them (one NDJSON record per
+ * request and tenant; here requests of REQUEST events over the 20 tenants, so about
+ * REQUEST / 20 events per record), `single` as one record per event (what a third-party
+ * producer may send).
+ */
+function encode(evs: readonly EventV1[]): { batched: Rec[]; single: Rec[] } {
+  const batched: Rec[] = [];
+  for (let i = 0; i < evs.length; i += REQUEST) {
+    for (const r of batchRecords(evs.slice(i, i + REQUEST))) batched.push({ key: String(r.key), value: Buffer.from(r.value as string), headers: r.headers as Record<string, string> });
+  }
+  return { batched, single: evs.map((e) => ({ key: e.tenantId, value: Buffer.from(encodeEvent(e)) })) };
+}
+
 /** Parse + validate + aggregate on the same records, partitioned like Kafka would, no I/O. */
-function ceiling(recs: { key: string; value: Buffer }[]): number {
-  const messages = recs.map((r, i) => ({ key: Buffer.from(r.key), value: r.value, offset: String(i), timestamp: '0' }));
+function ceiling(recs: readonly Rec[]): number {
+  const messages = recs.map((r, i) => ({ key: Buffer.from(r.key), value: r.value, headers: r.headers, offset: String(i), timestamp: '0' }));
   const best: number[] = [];
   for (let round = 0; round < 3; round++) {
     const engines = Array.from({ length: PARTITIONS }, () => createWindowEngine({ allowedLatenessMs: 10_000 }));
     const now = Date.now();
     const t0 = performance.now();
+    let n = 0;
     for (let i = 0; i < messages.length; i++) {
-      const d = decodeRecord(messages[i]!);
-      if (d.ok) engines[i % PARTITIONS]!.add(d.event, now);
+      for (const d of decodeMessage(messages[i]!)) {
+        if (!d.ok) continue;
+        engines[i % PARTITIONS]!.add(d.event, now);
+        n += 1;
+      }
     }
-    best.push(messages.length / ((performance.now() - t0) / 1000));
+    best.push(n / ((performance.now() - t0) / 1000));
   }
   return Math.max(...best);
 }
@@ -102,31 +126,62 @@ async function chdbServer(): Promise<{ url: string; stop: () => void }> {
 /** Histogram values carry their series name (`…_bucket`, `…_sum`, `…_count`); counters do not. */
 const nameOf = (v: object, fallback: string): string => (v as { metricName?: string }).metricName ?? fallback;
 
-async function main() {
-  const bootstrap = brokers();
-  const recs = records();
-  const kafka = new Kafka({ clientId: 'tilecast-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
+/** CPU seconds per thread name of this process (Linux /proc; empty elsewhere). */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(f[11]) + Number(f[12]); // utime + stime
+      const key = tid === String(process.pid) ? 'main (JS)' : name.replace(/[\d:]+$/, '');
+      out.set(key, (out.get(key) ?? 0) + ticks / 100);
+    }
+  } catch {
+    /* not Linux */
+  }
+  return out;
+}
+
+/** `--profile <path>`: a CPU profile of the timed part (open it in Chrome DevTools). */
+async function startProfile(): Promise<() => Promise<object>> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as Record<string, unknown>))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = await post('Profiler.stop');
+    session.disconnect();
+    return profile as object;
+  };
+}
+
+/** Produces `recs` to a fresh topic, then times one worker from owning all partitions to committed windows. */
+async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string } | null, label: string, recs: Rec[]) {
+  const topic = `tilecast.bench.${run}.${label}`;
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
   await admin.disconnect();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const p0 = performance.now();
-  for (let i = 0; i < recs.length; i += 10_000) await producer.send({ topic, acks: -1, messages: recs.slice(i, i + 10_000) });
-  const produceSeconds = (performance.now() - p0) / 1000;
+  // Requests under the broker's 1 MiB record-batch limit.
+  for (let i = 0, j = 0; i < recs.length; i = j) {
+    for (let bytes = 0; j < recs.length && (j === i || bytes + recs[j]!.value.length < 768 * 1024); j++) bytes += recs[j]!.value.length;
+    await producer.send({ topic, acks: -1, messages: recs.slice(i, j) });
+  }
   await producer.disconnect();
 
-  const ceilingRate = ceiling(recs);
-
-  const server = args.clickhouse === 'server' ? await chdbServer() : null;
   const config = loadConfig({
     DATA_DIR: mkdtempSync(join(tmpdir(), 'tilecast-bench-')),
     ...(server ? { CLICKHOUSE_URL: server.url } : {}),
     KAFKA_BROKERS: bootstrap,
     KAFKA_TOPIC: topic,
     KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-    KAFKA_GROUP_ID: `bench-${run}`,
+    KAFKA_GROUP_ID: `bench-${run}-${label}`,
     WORKER_PORT: '0',
     FLUSH_INTERVAL_MS: '1000',
     LOG_LEVEL: 'warn',
@@ -136,6 +191,10 @@ async function main() {
   const ready = () => app.worker.partitions().length === PARTITIONS && app.worker.partitions().every((p) => p.status === 'running');
   while (!ready()) await new Promise((r) => setTimeout(r, 20));
   const t0 = performance.now();
+  const elu0 = eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  const threads0 = threadCpu();
+  const profiler = args.profile ? await startProfile() : null;
   const value = async (name: string, label?: [string, string]) =>
     ((await app.metrics.registry.getSingleMetric(name)?.get())?.values ?? [])
       .filter((v) => !label || v.labels[label[0]] === label[1])
@@ -148,7 +207,10 @@ async function main() {
   // guarantee one that started after the last event was fed, for every partition.
   while ((await flushes()) < flushesAtAccepted + 2 * PARTITIONS) await new Promise((r) => setTimeout(r, 5));
   const seconds = (performance.now() - t0) / 1000;
-  const rate = N / seconds;
+  const elu = eventLoopUtilization(elu0).utilization;
+  const cpu = process.cpuUsage(cpu0);
+  const threads = [...threadCpu()].map(([name, sec]) => [name, sec - (threads0.get(name) ?? 0)] as const).filter(([, sec]) => sec > 0.05).sort((a, b) => b[1] - a[1]);
+  if (profiler) writeFileSync(`${args.profile}.${label}.cpuprofile`, JSON.stringify(await profiler()));
   const [row] = await app.db.query({
     queryId: 'bench.count',
     sql: 'SELECT sum(purchases + signups + upgrades + churns) AS n FROM windows FINAL WHERE tenant_id IN {t:Array(String)}',
@@ -162,18 +224,37 @@ async function main() {
   const sums = (name: string) =>
     (metrics.find((m) => m.name === name)?.values ?? []).filter((v) => nameOf(v, name).endsWith('_sum')).map((v) => [String(v.labels.query_id ?? ''), Number(v.value)] as const);
   await app.stop();
+  return { rate: N / seconds, seconds, elu, threads, cpuPerEvent: (cpu.user + cpu.system) / N, records: recs.length, clickhouse: sums('tilecast_clickhouse_query_duration_seconds'), batch: sums('tilecast_kafka_batch_duration_seconds')[0]?.[1] ?? 0 };
+}
+
+async function main() {
+  const bootstrap = brokers();
+  const { batched, single } = encode(events());
+  const kafka = new Kafka({ clientId: 'tilecast-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
+  const ceilings = { batched: ceiling(batched), single: ceiling(single) };
+  const server = args.clickhouse === 'server' ? await chdbServer() : null;
+  const results = {
+    batched: await runWorker(kafka, bootstrap, server, 'batched', batched),
+    single: args.formats === 'batched' ? null : await runWorker(kafka, bootstrap, server, 'single', single),
+  };
   server?.stop();
 
   const f = (x: number) => Math.round(x).toLocaleString('en-US');
-  console.log(`\nKafka → committed windows, one worker, ${f(N)} events, ${PARTITIONS} partitions, ClickHouse ${args.clickhouse}`);
-  console.log(`  worker throughput         ${f(rate).padStart(10)} events/s   (${seconds.toFixed(2)} s)`);
-  console.log(`  in-process ceiling        ${f(ceilingRate).padStart(10)} events/s   (parse + validate + aggregate, no I/O)`);
-  console.log(`  ratio                     ${(rate / ceilingRate).toFixed(2).padStart(10)}`);
-  console.log(`  (producing the records:   ${f(N / produceSeconds).padStart(10)} events/s, not timed above)`);
-  console.log('  time in ClickHouse calls (s, summed over calls):');
-  for (const [id, s] of sums('tilecast_clickhouse_query_duration_seconds').sort((a, b) => b[1] - a[1]).slice(0, 6)) console.log(`    ${id.padEnd(34)} ${s.toFixed(2)}`);
-  const batch = sums('tilecast_kafka_batch_duration_seconds')[0]?.[1] ?? 0;
-  console.log(`  batch processing (s)      ${batch.toFixed(2)}`);
+  console.log(`\nKafka → committed windows, one worker, ${f(N)} events, ${PARTITIONS} partitions, ClickHouse ${args.clickhouse}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
+  for (const kind of ['batched', 'single'] as const) {
+    const r = results[kind];
+    if (!r) continue;
+    console.log(`\n  ${kind === 'batched' ? `batch records (as tilecast api sends them: ${f(N / r.records)} events per record)` : 'one record per event'}`);
+    console.log(`    worker throughput       ${f(r.rate).padStart(10)} events/s   (${r.seconds.toFixed(2)} s)`);
+    console.log(`    in-process ceiling      ${f(ceilings[kind]).padStart(10)} events/s   (parse + validate + aggregate the same records, no I/O)`);
+    console.log(`    ratio                   ${(r.rate / ceilings[kind]).toFixed(2).padStart(10)}`);
+    console.log('    time in ClickHouse calls (s, summed over calls):');
+    for (const [id, sec] of [...r.clickhouse].sort((a, b) => b[1] - a[1]).slice(0, 6)) console.log(`      ${id.padEnd(34)} ${sec.toFixed(2)}`);
+    console.log(`    batch processing (s)    ${r.batch.toFixed(2)}   (summed over partitions, ClickHouse waits included)`);
+    console.log(`    CPU per event           ${r.cpuPerEvent.toFixed(1).padStart(9)} µs   (this process, all threads${args.clickhouse === 'embedded' ? ', chdb included' : ''}; ceiling: ${(1e6 / ceilings[kind]).toFixed(1)} µs)`);
+    console.log(`    CPU by thread (µs/event) ${r.threads.map(([name, sec]) => `${name} ${((sec * 1e6) / N).toFixed(1)}`).join(', ')}`);
+    console.log(`    main thread busy        ${(100 * r.elu).toFixed(0).padStart(9)} %   (event-loop utilisation while timed)`);
+  }
   process.exit(0);
 }
 

@@ -23,12 +23,12 @@ import type { AcceptedEvent } from '../contracts/event.ts';
 import { TENANT_ID_PATTERN } from '../contracts/event.ts';
 import type { ConsumedMessage } from '../ingest/kafka/consumer.ts';
 import { deadLetterRecord } from '../ingest/kafka/dead-letter.ts';
-import { decodeRecord, MAX_EVENT_BYTES, type KafkaRejectReason } from '../ingest/kafka/decode.ts';
+import { decodeMessage, lineOf, MAX_EVENT_BYTES, type KafkaRejectReason } from '../ingest/kafka/decode.ts';
 import type { OutgoingMessage } from '../ingest/kafka/producer.ts';
 import type { Issue } from '../ingest/validate.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RAW_LIMIT_BYTES, type DeadLetters } from '../storage/dead-letters.ts';
-import type { EventLog } from '../storage/event-log.ts';
+import { eventInWindowId, type EventLog } from '../storage/event-log.ts';
 import type { Aggregator } from './aggregator.ts';
 
 export const kafkaSource = (topic: string, partition: number): string => `kafka:${topic}:${partition}`;
@@ -82,6 +82,8 @@ export interface PartitionPipelineDeps {
 
 interface Reject {
   m: ConsumedMessage;
+  /** Set for a line of a batch record. */
+  line?: { number: number; raw: Buffer };
   reason: KafkaRejectReason;
   issues: Issue[];
   tenantId: string;
@@ -118,12 +120,13 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
   }
 
   /** The per-tenant currency budget, applied in offset order; an over-budget event becomes a reject. */
-  function withinBudget(e: AcceptedEvent, m: ConsumedMessage, rejects: Reject[]): boolean {
+  function withinBudget(e: AcceptedEvent, m: ConsumedMessage, line: number | undefined, rejects: Reject[]): boolean {
     const set = currencies.get(e.tenantId)!;
     if (set.has(e.currency)) return true;
     if (set.size >= deps.currencyBudget) {
       const message = `tenant already has ${deps.currencyBudget} currencies (CURRENCY_BUDGET)`;
-      rejects.push({ m, reason: 'currency_budget_exceeded', issues: [{ path: 'currency', message }], tenantId: e.tenantId });
+      const at = line === undefined ? undefined : { number: line, raw: lineOf(m.value!, line) };
+      rejects.push({ m, line: at, reason: 'currency_budget_exceeded', issues: [{ path: 'currency', message }], tenantId: e.tenantId });
       return false;
     }
     set.add(e.currency);
@@ -134,20 +137,51 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
     const at = deps.clock();
     await step('dead_letter', timeout, () =>
       Promise.all([
-        deps.sendToDlq(rejects.map((r) => deadLetterRecord(r.m, { topic, partition, reason: r.reason, issues: r.issues, at }))),
+        deps.sendToDlq(rejects.map((r) => deadLetterRecord(r.m, { topic, partition, reason: r.reason, issues: r.issues, at, line: r.line }))),
         deps.deadLetters.append(
           rejects.map((r) => ({
             tenantId: r.tenantId,
             source: 'kafka' as const,
             reason: r.reason,
             issues: r.issues,
-            raw: r.m.value ? r.m.value.subarray(0, RAW_LIMIT_BYTES).toString('utf8') : '',
+            raw: (r.line?.raw ?? r.m.value)?.subarray(0, RAW_LIMIT_BYTES).toString('utf8') ?? '',
           })),
         ),
       ]),
     );
     metrics.kafkaProduced.inc({ topic_kind: 'dead_letters' }, rejects.length);
     for (const r of rejects) metrics.kafkaRecords.inc({ outcome: 'dead_lettered', reason: r.reason });
+  }
+
+  /**
+   * Which events count (true) and which are duplicates: an idempotency key counts once
+   * per window (tenant × currency × minute). Memory answers for every window it holds
+   * whole (see the engine's `lookup`) and for the batch itself; only events of windows
+   * past the watermark and not in memory (late ones) are looked up in the log, by its
+   * primary key. (Looking every key up in the whole log cost more than the rest of the
+   * pipeline together, and grew with the log.)
+   */
+  async function dedupe(events: readonly AcceptedEvent[]): Promise<boolean[]> {
+    const fresh = new Array<boolean>(events.length);
+    const inBatch = new Set<string>();
+    const ask: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const id = eventInWindowId(e);
+      if (inBatch.has(id)) {
+        fresh[i] = false;
+        continue;
+      }
+      inBatch.add(id);
+      const known = aggregator.lookup(e);
+      fresh[i] = known === 'new';
+      if (known === 'unknown') ask.push(i);
+    }
+    if (ask.length > 0) {
+      const logged = await step('dedupe', timeout, () => eventLog.existingInWindows(ask.map((i) => events[i]!), { source, afterSeq: resumedAt, writer }));
+      for (const i of ask) fresh[i] = !logged.has(eventInWindowId(events[i]!));
+    }
+    return fresh;
   }
 
   return {
@@ -183,66 +217,70 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
      */
     async process(messages: readonly ConsumedMessage[], highWatermark: number, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
       const startedAt = deps.clock();
-      // Parallel arrays rather than an object per record: this loop runs for every event.
+      // Parallel arrays rather than an object per event: this loop runs for every event.
       const valid: AcceptedEvent[] = [];
       const validRecords: ConsumedMessage[] = [];
+      const validLines: (number | undefined)[] = [];
       const offsets: number[] = [];
       const rejects: Reject[] = [];
       let first = -1;
       let last = -1;
+      let consumed = 0;
       for (const m of messages) {
         const offset = Number(m.offset);
         if (offset < next) continue;
         if (first < 0) first = offset;
         last = offset;
-        const d = decodeRecord(m, maxEventBytes);
-        if (d.ok) {
-          valid.push(d.event);
-          validRecords.push(m);
-          offsets.push(offset);
-        } else {
-          const key = m.key?.toString('latin1') ?? '';
-          rejects.push({ m, reason: d.reason, issues: d.issues, tenantId: TENANT_ID_PATTERN.test(key) ? key : '' });
+        const decoded = decodeMessage(m, maxEventBytes);
+        consumed += decoded.length;
+        for (const d of decoded) {
+          if (d.ok) {
+            valid.push(d.event);
+            validRecords.push(m);
+            validLines.push(d.line);
+            offsets.push(offset);
+          } else {
+            const key = m.key?.toString('latin1') ?? '';
+            const line = d.line === undefined ? undefined : { number: d.line, raw: d.raw! };
+            rejects.push({ m, line, reason: d.reason, issues: d.issues, tenantId: TENANT_ID_PATTERN.test(key) ? key : '' });
+          }
         }
       }
       if (first < 0) return;
-      metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, last - first + 1);
+      metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, consumed);
 
       await loadCurrencies(valid);
       let kept = 0;
       for (let i = 0; i < valid.length; i++) {
-        if (!withinBudget(valid[i]!, validRecords[i]!, rejects)) continue;
+        if (!withinBudget(valid[i]!, validRecords[i]!, validLines[i], rejects)) continue;
         valid[kept] = valid[i]!;
         offsets[kept++] = offsets[i]!;
       }
       valid.length = kept;
-      const seen = await step('dedupe', timeout, () => eventLog.existingKeys(valid, { source, afterSeq: resumedAt, writer }));
-      const fresh: AcceptedEvent[] = [];
+      const fresh = await dedupe(valid);
+      const events: AcceptedEvent[] = [];
       const seqs: number[] = [];
       for (let i = 0; i < kept; i++) {
-        const e = valid[i]!;
-        const id = `${e.tenantId}\u0000${e.key}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        fresh.push(e);
+        if (!fresh[i]) continue;
+        events.push(valid[i]!);
         seqs.push(offsets[i]! + 1);
       }
       if (rejects.length > 0) await deadLetter(rejects);
       // Slow storage must not cost the group membership; this throws if the group is
       // rebalancing, before anything of the batch is logged or aggregated.
       await heartbeat();
-      if (fresh.length > 0) {
+      if (events.length > 0) {
         // The token names the batch: a retried identical insert is dropped by ClickHouse.
-        await step('log_append', timeout, () => eventLog.append(fresh, { source, seq: seqs, writer, token: `${source}:${first}-${last}` }));
+        await step('log_append', timeout, () => eventLog.append(events, { source, seq: seqs, writer, token: `${source}:${first}-${last}` }));
       }
-      aggregator.ingest(fresh, last + 1);
+      aggregator.ingest(events, last + 1);
       next = last + 1;
       lastRecordAt = Math.max(lastRecordAt, Number(messages[messages.length - 1]!.timestamp));
       logEnd = Math.max(logEnd, highWatermark);
       if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, startedAt);
 
-      metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, fresh.length);
-      const duplicates = kept - fresh.length;
+      metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, events.length);
+      const duplicates = kept - events.length;
       if (duplicates) metrics.kafkaRecords.inc({ outcome: 'duplicate', reason: '' }, duplicates);
     },
 

@@ -51,7 +51,7 @@ export function createMetrics() {
     // topic's partition count and removed when a partition moves away.
     kafkaRecords: new Counter({
       name: 'tilecast_kafka_records_total',
-      help: 'Kafka records by outcome (consumed|accepted|duplicate|dead_lettered) and reject reason',
+      help: 'Events from Kafka records (a batch record counts one per line) by outcome (consumed|accepted|duplicate|dead_lettered) and reject reason',
       labelNames: ['outcome', 'reason'] as const,
       registers,
     }),

@@ -18,6 +18,7 @@ import { windowId, type WindowRef } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
 
 const keyRow = z.object({ tenant_id: z.string(), event_key: z.string() });
+const windowKeyRow = z.object({ tenant_id: z.string(), currency: z.string(), window_start_ms: z.coerce.number(), event_key: z.string() });
 const refRow = z.object({ tenant_id: z.string(), currency: z.string(), window_start_ms: z.coerce.number() });
 const eventRow = z.object({
   tenant_id: z.string(),
@@ -29,6 +30,10 @@ const eventRow = z.object({
   trace_id: z.string(),
   event_time_ms: z.coerce.number(),
 });
+
+/** An event's identity for deduplication in its window: `windowId\0key`. */
+export const eventInWindowId = (e: Pick<WindowEvent, 'tenantId' | 'currency' | 'timestamp' | 'key'>): string =>
+  `${windowId({ tenantId: e.tenantId, currency: e.currency, windowStart: Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS })}\u0000${e.key}`;
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 /** The key for the dedupe lookup's space-separated list; keys are UUID-shaped by contract. */
@@ -91,6 +96,40 @@ export function createEventLog(db: ClickHouse) {
     },
 
     /**
+     * Which of these events are already logged in their own window (tenant, currency,
+     * minute), as `windowId\0key` strings (see `eventInWindowId`). One query, served by the
+     * primary key (tenant_id, currency, window_start, event_key); `unfed` as above.
+     * Kafka workers ask this only for events whose window memory cannot vouch for.
+     */
+    async existingInWindows(
+      events: readonly Pick<WindowEvent, 'tenantId' | 'currency' | 'timestamp' | 'key'>[],
+      unfed: { source: string; afterSeq: number; writer: string },
+    ): Promise<Set<string>> {
+      const out = new Set<string>();
+      if (events.length === 0) return out;
+      const rows = await db.query({
+        queryId: 'event_log.existing_in_windows',
+        sql: `SELECT DISTINCT tenant_id, currency, toUnixTimestamp(window_start) * 1000 AS window_start_ms, event_key FROM events
+              WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
+                AND window_start IN {starts:Array(DateTime('UTC'))}
+                AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))
+                AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
+        params: {
+          tenants: unique(events.map((e) => e.tenantId)),
+          currencies: unique(events.map((e) => e.currency)),
+          starts: unique(events.map((e) => toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS))),
+          keys: unique(events.map(keyOf)).join(' '),
+          source: unfed.source,
+          after: unfed.afterSeq,
+          writer: unfed.writer,
+        },
+        row: windowKeyRow,
+      });
+      for (const r of rows) out.add(`${windowId({ tenantId: r.tenant_id, currency: r.currency, windowStart: r.window_start_ms })}\u0000${r.event_key}`);
+      return out;
+    },
+
+    /**
      * Appends accepted events in one insert (= one part, atomic). `seq` is one number
      * for the whole batch (HTTP) or one per event (Kafka offset + 1). `token` names the
      * batch (e.g. `kafka:<topic>:<p>:<first>-<last>`): a retried insert with the same
@@ -123,8 +162,8 @@ export function createEventLog(db: ClickHouse) {
 
     /**
      * Every logged event of the given windows, grouped by window id. One query.
-     * A key logged twice (two writers racing past the dedupe lookup, e.g. a zombie
-     * worker and the partition's new owner) comes back once.
+     * A key logged twice in a window (two writers racing past the dedupe lookup, e.g. a
+     * zombie worker and the partition's new owner) comes back once.
      */
     async loadWindows(refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> {
       const out = new Map<string, WindowEvent[]>(refs.map((r) => [windowId(r), []]));
@@ -135,7 +174,7 @@ export function createEventLog(db: ClickHouse) {
               FROM events
               WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
                 AND window_start IN {starts:Array(DateTime('UTC'))}
-              LIMIT 1 BY tenant_id, event_key`,
+              LIMIT 1 BY tenant_id, currency, window_start, event_key`,
         params: {
           tenants: unique(refs.map((r) => r.tenantId)),
           currencies: unique(refs.map((r) => r.currency)),

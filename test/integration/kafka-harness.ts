@@ -60,14 +60,28 @@ export async function produce(brokers: string, topic: string, records: readonly 
   await producer.connect();
   const chunk = o.chunk ?? 5_000;
   const started = Date.now();
+  // `pace` and `chunk` count events (a batch record carries one per line).
+  const eventsOf = (r: StreamRecord) => (r.kind === 'batch' ? r.value.split('\n').length : 1);
+  let sentEvents = 0;
   try {
-    for (let i = 0; i < records.length; i += chunk) {
+    for (let i = 0; i < records.length; ) {
       if (o.pace) {
-        const dueAt = started + (i / o.pace) * 1000;
+        const dueAt = started + (sentEvents / o.pace) * 1000;
         if (dueAt > Date.now()) await new Promise((r) => setTimeout(r, dueAt - Date.now()));
       }
-      await producer.send({ topic, acks: -1, messages: records.slice(i, i + chunk).map((r) => ({ key: r.key, value: r.value })) });
-      o.onProgress?.(Math.min(records.length, i + chunk));
+      // Up to `chunk` events, and under the broker's 1 MiB record-batch limit.
+      let j = i;
+      let events = 0;
+      let bytes = 0;
+      while (j < records.length && (j === i || (events + eventsOf(records[j]!) <= chunk && bytes + records[j]!.value.length <= 768 * 1024))) {
+        events += eventsOf(records[j]!);
+        bytes += records[j]!.value.length;
+        j++;
+      }
+      await producer.send({ topic, acks: -1, messages: records.slice(i, j).map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
+      sentEvents += events;
+      i = j;
+      o.onProgress?.(j);
     }
   } finally {
     await producer.disconnect();

@@ -1,6 +1,7 @@
 /**
  * The setup the 200,000-event Kafka scenarios share (done-when 1–3 of issue 3): a stream
- * over 20 tenants with its ground truth, a fresh topic and dead-letter topic, one
+ * over 20 tenants with its ground truth (half of it in NDJSON batch records, half one
+ * record per event), a fresh topic and dead-letter topic, one
  * chdb-server as the shared ClickHouse, and two `tilecast worker` processes.
  */
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
@@ -14,15 +15,17 @@ export function scenarioStream(label: string, seed: number) {
   const run = `${label}${process.pid}${Date.now().toString(36)}`;
   const topic = `tilecast.test.${run}`;
   const tenants = Array.from({ length: 20 }, (_, i) => `${run}-t${i}`);
-  const { records, truth } = generateStream({
+  const { records, events, truth } = generateStream({
     seed,
     tenants,
     count: 200_000,
     start: Date.now() - 12 * 60_000,
     spanMs: 10 * 60_000,
     allowedLatenessMs: SCENARIO_LATENESS_MS,
+    // Half the records travel in NDJSON batch records (as `tilecast api` sends them).
+    batchShare: 0.5,
   });
-  return { run, topic, dlq: `${topic}.dlq`, tenants, records, truth, malformed: records.filter((r) => r.kind === 'malformed') };
+  return { run, topic, dlq: `${topic}.dlq`, tenants, records, events, truth, malformed: events.filter((r) => r.kind === 'malformed') };
 }
 
 export interface RunningScenario {

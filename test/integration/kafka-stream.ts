@@ -11,9 +11,16 @@ import { prng } from '../helpers/dataset.ts';
 export interface StreamRecord {
   key: string;
   value: string;
-  kind: 'valid' | 'duplicate' | 'malformed';
+  /** `batch`: an NDJSON batch record (several of the other kinds, one per line). */
+  kind: 'valid' | 'duplicate' | 'malformed' | 'batch';
   expectedReason?: 'invalid_json' | 'schema_violation' | 'oversized' | 'tenant_mismatch';
+  headers?: Record<string, string>;
 }
+
+/** Lines per batch record at most (the stream's batches are small so they mix with single records). */
+const BATCH_LINES = 25;
+/** How far ahead (in arrival order) a batch collects records of its key. */
+const BATCH_LOOKAHEAD = 400;
 
 export interface WindowValues {
   revenue: string;
@@ -36,6 +43,12 @@ export interface StreamOptions {
   duplicateRate?: number;
   malformedRate?: number;
   lateRate?: number;
+  /**
+   * Share of records sent inside NDJSON batch records (as `tilecast api` sends them), the
+   * rest one record per event. A batch takes the next records of its key in arrival order
+   * (per-tenant order is kept), malformed ones included: they become bad lines. Default 0.
+   */
+  batchShare?: number;
 }
 
 const CURRENCIES = ['USD', 'EUR', 'JPY'];
@@ -109,6 +122,8 @@ export function generateStream(o: StreamOptions) {
     records.push({ ...breakers[i % breakers.length]!(event), kind: 'malformed', arrival });
   }
   records.sort((a, b) => a.arrival - b.arrival);
+  const events = records.map(({ arrival: _a, ...rec }) => rec);
+  const messages = packBatches(events, o.batchShare ?? 0, r);
 
   // Ground truth per one-minute window of tenant × currency, from the unique valid events.
   const acc = new Map<string, { revenue: bigint; purchases: number; signups: number; upgrades: number; churns: number; users: Set<string> }>();
@@ -130,7 +145,32 @@ export function generateStream(o: StreamOptions) {
       { revenue: formatMicros(a.revenue), purchases: a.purchases, signups: a.signups, upgrades: a.upgrades, churns: a.churns, activeUsers: a.users.size },
     ]),
   );
-  return { records: records.map(({ arrival: _a, ...rec }) => rec), truth };
+  return { records: messages, events, truth };
+}
+
+/** Packs a share of the records into NDJSON batch records of one key each (see StreamOptions.batchShare). */
+function packBatches(records: readonly StreamRecord[], share: number, r: ReturnType<typeof prng>): StreamRecord[] {
+  // Oversized records stay single records, so the record-level size check stays covered
+  // here (an oversized line is covered by the unit tests).
+  const batchable = records.map((rec) => rec.expectedReason !== 'oversized' && r.next() < share);
+  const taken = new Array<boolean>(records.length).fill(false);
+  const out: StreamRecord[] = [];
+  for (let i = 0; i < records.length; i++) {
+    if (taken[i]) continue;
+    const first = records[i]!;
+    if (!batchable[i]) {
+      out.push(first);
+      continue;
+    }
+    const lines = [first.value];
+    for (let j = i + 1; j < Math.min(records.length, i + BATCH_LOOKAHEAD) && lines.length < BATCH_LINES; j++) {
+      if (taken[j] || !batchable[j] || records[j]!.key !== first.key) continue;
+      taken[j] = true;
+      lines.push(records[j]!.value);
+    }
+    out.push({ key: first.key, value: lines.join('\n'), kind: 'batch', headers: { 'content-type': 'application/x-ndjson' } });
+  }
+  return out;
 }
 
 /** Windows whose stored values differ from the truth (missing, extra or wrong), for a readable failure. */

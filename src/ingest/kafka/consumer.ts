@@ -22,6 +22,7 @@ export interface ConsumedMessage {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly timestamp: string;
+  readonly headers?: Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
 }
 
 export interface ConsumedBatch {

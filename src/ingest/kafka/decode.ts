@@ -1,7 +1,14 @@
 /**
- * One Kafka record → an accepted event or a reject with a snake_case reason, using the
+ * One Kafka record → accepted events or rejects with a snake_case reason, using the
  * same validation steps as the HTTP intake (validate.ts), plus the checks only a
- * record needs: a size cap before parsing, and the key = tenantId rule.
+ * record needs: size caps before parsing, and the key = tenantId rule.
+ *
+ * A record holds one Event v1 (JSON), or — with the header `content-type:
+ * application/x-ndjson` — a batch of them, one per line, all of the key's tenant.
+ * Batches are what `tilecast api` and the typed producer send (one record per request
+ * and tenant): Kafka's per-record cost (framing, kafkajs' decoding, about 4 µs here) is
+ * then paid once per batch instead of once per event. Each line is judged alone: a bad
+ * line is dead-lettered with its own bytes and line number, its neighbours count.
  *
  * Why the key rule: records are partitioned by key, and a worker owns a tenant's
  * windows only because all of that tenant's events land in one partition. A record
@@ -12,31 +19,80 @@ import type { AcceptedEvent } from '../../contracts/event.ts';
 import { validateEvent, type Issue } from '../validate.ts';
 import type { ConsumedMessage } from './consumer.ts';
 
-/** Largest record value accepted (an Event v1 is a few hundred bytes). */
+/** Largest event accepted (an Event v1 is a few hundred bytes). */
 export const MAX_EVENT_BYTES = 16 * 1024;
+/** Largest batch record accepted (the broker's default `message.max.bytes` is 1 MiB). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+export const BATCH_HEADER = 'content-type';
+export const BATCH_CONTENT_TYPE = 'application/x-ndjson';
 
 export const KAFKA_REJECT_REASONS = ['oversized', 'invalid_json', 'schema_violation', 'tenant_mismatch', 'currency_budget_exceeded'] as const;
 export type KafkaRejectReason = (typeof KAFKA_REJECT_REASONS)[number];
 
 export type Decoded = { ok: true; event: AcceptedEvent } | { ok: false; reason: KafkaRejectReason; issues: Issue[] };
 
+/** A decoded event or reject of a record; `line` (1-based) and `raw` (its bytes) for a batch's lines. */
+export type DecodedLine = Decoded & { line?: number; raw?: Buffer };
+
 const reject = (reason: KafkaRejectReason, message: string, path = ''): Decoded => ({ ok: false, reason, issues: [{ path, message }] });
 
-export function decodeRecord(m: ConsumedMessage, maxBytes = MAX_EVENT_BYTES): Decoded {
-  const { value } = m;
-  if (value === null || value.length === 0) return reject('invalid_json', 'record has no value');
-  if (value.length > maxBytes) return reject('oversized', `value is ${value.length} bytes; the limit is ${maxBytes}`);
+function decodeJson(text: string, key: Buffer | null): Decoded {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(value.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     return reject('invalid_json', (err as Error).message);
   }
   const r = validateEvent(parsed);
   if (!r.ok) return { ok: false, reason: 'schema_violation', issues: r.issues };
   // tenantId is ASCII by contract, so latin1 decoding of a matching key is exact and cheap.
-  if (m.key === null || m.key.toString('latin1') !== r.event.tenantId) {
+  if (key === null || key.toString('latin1') !== r.event.tenantId) {
     return reject('tenant_mismatch', 'the record key must be the event tenantId (one tenant = one partition)', 'key');
   }
   return r;
+}
+
+/** A single-event record. */
+export function decodeRecord(m: ConsumedMessage, maxBytes = MAX_EVENT_BYTES): Decoded {
+  const { value } = m;
+  if (value === null || value.length === 0) return reject('invalid_json', 'record has no value');
+  if (value.length > maxBytes) return reject('oversized', `value is ${value.length} bytes; the limit is ${maxBytes}`);
+  return decodeJson(value.toString('utf8'), m.key);
+}
+
+export const isBatchRecord = (m: ConsumedMessage): boolean => {
+  const h = m.headers?.[BATCH_HEADER];
+  return h !== undefined && String(h) === BATCH_CONTENT_TYPE;
+};
+
+/** Every event of a record, single or batch, in order. Empty lines of a batch are skipped. */
+export function decodeMessage(m: ConsumedMessage, maxEventBytes = MAX_EVENT_BYTES): DecodedLine[] {
+  if (!isBatchRecord(m)) return [decodeRecord(m, maxEventBytes)];
+  const { value } = m;
+  if (value === null || value.length === 0) return [reject('invalid_json', 'batch record has no value')];
+  if (value.length > MAX_BATCH_BYTES) return [reject('oversized', `batch is ${value.length} bytes; the limit is ${MAX_BATCH_BYTES}`)];
+  const out: DecodedLine[] = [];
+  let line = 0;
+  for (let start = 0; start < value.length; ) {
+    let end = value.indexOf(10, start);
+    if (end < 0) end = value.length;
+    line += 1;
+    if (end > start) {
+      const raw = value.subarray(start, end);
+      const d =
+        raw.length > maxEventBytes ? reject('oversized', `line is ${raw.length} bytes; the limit is ${maxEventBytes}`) : decodeJson(raw.toString('utf8'), m.key);
+      out.push(d.ok ? { ...d, line } : { ...d, line, raw });
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/** Line `n` (1-based) of a batch record's value: the bytes a dead letter of that line carries. */
+export function lineOf(value: Buffer, n: number): Buffer {
+  let start = 0;
+  for (let i = 1; i < n; i++) start = value.indexOf(10, start) + 1;
+  const end = value.indexOf(10, start);
+  return value.subarray(start, end < 0 ? value.length : end);
 }

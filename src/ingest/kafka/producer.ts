@@ -16,6 +16,7 @@ import { Partitioners, type Producer } from 'kafkajs';
 import type { EventV1 } from '../../contracts/event.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { KafkaClient } from './client.ts';
+import { BATCH_CONTENT_TYPE, BATCH_HEADER } from './decode.ts';
 
 export interface OutgoingMessage {
   key: string | Buffer | null;
@@ -42,6 +43,44 @@ export function encodeEvent(e: EventV1): string {
     traceId: e.traceId,
     timestamp: e.timestamp,
   });
+}
+
+/** A batch record holds at most this many events and bytes (well under the broker's 1 MiB default). */
+export const BATCH_MAX_EVENTS = 1000;
+export const BATCH_MAX_BYTES = 256 * 1024;
+/** Values per produce request (see `send`). */
+const SEND_MAX_BYTES = 768 * 1024;
+const byteLength = (v: string | Buffer | null): number => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+
+/**
+ * Events as records: one NDJSON batch record per tenant (split at BATCH_MAX_EVENTS /
+ * BATCH_MAX_BYTES), each tenant's events in their given order (see decode.ts).
+ */
+export function batchRecords(events: readonly EventV1[]): OutgoingMessage[] {
+  const byTenant = new Map<string, string[]>();
+  for (const e of events) {
+    let lines = byTenant.get(e.tenantId);
+    if (!lines) byTenant.set(e.tenantId, (lines = []));
+    lines.push(encodeEvent(e));
+  }
+  const out: OutgoingMessage[] = [];
+  for (const [tenantId, lines] of byTenant) {
+    let chunk: string[] = [];
+    let bytes = 0;
+    const emit = () => {
+      if (chunk.length) out.push({ key: tenantId, value: chunk.join('\n'), headers: { [BATCH_HEADER]: BATCH_CONTENT_TYPE } });
+      chunk = [];
+      bytes = 0;
+    };
+    for (const line of lines) {
+      const size = Buffer.byteLength(line) + 1;
+      if (chunk.length >= BATCH_MAX_EVENTS || bytes + size > BATCH_MAX_BYTES) emit();
+      chunk.push(line);
+      bytes += size;
+    }
+    emit();
+  }
+  return out;
 }
 
 export function createKafkaProducer(client: KafkaClient, logger: Logger, o: KafkaProducerOptions = {}) {
@@ -71,9 +110,28 @@ export function createKafkaProducer(client: KafkaClient, logger: Logger, o: Kafk
     await failed.then((p) => p.disconnect()).catch(() => undefined);
   }
 
-  /** Writes messages to `topic`; resolves once all are acknowledged by all in-sync replicas. */
+  /**
+   * Writes messages to `topic`; resolves once all are acknowledged by all in-sync replicas.
+   * Sent in requests of at most SEND_MAX_BYTES of values, one after the other (order kept):
+   * the broker refuses a record batch over its `message.max.bytes` (1 MiB by default),
+   * and kafkajs puts everything of one call for one partition into one batch.
+   */
   async function send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const size = byteLength(messages[i]!.value) + byteLength(messages[i]!.key);
+      if (i > start && bytes + size > SEND_MAX_BYTES) {
+        await sendRequest(topic, messages.slice(start, i));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    if (start < messages.length) await sendRequest(topic, start === 0 ? messages : messages.slice(start));
+  }
+
+  async function sendRequest(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     const p = producer();
     try {
       await (await p).send({ topic, acks: -1, timeout: ackTimeoutMs, messages: messages as OutgoingMessage[] });
@@ -92,12 +150,8 @@ export function createKafkaProducer(client: KafkaClient, logger: Logger, o: Kafk
 
     send,
 
-    /** Writes validated events to `topic`, keyed by tenant (one tenant = one partition, in order). */
-    sendEvents: (topic: string, events: readonly EventV1[]): Promise<void> =>
-      send(
-        topic,
-        events.map((e) => ({ key: e.tenantId, value: encodeEvent(e) })),
-      ),
+    /** Writes validated events to `topic` as batch records keyed by tenant (one tenant = one partition, in order). */
+    sendEvents: (topic: string, events: readonly EventV1[]): Promise<void> => send(topic, batchRecords(events)),
 
     async close(): Promise<void> {
       const p = current;
