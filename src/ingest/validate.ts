@@ -27,7 +27,10 @@ export function validateEvent(value: unknown): StepResult {
   if (!r.success) {
     return { ok: false, reason: 'schema_violation', issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
   }
-  return { ok: true, event: { ...r.data, key: idempotencyKey(r.data) } };
+  // r.data is zod's own fresh copy of the input: give it its key in place (no second copy per event).
+  const event = r.data as AcceptedEvent;
+  event.key = idempotencyKey(r.data);
+  return { ok: true, event };
 }
 
 /** The caller's token names the only tenant it may write. */

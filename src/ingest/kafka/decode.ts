@@ -82,7 +82,11 @@ export function decodeMessage(m: ConsumedMessage, maxEventBytes = MAX_EVENT_BYTE
       const raw = value.subarray(start, end);
       const d =
         raw.length > maxEventBytes ? reject('oversized', `line is ${raw.length} bytes; the limit is ${maxEventBytes}`) : decodeJson(raw.toString('utf8'), m.key);
-      out.push(d.ok ? { ...d, line } : { ...d, line, raw });
+      // The decode result is fresh: label it in place rather than copy it per event.
+      const labelled = d as DecodedLine;
+      labelled.line = line;
+      if (!d.ok) labelled.raw = raw;
+      out.push(labelled);
     }
     start = end + 1;
   }
