@@ -22,6 +22,8 @@ export interface WatermarkState {
 export const initialWatermark = (value = 0): WatermarkState => ({ value, newestEventAt: null, lastArrivalAt: null });
 
 export function observeEvent(s: WatermarkState, eventAt: number, now: number, o: WatermarkOptions): WatermarkState {
+  // Runs once per event; most events of a batch change nothing (same clock reading, not the newest).
+  if (s.lastArrivalAt === now && s.newestEventAt !== null && eventAt <= s.newestEventAt) return s;
   const newestEventAt = s.newestEventAt === null ? eventAt : Math.max(s.newestEventAt, eventAt);
   return { value: Math.max(s.value, newestEventAt - o.allowedLatenessMs), newestEventAt, lastArrivalAt: now };
 }
