@@ -28,9 +28,10 @@ export interface SeriesInputValues {
   compareTo: Comparison | null;
 }
 
-/** A checked request: `breakdown` asks for one series per currency. */
+/** A checked request: `breakdown` asks for one series per currency; `traces`: its points need trace ids. */
 export interface SeriesRequest extends SeriesInputValues {
   breakdown: boolean;
+  traces: boolean;
   table: string;
 }
 
@@ -69,8 +70,9 @@ export interface Series {
 export const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 
 /** Checks a request before any work and picks its source; throws BAD_USER_INPUT errors that say how to fix it. */
-export function prepareSeriesRequest(r: SeriesInputValues, o: { now: number; breakdown?: boolean }): SeriesRequest {
+export function prepareSeriesRequest(r: SeriesInputValues, o: { now: number; breakdown?: boolean; traces?: boolean }): SeriesRequest {
   const breakdown = o.breakdown ?? false;
+  const traces = o.traces ?? true;
   if (r.metric === 'REVENUE' && r.currency === null && !breakdown) {
     throw badInput('REVENUE needs a currency: amounts in different currencies are never added together (use `breakdown` for revenue by currency)');
   }
@@ -91,10 +93,10 @@ export function prepareSeriesRequest(r: SeriesInputValues, o: { now: number; bre
       const finer = cPick.source.resolutionMs < pick.source.resolutionMs ? cPick.source : pick.source;
       const kept = (from: number) => finer.retentionMs === null || from >= o.now - finer.retentionMs;
       if (!kept(r.from) || !kept(c.from)) throw badInput('the comparison period needs another source than the period: choose a shorter range');
-      return { ...r, breakdown, table: finer.table };
+      return { ...r, breakdown, traces, table: finer.table };
     }
   }
-  return { ...r, breakdown, table: pick.source.table };
+  return { ...r, breakdown, traces, table: pick.source.table };
 }
 
 /** How many series a request costs against MAX_SERIES_PER_REQUEST. */
@@ -109,16 +111,23 @@ function rangesOf(r: SeriesRequest): { current: Part; previous: Part | null } {
   return { current: { from: r.from, to: r.to }, previous: r.compareTo ? comparisonRange(r, r.granularity, r.compareTo, r.timeZone) : null };
 }
 
-function pointsOf(r: SeriesRequest, range: Part, agg: Aggregate | undefined, watermark: number, bucketCache: Map<string, Bucket[]>): { points: Point[]; total: string } {
+interface BucketList {
+  buckets: Bucket[];
+  starts: Set<number>;
+}
+
+function pointsOf(r: SeriesRequest, range: Part, agg: Aggregate | undefined, watermark: number, bucketCache: Map<string, BucketList>): { points: Point[]; total: string } {
   // Series of one request mostly share ranges: compute each bucket list once (time-zone math is not free).
   const cacheKey = JSON.stringify([range.from, range.to, r.granularity, r.timeZone]);
   let shared = bucketCache.get(cacheKey);
-  if (!shared) bucketCache.set(cacheKey, (shared = bucketsBetween(range.from, range.to, r.granularity, r.timeZone)));
-  const buckets = [...shared];
+  if (!shared) {
+    const buckets = bucketsBetween(range.from, range.to, r.granularity, r.timeZone);
+    bucketCache.set(cacheKey, (shared = { buckets, starts: new Set(buckets.map((b) => b.start)) }));
+  }
+  let buckets = shared.buckets;
   // Never drop data the database returned, even if a bucket boundary disagreed.
-  const known = new Set(buckets.map((b) => b.start));
-  for (const start of agg?.buckets.keys() ?? []) if (!known.has(start)) buckets.push({ start, end: start + WINDOW_MS });
-  buckets.sort((a, b) => a.start - b.start);
+  const unknown = agg ? [...agg.buckets.keys()].filter((start) => !shared.starts.has(start)) : [];
+  if (unknown.length > 0) buckets = [...buckets, ...unknown.map((start) => ({ start, end: start + WINDOW_MS }))].sort((a, b) => a.start - b.start);
   return {
     points: buckets.map((b) => {
       const row = agg?.buckets.get(b.start);
@@ -139,8 +148,9 @@ export function createSeriesLoader(deps: { reader: SeriesReader; freshness: Fres
         let b = branches.get(key);
         if (!b) {
           const users = { combined: false, currencies: new Set<string>() };
-          branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: new Set(), combined: false, users }));
+          branches.set(key, (b = { table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: new Set(), combined: false, users, traces: false }));
         }
+        if (r.traces) b.traces = true;
         // Distinct users are merged only for the currencies (or the sum) that ask for them.
         const wants = r.metric === 'ACTIVE_USERS' || r.metric === 'ARPU' ? b.users : null;
         if (r.breakdown) {
@@ -165,7 +175,7 @@ export function createSeriesLoader(deps: { reader: SeriesReader; freshness: Fres
       const byKey = new Map<string, BranchResult>(list.map((b, i) => [branchKey(b), results[i]!]));
       const freshness = deps.freshness.of(deps.tenantId);
       const watermark = deps.freshness.watermark();
-      const bucketCache = new Map<string, Bucket[]>();
+      const bucketCache = new Map<string, BucketList>();
       const resultOf = (r: SeriesRequest, range: Part) => byKey.get(branchKey({ table: r.table, ...range, granularity: r.granularity, timeZone: r.timeZone }))!;
 
       const build = (r: SeriesRequest, currency: string | null): Series => {
@@ -191,7 +201,7 @@ export function createSeriesLoader(deps: { reader: SeriesReader; freshness: Fres
       });
     },
     {
-      cacheKeyFn: (r) => JSON.stringify([r.metric, r.currency, r.from, r.to, r.granularity, r.timeZone, r.compareTo, r.breakdown, r.table]),
+      cacheKeyFn: (r) => JSON.stringify([r.metric, r.currency, r.from, r.to, r.granularity, r.timeZone, r.compareTo, r.breakdown, r.traces, r.table]),
       // Above MAX_SERIES_PER_REQUEST nothing reaches the loader, so one batch is one read.
       maxBatchSize: 2 * MAX_SERIES_PER_REQUEST,
     },

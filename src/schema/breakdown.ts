@@ -2,6 +2,7 @@ import type { Metric } from '../contracts/metrics.ts';
 import type { Freshness } from '../resolvers/freshness.ts';
 import type { Series } from '../resolvers/series.ts';
 import { prepareSeriesRequest, seriesCost } from '../resolvers/series.ts';
+import { asksForTraceIds } from '../resolvers/selection.ts';
 import { builder } from './builder.ts';
 import { ComparisonEnum, GranularityEnum, MetricEnum } from './enums.ts';
 import { FreshnessRef } from './freshness.ts';
@@ -38,9 +39,9 @@ builder.queryField('breakdown', (t) =>
     type: BreakdownRef,
     description: 'A metric split by currency, e.g. revenue by currency. Read in the same single query as the other series of the request.',
     args: { input: t.arg({ type: BreakdownInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx, info) => {
       const loader = ctx.seriesLoader();
-      const request = prepareSeriesRequest(toValues({ ...input, currency: null }), { now: ctx.services.clock(), breakdown: true });
+      const request = prepareSeriesRequest(toValues({ ...input, currency: null }), { now: ctx.services.clock(), breakdown: true, traces: asksForTraceIds(info) });
       ctx.chargeSeries(seriesCost(request));
       const slices = await loader.load(request);
       return { metric: input.metric, slices, freshness: slices[0]?.freshness ?? ctx.services.freshness.of(ctx.principal!.tenantId) };

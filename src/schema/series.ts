@@ -2,6 +2,7 @@ import type { Metric } from '../contracts/metrics.ts';
 import type { DerivedMetric } from '../resolvers/derived.ts';
 import type { ComparisonSeries, Point, Series, SeriesInputValues } from '../resolvers/series.ts';
 import { prepareSeriesRequest, seriesCost } from '../resolvers/series.ts';
+import { asksForTraceIds } from '../resolvers/selection.ts';
 import { builder } from './builder.ts';
 import { ComparisonEnum, DerivedMetricEnum, GranularityEnum, MetricEnum } from './enums.ts';
 import { FreshnessRef } from './freshness.ts';
@@ -107,9 +108,9 @@ builder.queryField('series', (t) =>
     type: SeriesRef,
     description: 'One metric over a range. Every series, derived series and breakdown of one request is read from ClickHouse at once.',
     args: { input: t.arg({ type: SeriesInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx, info) => {
       const loader = ctx.seriesLoader();
-      const request = prepareSeriesRequest(toValues(input), { now: ctx.services.clock() });
+      const request = prepareSeriesRequest(toValues(input), { now: ctx.services.clock(), traces: asksForTraceIds(info) });
       ctx.chargeSeries(seriesCost(request));
       return (await loader.load(request))[0]!;
     },
@@ -121,9 +122,9 @@ builder.queryField('derivedSeries', (t) =>
     type: DerivedSeriesRef,
     description: 'A derived metric (ARPU, NET_USER_CHANGE) over a range, in the same single read as the other series.',
     args: { input: t.arg({ type: DerivedSeriesInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx, info) => {
       const loader = ctx.seriesLoader();
-      const request = prepareSeriesRequest(toValues(input), { now: ctx.services.clock() });
+      const request = prepareSeriesRequest(toValues(input), { now: ctx.services.clock(), traces: asksForTraceIds(info) });
       ctx.chargeSeries(seriesCost(request));
       return (await loader.load(request))[0]!;
     },

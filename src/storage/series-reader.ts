@@ -18,7 +18,6 @@ import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
-import { windowValueColumns } from './window-rows.ts';
 
 export interface ReadBranch {
   /** Source table chosen by the caller (a closed set, see TABLES). */
@@ -36,6 +35,8 @@ export interface ReadBranch {
    * these currencies (a subset of `currencies`). Elsewhere activeUsers reads 0.
    */
   users: { combined: boolean; currencies: readonly string[] | 'all' };
+  /** Trace samples are needed (a dashboard rarely asks; they were most of a read's bytes). */
+  traces: boolean;
 }
 
 export interface BucketRow extends WindowValues {
@@ -64,8 +65,8 @@ interface TableSpec {
   time: string;
   /** A bucket of this granularity is exactly one row. */
   rowGranularity: Granularity;
-  /** Exact distinct users over many rows. */
-  mergeUsers: string;
+  /** Exact distinct users over many rows, optionally only rows matching a condition. */
+  mergeUsers: (condition?: string) => string;
   /** Column with the distinct users of a row's interval over all currencies, if stored. */
   allCurrencyUsers: string | null;
 }
@@ -79,8 +80,8 @@ interface TableSpec {
  * table per row first.
  */
 const TABLES: ReadonlyMap<string, TableSpec> = new Map([
-  ['windows', { time: 'window_start', rowGranularity: 'MINUTE', mergeUsers: 'uniqExactMerge(users)', allCurrencyUsers: null }],
-  ['windows_hourly', { time: 'hour_start', rowGranularity: 'HOUR', mergeUsers: 'uniqExactArray(user_keys)', allCurrencyUsers: 'active_users_all_currencies' }],
+  ['windows', { time: 'window_start', rowGranularity: 'MINUTE', mergeUsers: (c) => (c ? `uniqExactMergeIf(users, ${c})` : 'uniqExactMerge(users)'), allCurrencyUsers: null }],
+  ['windows_hourly', { time: 'hour_start', rowGranularity: 'HOUR', mergeUsers: (c) => (c ? `uniqExactArrayIf(user_keys, ${c})` : 'uniqExactArray(user_keys)'), allCurrencyUsers: 'active_users_all_currencies' }],
 ]);
 
 /**
@@ -96,32 +97,42 @@ const BUCKET_SQL: Record<Granularity, (t: string, tz: string) => string> = {
   MONTH: (t, tz) => `toDateTime(toStartOfMonth(${t}, {${tz}:String}), {${tz}:String})`,
 };
 
-const row = windowValueColumns.extend({
-  branch: z.coerce.number(),
+const numbers = z.array(z.coerce.number());
+const strings = z.array(z.string());
+/** The read's result, column by column (thousands of rows: no object per row to parse). */
+const columns = z.object({
+  branch: numbers,
   /** 0 = metrics (and stored per-row distinct users), 1 = merged distinct users only. */
-  users_part: z.coerce.number(),
-  active_users_all: z.coerce.number(),
-  all_currencies: z.coerce.number(),
-  is_total: z.coerce.number(),
-  currency: z.string(),
-  start_ms: z.coerce.number(),
-  windows: z.coerce.number(),
-  all_final: z.coerce.number(),
-  last_event_at_ms: z.coerce.number(),
-  trace_sample: z.array(z.string()),
+  users_part: numbers,
+  currency: strings,
+  all_currencies: numbers,
+  start_ms: numbers,
+  is_total: numbers,
+  windows: numbers,
+  revenue: strings,
+  purchases: numbers,
+  signups: numbers,
+  upgrades: numbers,
+  churns: numbers,
+  active_users: numbers,
+  active_users_all: numbers,
+  all_final: numbers,
+  last_event_at_ms: numbers,
+  trace_sample: z.array(strings),
 });
 
 // grouping(x) = 1 when x is aggregated away in that grouping set (SQL standard).
 // The trace sample of a bucket is one window's sample (cheap: no set of every trace id).
 // active_users / active_users_all are the stored per-row counts: right only where a
 // bucket is one row (per currency / over all currencies); the reader ignores them elsewhere.
-const METRICS = (allCurrencyUsers: string | null) => `0 AS users_part, count() AS windows, toString(sum(revenue)) AS revenue,
+const METRICS = (allCurrencyUsers: string | null, traces: boolean) => `0 AS users_part, toString(sum(revenue)) AS revenue,
        sum(purchases) AS purchases, sum(signups) AS signups, sum(upgrades) AS upgrades, sum(churns) AS churns,
        sum(active_users) AS active_users, ${allCurrencyUsers ? `max(${allCurrencyUsers})` : 'toUInt64(0)'} AS active_users_all,
-       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, arraySlice(any(trace_sample), 1, 5) AS trace_sample`;
-const USERS = (merge: string) => `1 AS users_part, count() AS windows, '0' AS revenue,
+       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms,
+       ${traces ? 'arraySlice(any(trace_sample), 1, 5)' : "CAST([], 'Array(String)')"} AS trace_sample`;
+const USERS = (count: string) => `1 AS users_part, '0' AS revenue,
        toUInt64(0) AS purchases, toUInt64(0) AS signups, toUInt64(0) AS upgrades, toUInt64(0) AS churns,
-       ${merge} AS active_users, toUInt64(0) AS active_users_all,
+       ${count} AS active_users, toUInt64(0) AS active_users_all,
        toUInt8(1) AS all_final, toInt64(0) AS last_event_at_ms, CAST([], 'Array(String)') AS trace_sample`;
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
@@ -139,73 +150,89 @@ export function createSeriesReader(db: ClickHouse) {
         params[`b${i}_from`] = b.from;
         params[`b${i}_to`] = b.to;
         params[`b${i}_tz`] = b.timeZone;
-        const select = (o: { part: string; currencies: readonly string[] | 'all'; sets: string[]; filterName: string }) => {
-          const filter = o.currencies !== 'all';
-          if (filter) params[`b${i}_${o.filterName}`] = o.currencies;
-          // grouping(x) is only valid when some set groups by x.
-          const currencyColumns = o.sets.some((x) => x.includes('currency')) ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
-          const bucket = `toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](t.time, `b${i}_tz`)})) * 1000`;
-          const startColumns = o.sets.some((x) => x.includes('start_ms')) ? `${bucket} AS start_ms, grouping(start_ms) AS is_total` : 'toInt64(0) AS start_ms, toUInt8(1) AS is_total';
-          return `SELECT ${i} AS branch, ${currencyColumns}, ${startColumns}, ${o.part}
-                  FROM ${b.table} FINAL
-                  WHERE tenant_id = {tenant:String}
+        const where = `tenant_id = {tenant:String}
                     AND ${t.time} >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
-                    AND ${t.time} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')
-                    ${filter ? `AND currency IN {b${i}_${o.filterName}:Array(String)}` : ''}
+                    AND ${t.time} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')`;
+        const bucket = `toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](t.time, `b${i}_tz`)})) * 1000`;
+        // grouping(x) is only valid when some set groups by x.
+        const startColumns = (sets: string[]) => (sets.some((x) => x.includes('start_ms')) ? `${bucket} AS start_ms, grouping(start_ms) AS is_total` : 'toInt64(0) AS start_ms, toUInt8(1) AS is_total');
+        const select = (o: { part: string; currencies: readonly string[] | 'all'; sets: string[] }) => {
+          if (o.currencies !== 'all') params[`b${i}_cur`] = o.currencies;
+          const currencyColumns = o.sets.some((x) => x.includes('currency')) ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
+          return `SELECT ${i} AS branch, ${currencyColumns}, ${startColumns(o.sets)}, ${o.part}
+                  FROM ${b.table} FINAL WHERE ${where} ${o.currencies !== 'all' ? `AND currency IN {b${i}_cur:Array(String)}` : ''}
                   GROUP BY GROUPING SETS (${o.sets.join(', ')})`;
         };
         const perCurrency = b.currencies === 'all' || b.currencies.length > 0;
         const selects = [
           select({
-            part: METRICS(t.allCurrencyUsers),
+            part: `count() AS windows, ${METRICS(t.allCurrencyUsers, b.traces)}`,
             currencies: b.combined ? 'all' : b.currencies,
             sets: [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])],
-            filterName: 'cur',
           }),
         ];
-        // Merged distinct users, only where no stored count answers.
-        if (b.users.combined) {
-          const storedPoints = bucketIsRow[i] && t.allCurrencyUsers !== null;
-          selects.push(select({ part: USERS(t.mergeUsers), currencies: 'all', sets: [...(storedPoints ? [] : ['(start_ms)']), '()'], filterName: 'ucur' }));
-        }
-        if (b.users.currencies === 'all' || b.users.currencies.length > 0) {
-          const sets = [...(bucketIsRow[i] ? [] : ['(currency, start_ms)']), '(currency)'];
-          selects.push(select({ part: USERS(t.mergeUsers), currencies: b.users.currencies, sets, filterName: 'ucur' }));
+        // Merged distinct users, only where no stored count answers, in one select per
+        // branch so each row's users are read once.
+        const { users } = b;
+        const combinedPoints = users.combined && !(bucketIsRow[i] && t.allCurrencyUsers !== null);
+        const currencyPoints = !bucketIsRow[i];
+        if (users.currencies === 'all') {
+          // Every currency (and maybe their sum): grouping sets, one merge.
+          const sets = [...(currencyPoints ? ['(currency, start_ms)'] : []), '(currency)', ...(combinedPoints ? ['(start_ms)'] : []), ...(users.combined ? ['()'] : [])];
+          selects.push(select({ part: `count() AS windows, ${USERS(t.mergeUsers())}`, currencies: 'all', sets }));
+        } else if (users.combined || users.currencies.length > 0) {
+          // The sum over all currencies ('' names it) and one filtered merge per listed
+          // currency, computed side by side and returned as one row per (name, count) pair.
+          params[`b${i}_unames`] = [...(users.combined ? [''] : []), ...users.currencies];
+          const counts = [...(users.combined ? [t.mergeUsers()] : []), ...users.currencies.map((_, k) => t.mergeUsers(`currency = {b${i}_u${k}:String}`))];
+          users.currencies.forEach((c, k) => (params[`b${i}_u${k}`] = c));
+          if (!users.combined) params[`b${i}_ucur`] = users.currencies;
+          const sets = combinedPoints || (currencyPoints && users.currencies.length > 0) ? ['(start_ms)', '()'] : [];
+          selects.push(`SELECT ${i} AS branch, pair.1 AS currency, toUInt8(pair.1 = '') AS all_currencies, start_ms, is_total, windows, ${USERS('pair.2')}
+                  FROM (SELECT ${startColumns(sets)}, count() AS windows, arrayZip({b${i}_unames:Array(String)}, [${counts.join(', ')}]) AS pairs
+                        FROM ${b.table} FINAL WHERE ${where} ${users.combined ? '' : `AND currency IN {b${i}_ucur:Array(String)}`}
+                        ${sets.length > 0 ? `GROUP BY GROUPING SETS (${sets.join(', ')})` : ''})
+                  ARRAY JOIN pairs AS pair`);
         }
         return selects;
       });
-      const rows = await db.query({ queryId: 'series.read', sql: sql.join('\nUNION ALL\n'), params, row });
+      const c = await db.queryColumns({ queryId: 'series.read', sql: sql.join('\nUNION ALL\n'), params, columns });
       const results: BranchResult[] = branches.map(() => ({ combined: emptyAggregate(), byCurrency: new Map() }));
-      const targetOf = (r: (typeof rows)[number]): Aggregate => {
-        const result = results[r.branch]!;
-        if (r.all_currencies === 1) return result.combined;
-        let target = result.byCurrency.get(r.currency);
-        if (!target) result.byCurrency.set(r.currency, (target = emptyAggregate()));
+      const targetOf = (i: number): Aggregate => {
+        const result = results[c.branch[i]!]!;
+        if (c.all_currencies[i] === 1) return result.combined;
+        let target = result.byCurrency.get(c.currency[i]!);
+        if (!target) result.byCurrency.set(c.currency[i]!, (target = emptyAggregate()));
         return target;
       };
+      const rows = c.branch.length;
       // The empty grouping set yields one row even over no windows: skip those.
-      for (const r of rows) {
-        if (r.windows === 0 || r.users_part === 1) continue;
+      for (let i = 0; i < rows; i++) {
+        if (c.windows[i] === 0 || c.users_part[i] === 1) continue;
+        const storedUsers = c.is_total[i] === 0 && bucketIsRow[c.branch[i]!];
         const value: BucketRow = {
-          revenue: canonicalDecimal(r.revenue),
-          purchases: r.purchases,
-          signups: r.signups,
-          upgrades: r.upgrades,
-          churns: r.churns,
-          activeUsers: r.is_total === 0 && bucketIsRow[r.branch] ? (r.all_currencies === 1 ? r.active_users_all : r.active_users) : 0,
-          allFinal: r.all_final === 1,
-          lastEventAt: r.last_event_at_ms,
-          traceSample: r.trace_sample,
+          revenue: canonicalDecimal(c.revenue[i]!),
+          purchases: c.purchases[i]!,
+          signups: c.signups[i]!,
+          upgrades: c.upgrades[i]!,
+          churns: c.churns[i]!,
+          activeUsers: storedUsers ? (c.all_currencies[i] === 1 ? c.active_users_all[i]! : c.active_users[i]!) : 0,
+          allFinal: c.all_final[i] === 1,
+          lastEventAt: c.last_event_at_ms[i]!,
+          traceSample: c.trace_sample[i]!,
         };
-        const target = targetOf(r);
-        if (r.is_total === 1) target.total = value;
-        else target.buckets.set(r.start_ms, value);
+        const target = targetOf(i);
+        if (c.is_total[i] === 1) target.total = value;
+        else target.buckets.set(c.start_ms[i]!, value);
       }
-      for (const r of rows) {
-        if (r.windows === 0 || r.users_part === 0) continue;
-        const target = targetOf(r);
-        const value = r.is_total === 1 ? target.total : target.buckets.get(r.start_ms);
-        if (value) value.activeUsers = r.active_users;
+      // Merged users land on the buckets and totals above; a currency with none there (a
+      // filtered merge over no rows of it) adds nothing, not even an empty slice.
+      for (let i = 0; i < rows; i++) {
+        if (c.windows[i] === 0 || c.users_part[i] === 0) continue;
+        const result = results[c.branch[i]!]!;
+        const target = c.all_currencies[i] === 1 ? result.combined : result.byCurrency.get(c.currency[i]!);
+        const value = c.is_total[i] === 1 ? target?.total : target?.buckets.get(c.start_ms[i]!);
+        if (value) value.activeUsers = c.active_users[i]!;
       }
       return results;
     },

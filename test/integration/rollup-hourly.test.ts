@@ -129,6 +129,21 @@ describe('windows_hourly', () => {
       expect(fromRollup.points.slice(1)).toEqual(fromMinutes.points.slice(1));
       expect(fromRollup.total).toBe(fromMinutes.total);
     }
+    type Slices = { b: { slices: { currency: string; total: string; points: { value: string }[] }[] } };
+    const breakdown = async (range: { from: number; to: number }) =>
+      (
+        await t.gql<Slices>(
+          token,
+          'query($from: DateTime!, $to: DateTime!) { b: breakdown(input: { metric: ACTIVE_USERS, from: $from, to: $to, granularity: HOUR }) { slices { currency total points { value } } } }',
+          { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString() },
+        )
+      ).data!.b.slices;
+    const slices = await breakdown(aligned);
+    expect(slices.map((x) => [x.currency, x.total, x.points.map((p) => p.value)])).toEqual([
+      ['EUR', '2', ['0', '2', '0', '0']],
+      ['USD', '4', ['0', '3', '1', '0']],
+    ]);
+    expect((await breakdown(offByAMinute)).map((x) => [x.currency, x.total, x.points.slice(1)])).toEqual(slices.map((x) => [x.currency, x.total, x.points.slice(1)]));
     const all = await series('ACTIVE_USERS', aligned.from, aligned.to, 'HOUR', null);
     expect(all.points.map((p) => p.value)).toEqual(['0', '4', '1', '0']);
     expect(all.total).toBe('5'); // u1, u2, u3, u4, u9
