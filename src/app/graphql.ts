@@ -6,8 +6,9 @@
  * carry `extensions.code`.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -45,7 +46,14 @@ export function createGraphQL(deps: {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: true,
-    plugins: deps.metrics ? [...guards.plugins, useOperationTelemetry({ metrics: deps.metrics })] : guards.plugins,
+    plugins: [
+      ...guards.plugins,
+      ...(deps.metrics ? [useOperationTelemetry({ metrics: deps.metrics })] : []),
+      // Queries run as compiled functions (graphql-jit, cached per parsed document): a
+      // dashboard returns ~17,000 points, and graphql-js resolving and type-checking each
+      // field one by one was a third of its latency. Subscriptions keep graphql-js.
+      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+    ],
     maxRequestBodySize: limits.maxBodyBytes,
     // Up to 10 operations in one HTTP request (a JSON array); each gets its own context, same token.
     batching: { limit: 10 },

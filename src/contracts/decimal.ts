@@ -27,7 +27,12 @@ export function fromMicros(micros: bigint): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
+/** What fromMicros renders: no leading zeros, no trailing fractional zeros, no "-0". */
+const CANONICAL = /^(-(?=[1-9]|0\.)|)(0|[1-9]\d{0,30})(\.\d{0,5}[1-9])?$/;
+
 /** Normalises a decimal string from any source (e.g. ClickHouse "12.500000") to canonical form. */
 export function canonicalDecimal(literal: string): string {
+  // ClickHouse sums usually arrive canonical already: thousands per dashboard read.
+  if (CANONICAL.test(literal)) return literal;
   return fromMicros(toMicros(literal.includes('.') ? literal.replace(/0+$/, '').replace(/\.$/, '') : literal));
 }
