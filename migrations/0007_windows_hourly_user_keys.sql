@@ -16,8 +16,11 @@
 --   without a currency need no merge at all. A recompute therefore always rewrites every
 --   currency row of a touched (tenant, hour) (src/storage/window-store.ts rollupHours).
 --
--- Then every stored hour is recomputed once from the minutes with the new columns, as in
--- 0006 (the same statement as rollupHours; the newer version replaces the old rows).
+-- Then every stored hour row is rewritten once with the new columns, from its own state
+-- (not from the minutes: an hour may outlive its minutes at the retention edge), with
+-- version + 1 so it replaces the row it came from. Migrations run before the aggregators
+-- start, so nothing recomputes hours meanwhile; every later recompute (clock-based
+-- version, see 0005) is newer still. On a fresh install it inserts nothing.
 ALTER TABLE windows_hourly ADD COLUMN IF NOT EXISTS user_keys Array(UInt128) AFTER users;
 
 ALTER TABLE windows_hourly ADD COLUMN IF NOT EXISTS active_users_all_currencies UInt64 AFTER user_keys;
@@ -25,18 +28,9 @@ ALTER TABLE windows_hourly ADD COLUMN IF NOT EXISTS active_users_all_currencies 
 INSERT INTO windows_hourly
     (tenant_id, currency, hour_start, final, revenue, purchases, signups, upgrades, churns, active_users, users, user_keys,
      active_users_all_currencies, last_event_at_ms, trace_sample, source, minutes, version)
-SELECT tenant_id, currency, hour, h_final, h_revenue, h_purchases, h_signups, h_upgrades, h_churns, finalizeAggregation(h_users), h_users,
+SELECT tenant_id, currency, hour_start, final, revenue, purchases, signups, upgrades, churns, active_users, users,
        arrayMap(k -> reinterpretAsUInt128(unhex(k)),
-                extractAll(substring(hex(toString(h_users)), 2 * (length(toString(h_users)) - 16 * finalizeAggregation(h_users)) + 1), '.{32}')),
-       uniqExactMerge(h_users) OVER (PARTITION BY tenant_id, hour),
-       h_last_event_at_ms, h_trace_sample, h_source, h_minutes, h_version
-FROM
-(
-    SELECT tenant_id, currency, toStartOfHour(window_start) AS hour, min(final) AS h_final, sum(revenue) AS h_revenue,
-           sum(purchases) AS h_purchases, sum(signups) AS h_signups, sum(upgrades) AS h_upgrades, sum(churns) AS h_churns,
-           uniqExactMergeState(users) AS h_users, max(last_event_at_ms) AS h_last_event_at_ms,
-           arraySlice(anyIf(trace_sample, notEmpty(trace_sample)), 1, 5) AS h_trace_sample, any(source) AS h_source, count() AS h_minutes,
-           toUInt64(toUnixTimestamp64Milli(now64(3))) * 2097152 + least(sum(revision), 2097151) AS h_version
-    FROM windows FINAL
-    GROUP BY tenant_id, currency, hour
-);
+                extractAll(substring(hex(toString(users)), 2 * (length(toString(users)) - 16 * finalizeAggregation(users)) + 1), '.{32}')),
+       uniqExactMerge(users) OVER (PARTITION BY tenant_id, hour_start),
+       last_event_at_ms, trace_sample, source, minutes, version + 1
+FROM windows_hourly FINAL;
