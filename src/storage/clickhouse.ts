@@ -45,11 +45,14 @@ export interface ClickHouse {
    * that return thousands of rows.
    */
   queryColumns<S extends z.ZodType>(o: { queryId: string; sql: string; params?: Params; columns: S }): Promise<z.infer<S>>;
+  /** Inserts rows as JSONEachRow objects (for small inserts; see insertColumns for hot paths). */
+  insert(o: { queryId: string; table: string; rows: readonly Params[]; settings?: ClickHouseSettings }): Promise<void>;
   /**
-   * Inserts rows as JSONEachRow objects, or — with `columns` — as arrays in that column
-   * order (JSONCompactEachRow: no key names per row, about a third cheaper for hot paths).
+   * Inserts whole columns (JSONColumns: one JSON object of equally long arrays, written by
+   * one JSON.stringify call), the cheapest encoding in JS for big hot-path inserts: no
+   * array per row, no string per row. `rows` is the arrays' length (0 = nothing to do).
    */
-  insert(o: { queryId: string; table: string; rows: readonly Params[] | readonly unknown[][]; columns?: readonly [string, ...string[]]; settings?: ClickHouseSettings }): Promise<void>;
+  insertColumns(o: { queryId: string; table: string; rows: number; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings }): Promise<void>;
   command(o: { queryId: string; sql: string; params?: Params }): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -120,17 +123,17 @@ export async function createClickHouse(deps: { config: Config['storage']['clickh
         // No rows comes back as `data: {}`: every column is then an empty array.
         return columns.parse({ ...Object.fromEntries(meta.map((m) => [m.name, []])), ...(data as object) });
       }),
-    insert: ({ queryId, table, rows, columns, settings }) =>
+    insert: ({ queryId, table, rows, settings }) =>
       call(queryId, 'insert', async (query_id) => {
         if (rows.length === 0) return;
-        if (columns) {
-          // One string, one statement: `INSERT … FORMAT JSONCompactEachRow` with the rows
-          // inline, as a server takes it in a POST body and chdb in a query. Cheaper in JS
-          // than client.insert's per-row encoding stream, which matters on the ingest hot
-          // path (one row per event).
-          const body = rows.map((r) => JSON.stringify(r)).join('\n');
-          await client.command({ query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT JSONCompactEachRow\n${body}`, query_id, clickhouse_settings: settings });
-        } else await client.insert({ table, values: rows as Params[], format: 'JSONEachRow', query_id, clickhouse_settings: settings });
+        await client.insert({ table, values: rows, format: 'JSONEachRow', query_id, clickhouse_settings: settings });
+      }),
+    insertColumns: ({ queryId, table, rows, columns, settings }) =>
+      call(queryId, 'insert', async (query_id) => {
+        if (rows === 0) return;
+        // One statement with the data inline, as a server takes it in a POST body and chdb in a query.
+        const query = `INSERT INTO ${table} (${Object.keys(columns).join(', ')}) FORMAT JSONColumns\n${JSON.stringify(columns)}`;
+        await client.command({ query, query_id, clickhouse_settings: settings });
       }),
     command: ({ queryId, sql, params }) =>
       call(queryId, 'command', async (query_id) => {

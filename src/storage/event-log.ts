@@ -43,8 +43,6 @@ function keyOf(e: Pick<WindowEvent, 'key'>): string {
 }
 /** Keys per dedupe lookup; long parameters travel in the request body. */
 const KEYS_PER_LOOKUP = 25_000;
-/** Column order of appended rows (sent as arrays: no key names per row on the hot path). */
-const APPEND_COLUMNS = ['tenant_id', 'currency', 'window_start', 'event_key', 'event_type', 'user_id', 'amount', 'trace_id', 'event_time_ms', 'source', 'seq', 'writer'] as const;
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
 
 export function createEventLog(db: ClickHouse) {
@@ -136,28 +134,35 @@ export function createEventLog(db: ClickHouse) {
      * token is dropped by ClickHouse instead of logging the batch twice.
      */
     async append(events: readonly WindowEvent[], o: { source: string; seq: number | readonly number[]; token: string; writer?: string }): Promise<void> {
-      const seqOf = (i: number): number => (typeof o.seq === 'number' ? o.seq : o.seq[i]!);
-      const writer = o.writer ?? '';
-      await db.insert({
-        queryId: 'event_log.append',
-        table: 'events',
-        settings: { insert_deduplication_token: o.token },
-        columns: APPEND_COLUMNS,
-        rows: events.map((e, i) => [
-          e.tenantId,
-          e.currency,
-          toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS),
-          e.key,
-          e.eventType,
-          e.userId,
-          e.amount ?? null,
-          e.traceId,
-          e.timestamp,
-          o.source,
-          seqOf(i),
-          writer,
-        ]),
-      });
+      const n = events.length;
+      // Column by column (see insertColumns): this runs once per event on the ingest path.
+      const c = {
+        tenant_id: new Array<string>(n),
+        currency: new Array<string>(n),
+        window_start: new Array<number>(n),
+        event_key: new Array<string>(n),
+        event_type: new Array<string>(n),
+        user_id: new Array<string>(n),
+        amount: new Array<string | null>(n),
+        trace_id: new Array<string>(n),
+        event_time_ms: new Array<number>(n),
+        source: new Array<string>(n).fill(o.source),
+        seq: typeof o.seq === 'number' ? new Array<number>(n).fill(o.seq) : o.seq,
+        writer: new Array<string>(n).fill(o.writer ?? ''),
+      };
+      for (let i = 0; i < n; i++) {
+        const e = events[i]!;
+        c.tenant_id[i] = e.tenantId;
+        c.currency[i] = e.currency;
+        c.window_start[i] = toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS);
+        c.event_key[i] = e.key;
+        c.event_type[i] = e.eventType;
+        c.user_id[i] = e.userId;
+        c.amount[i] = e.amount ?? null;
+        c.trace_id[i] = e.traceId;
+        c.event_time_ms[i] = e.timestamp;
+      }
+      await db.insertColumns({ queryId: 'event_log.append', table: 'events', rows: n, settings: { insert_deduplication_token: o.token }, columns: c });
     },
 
     /**
