@@ -137,6 +137,31 @@ const USERS = (count: string) => `1 AS users_part, '0' AS revenue,
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
 
+/** Currencies several branches need together. */
+function unionOf(lists: readonly (readonly string[] | 'all')[]): readonly string[] | 'all' {
+  return lists.includes('all') ? 'all' : [...new Set(lists.flat())].sort();
+}
+
+/**
+ * Branches read by one scan: same table, granularity and time zone, ranges that do not
+ * overlap (a dashboard's period and its comparison period). Every scan of the table has
+ * a fixed cost (FINAL over its parts) that two periods need not pay twice.
+ */
+function scanGroups(branches: readonly ReadBranch[]): number[][] {
+  const groups: number[][] = [];
+  branches.forEach((b, i) => {
+    const fits = (g: number[]) =>
+      g.every((j) => {
+        const o = branches[j]!;
+        return o.table === b.table && o.granularity === b.granularity && o.timeZone === b.timeZone && (o.to <= b.from || b.to <= o.from);
+      });
+    const group = groups.find(fits);
+    if (group) group.push(i);
+    else groups.push([i]);
+  });
+  return groups;
+}
+
 export function createSeriesReader(db: ClickHouse) {
   return {
     /** One query for all branches of one tenant; results in the order of `branches`. */
@@ -144,38 +169,49 @@ export function createSeriesReader(db: ClickHouse) {
       if (branches.length === 0) return [];
       const params: Record<string, unknown> = { tenant: tenantId };
       const bucketIsRow = branches.map((b) => TABLES.get(b.table)?.rowGranularity === b.granularity);
-      const sql = branches.flatMap((b, i) => {
-        const t = TABLES.get(b.table);
-        if (!t) throw new Error(`series reader cannot read table "${b.table}"`);
-        params[`b${i}_from`] = b.from;
-        params[`b${i}_to`] = b.to;
-        params[`b${i}_tz`] = b.timeZone;
-        const where = `tenant_id = {tenant:String}
-                    AND ${t.time} >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC')
-                    AND ${t.time} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')`;
-        const bucket = `toInt64(toUnixTimestamp(${BUCKET_SQL[b.granularity](t.time, `b${i}_tz`)})) * 1000`;
+      const sql = scanGroups(branches).flatMap((group) => {
+        const first = branches[group[0]!]!;
+        const t = TABLES.get(first.table);
+        if (!t) throw new Error(`series reader cannot read table "${first.table}"`);
+        const g = `g${group[0]}`;
+        params[`${g}_tz`] = first.timeZone;
+        // Each row belongs to at most one branch of the group (their ranges do not overlap).
+        const ranges = group.map((i) => {
+          params[`b${i}_from`] = branches[i]!.from;
+          params[`b${i}_to`] = branches[i]!.to;
+          return `${t.time} >= fromUnixTimestamp64Milli({b${i}_from:Int64}, 'UTC') AND ${t.time} < fromUnixTimestamp64Milli({b${i}_to:Int64}, 'UTC')`;
+        });
+        const branchColumn = group.length === 1 ? `${group[0]} AS branch` : `multiIf(${group.map((i, k) => `${ranges[k]}, ${i}`).join(', ')}, -1) AS branch`;
+        const where = `tenant_id = {tenant:String} AND (${ranges.map((r) => `(${r})`).join(' OR ')})`;
+        const bucket = `toInt64(toUnixTimestamp(${BUCKET_SQL[first.granularity](t.time, `${g}_tz`)})) * 1000`;
         // grouping(x) is only valid when some set groups by x.
         const startColumns = (sets: string[]) => (sets.some((x) => x.includes('start_ms')) ? `${bucket} AS start_ms, grouping(start_ms) AS is_total` : 'toInt64(0) AS start_ms, toUInt8(1) AS is_total');
+        const withBranch = (sets: string[]) => sets.map((x) => (x === '()' ? '(branch)' : `(branch, ${x.slice(1)}`));
         const select = (o: { part: string; currencies: readonly string[] | 'all'; sets: string[] }) => {
-          if (o.currencies !== 'all') params[`b${i}_cur`] = o.currencies;
+          if (o.currencies !== 'all') params[`${g}_cur`] = o.currencies;
           const currencyColumns = o.sets.some((x) => x.includes('currency')) ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
-          return `SELECT ${i} AS branch, ${currencyColumns}, ${startColumns(o.sets)}, ${o.part}
-                  FROM ${b.table} FINAL WHERE ${where} ${o.currencies !== 'all' ? `AND currency IN {b${i}_cur:Array(String)}` : ''}
-                  GROUP BY GROUPING SETS (${o.sets.join(', ')})`;
+          return `SELECT ${branchColumn}, ${currencyColumns}, ${startColumns(o.sets)}, ${o.part}
+                  FROM ${first.table} FINAL WHERE ${where} ${o.currencies !== 'all' ? `AND currency IN {${g}_cur:Array(String)}` : ''}
+                  GROUP BY GROUPING SETS (${withBranch(o.sets).join(', ')})`;
         };
-        const perCurrency = b.currencies === 'all' || b.currencies.length > 0;
+        // What the group's branches need together (a branch may get rows it did not ask
+        // for, e.g. another currency; they are never looked up).
+        const members = group.map((i) => branches[i]!);
+        const combined = members.some((b) => b.combined);
+        const currencies = unionOf(members.map((b) => b.currencies));
+        const perCurrency = currencies === 'all' || currencies.length > 0;
         const selects = [
           select({
-            part: `count() AS windows, ${METRICS(t.allCurrencyUsers, b.traces)}`,
-            currencies: b.combined ? 'all' : b.currencies,
-            sets: [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(b.combined ? ['(start_ms)', '()'] : [])],
+            part: `count() AS windows, ${METRICS(t.allCurrencyUsers, members.some((b) => b.traces))}`,
+            currencies: combined ? 'all' : currencies,
+            sets: [...(perCurrency ? ['(currency, start_ms)', '(currency)'] : []), ...(combined ? ['(start_ms)', '()'] : [])],
           }),
         ];
         // Merged distinct users, only where no stored count answers, in one select per
-        // branch so each row's users are read once.
-        const { users } = b;
-        const combinedPoints = users.combined && !(bucketIsRow[i] && t.allCurrencyUsers !== null);
-        const currencyPoints = !bucketIsRow[i];
+        // group so each row's users are read once.
+        const users = { combined: members.some((b) => b.users.combined), currencies: unionOf(members.map((b) => b.users.currencies)) };
+        const combinedPoints = users.combined && !(bucketIsRow[group[0]!] && t.allCurrencyUsers !== null);
+        const currencyPoints = !bucketIsRow[group[0]!];
         if (users.currencies === 'all') {
           // Every currency (and maybe their sum): grouping sets, one merge.
           const sets = [...(currencyPoints ? ['(currency, start_ms)'] : []), '(currency)', ...(combinedPoints ? ['(start_ms)'] : []), ...(users.combined ? ['()'] : [])];
@@ -183,15 +219,15 @@ export function createSeriesReader(db: ClickHouse) {
         } else if (users.combined || users.currencies.length > 0) {
           // The sum over all currencies ('' names it) and one filtered merge per listed
           // currency, computed side by side and returned as one row per (name, count) pair.
-          params[`b${i}_unames`] = [...(users.combined ? [''] : []), ...users.currencies];
-          const counts = [...(users.combined ? [t.mergeUsers()] : []), ...users.currencies.map((_, k) => t.mergeUsers(`currency = {b${i}_u${k}:String}`))];
-          users.currencies.forEach((c, k) => (params[`b${i}_u${k}`] = c));
-          if (!users.combined) params[`b${i}_ucur`] = users.currencies;
-          const sets = combinedPoints || (currencyPoints && users.currencies.length > 0) ? ['(start_ms)', '()'] : [];
-          selects.push(`SELECT ${i} AS branch, pair.1 AS currency, toUInt8(pair.1 = '') AS all_currencies, start_ms, is_total, windows, ${USERS('pair.2')}
-                  FROM (SELECT ${startColumns(sets)}, count() AS windows, arrayZip({b${i}_unames:Array(String)}, [${counts.join(', ')}]) AS pairs
-                        FROM ${b.table} FINAL WHERE ${where} ${users.combined ? '' : `AND currency IN {b${i}_ucur:Array(String)}`}
-                        ${sets.length > 0 ? `GROUP BY GROUPING SETS (${sets.join(', ')})` : ''})
+          params[`${g}_unames`] = [...(users.combined ? [''] : []), ...users.currencies];
+          const counts = [...(users.combined ? [t.mergeUsers()] : []), ...users.currencies.map((_, k) => t.mergeUsers(`currency = {${g}_u${k}:String}`))];
+          users.currencies.forEach((c, k) => (params[`${g}_u${k}`] = c));
+          if (!users.combined) params[`${g}_ucur`] = users.currencies;
+          const sets = combinedPoints || (currencyPoints && users.currencies.length > 0) ? ['(start_ms)', '()'] : ['()'];
+          selects.push(`SELECT branch, pair.1 AS currency, toUInt8(pair.1 = '') AS all_currencies, start_ms, is_total, windows, ${USERS('pair.2')}
+                  FROM (SELECT ${branchColumn}, ${startColumns(sets)}, count() AS windows, arrayZip({${g}_unames:Array(String)}, [${counts.join(', ')}]) AS pairs
+                        FROM ${first.table} FINAL WHERE ${where} ${users.combined ? '' : `AND currency IN {${g}_ucur:Array(String)}`}
+                        GROUP BY GROUPING SETS (${withBranch(sets).join(', ')}))
                   ARRAY JOIN pairs AS pair`);
         }
         return selects;
