@@ -1,17 +1,18 @@
 /**
  * Reads bucketed window aggregates for many series in ONE ClickHouse query. Each
- * distinct (range, granularity, time zone) — a dashboard's period and its comparison
- * period are two — is a branch of UNION ALL selects; one scan serves every currency and
- * the all-currency sum through GROUPING SETS:
+ * distinct (range, granularity, time zone) is a branch; branches on the same table that
+ * do not overlap (a dashboard's period and its comparison period) share one scan, with
+ * the branch as a grouping key. A scan serves every currency and the all-currency sum
+ * through GROUPING SETS:
  *   (currency, bucket), (currency)  → per-currency points and totals (breakdowns too)
  *   (bucket), ()                    → points and total over all currencies
  * Money is summed as Decimal(38, 6) and leaves as a string.
  *
  * Distinct users are never summed across rows. Where a bucket is one stored row (HOUR
  * buckets of `windows_hourly`, MINUTE buckets of `windows`) its stored exact count is
- * read as is; every other bucket and every total is an exact merge, in its own select
- * with only the grouping sets and currencies that asked for distinct users — merging is
- * most of a read's cost, and the same merge is never done twice in one read.
+ * read as is; every other bucket and every total is an exact merge, in a second select
+ * per scan with only the grouping sets and currencies that asked for distinct users —
+ * merging is most of a read's cost, and the same merge is never done twice in one read.
  */
 import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
