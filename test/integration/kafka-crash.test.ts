@@ -6,19 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
-import { waitFor } from '../helpers/wait.ts';
-import {
-  produce,
-  readDeadLetters,
-  readWindows,
-  startWorker,
-  type WorkerProcess,
-} from './kafka-harness.ts';
-import { diffWindows } from './kafka-stream.ts';
-import { scenarioStream, startScenario, type RunningScenario } from './kafka-scenario.ts';
+import { produce, startWorker, type WorkerProcess } from './kafka-harness.ts';
+import { expectDeadLetters, scenarioStream, startScenario, waitForGroundTruth, type RunningScenario } from './kafka-scenario.ts';
 
 const scenario = scenarioStream('kill', 3_200_002);
-const { records, truth, malformed, tenants: TENANTS, topic: TOPIC, dlq: DLQ } = scenario;
+const { records, topic: TOPIC } = scenario;
 const KILLS = 6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
@@ -59,20 +51,8 @@ describe('Kafka workers killed with SIGKILL mid-stream', () => {
     await production;
     expect(kills).toHaveLength(KILLS);
 
-    let last = { count: -1, sample: [] as string[] };
-    await waitFor(
-      async () => {
-        last = diffWindows(truth, await readWindows(db, TENANTS));
-        return last.count === 0;
-      },
-      { timeoutMs: 240_000, intervalMs: 2_000, what: 'windows to equal the ground truth' },
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}; ${last.count} windows differ, e.g. ${last.sample.join(' | ')}; kills: ${kills.join(', ')}`);
-    });
+    await waitForGroundTruth(db, scenario, `kills: ${kills.join(', ')}`);
 
-    const dlq = await readDeadLetters(brokers, DLQ, malformed.length);
-    const missing = malformed.filter((m) => !dlq.byValue.get(m.value)?.has(m.expectedReason!));
-    expect(missing.map((m) => `${m.expectedReason}: ${m.value.slice(0, 80)}`)).toEqual([]);
-    expect(dlq.byValue.size).toBe(malformed.length);
+    await expectDeadLetters(brokers, scenario);
   }, 480_000);
 });

@@ -7,18 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
-import { waitFor } from '../helpers/wait.ts';
-import {
-  produce,
-  readDeadLetters,
-  readWindows,
-  type WorkerProcess,
-} from './kafka-harness.ts';
-import { diffWindows } from './kafka-stream.ts';
-import { scenarioStream, startScenario, type RunningScenario } from './kafka-scenario.ts';
+import { produce, type WorkerProcess } from './kafka-harness.ts';
+import { expectDeadLetters, scenarioStream, startScenario, waitForGroundTruth, type RunningScenario } from './kafka-scenario.ts';
 
 const scenario = scenarioStream('eo', 3_200_001);
-const { records, events, truth, malformed, tenants: TENANTS, topic: TOPIC, dlq: DLQ } = scenario;
+const { records, events, malformed, topic: TOPIC } = scenario;
 
 let running: RunningScenario;
 let brokers: string;
@@ -39,27 +32,14 @@ describe('two Kafka workers, one stream', () => {
     expect(malformed.length).toBeGreaterThanOrEqual(2_000);
     await produce(brokers, TOPIC, records);
 
-    let last = { count: -1, sample: [] as string[] };
-    await waitFor(
-      async () => {
-        last = diffWindows(truth, await readWindows(db, TENANTS));
-        return last.count === 0;
-      },
-      { timeoutMs: 240_000, intervalMs: 2_000, what: 'windows to equal the ground truth' },
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}; ${last.count} windows differ, e.g. ${last.sample.join(' | ')}`);
-    });
+    await waitForGroundTruth(db, scenario);
 
     // Both workers took part: the group split the four partitions between them.
     const consumed = await Promise.all(workers.map((w) => w.metric('tilecast_kafka_records_total', { outcome: 'consumed' })));
     expect(consumed.every((n) => n > 0)).toBe(true);
     expect(consumed.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(records.length);
 
-    const dlq = await readDeadLetters(brokers, DLQ, malformed.length);
-    const missing = malformed.filter((m) => !dlq.byValue.get(m.value)?.has(m.expectedReason!));
-    expect(missing.map((m) => `${m.expectedReason}: ${m.value.slice(0, 80)}`)).toEqual([]);
-    // Nothing valid was dead-lettered.
-    expect(dlq.byValue.size).toBe(malformed.length);
+    const dlq = await expectDeadLetters(brokers, scenario);
     expect([...dlq.sources].every((s) => s.startsWith(`${TOPIC}:`))).toBe(true);
   }, 420_000);
 });

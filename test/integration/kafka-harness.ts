@@ -61,7 +61,7 @@ export async function produce(brokers: string, topic: string, records: readonly 
   const chunk = o.chunk ?? 5_000;
   const started = Date.now();
   // `pace` and `chunk` count events (a batch record carries one per line).
-  const eventsOf = (r: StreamRecord) => (r.kind === 'batch' ? r.value.split('\n').length : 1);
+  const eventsOf = records.map((r) => (r.kind === 'batch' ? r.value.split('\n').length : 1));
   let sentEvents = 0;
   try {
     for (let i = 0; i < records.length; ) {
@@ -73,8 +73,8 @@ export async function produce(brokers: string, topic: string, records: readonly 
       let j = i;
       let events = 0;
       let bytes = 0;
-      while (j < records.length && (j === i || (events + eventsOf(records[j]!) <= chunk && bytes + records[j]!.value.length <= 768 * 1024))) {
-        events += eventsOf(records[j]!);
+      while (j < records.length && (j === i || (events + eventsOf[j]! <= chunk && bytes + records[j]!.value.length <= 768 * 1024))) {
+        events += eventsOf[j]!;
         bytes += records[j]!.value.length;
         j++;
       }

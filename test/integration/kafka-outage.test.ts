@@ -9,18 +9,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
 import { waitFor } from '../helpers/wait.ts';
-import {
-  produce,
-  readWindows,
-  rssOf,
-  type ChdbServer,
-  type WorkerProcess,
-} from './kafka-harness.ts';
-import { diffWindows } from './kafka-stream.ts';
-import { scenarioStream, startScenario, type RunningScenario } from './kafka-scenario.ts';
+import { produce, rssOf, type ChdbServer, type WorkerProcess } from './kafka-harness.ts';
+import { scenarioStream, startScenario, waitForGroundTruth, type RunningScenario } from './kafka-scenario.ts';
 
 const scenario = scenarioStream('down', 3_200_003);
-const { records, truth, tenants: TENANTS, topic: TOPIC } = scenario;
+const { records, topic: TOPIC } = scenario;
 const OUTAGE_MS = 30_000;
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,16 +75,7 @@ describe('ClickHouse unavailable for 30 s mid-stream', () => {
     for (const [i, before] of rssBefore.entries()) expect((peakRss[i]! - before) / MB).toBeLessThan(100);
 
     await production;
-    let last = { count: -1, sample: [] as string[] };
-    await waitFor(
-      async () => {
-        last = diffWindows(truth, await readWindows(db, TENANTS));
-        return last.count === 0;
-      },
-      { timeoutMs: 240_000, intervalMs: 2_000, what: 'windows to equal the ground truth' },
-    ).catch((err: unknown) => {
-      throw new Error(`${String(err)}; ${last.count} windows differ, e.g. ${last.sample.join(' | ')}`);
-    });
+    await waitForGroundTruth(db, scenario);
     // Resumed by themselves and caught up.
     await waitFor(async () => (await sum((w) => w.metric('tilecast_kafka_paused_partitions'))) === 0 && (await sum((w) => w.metric('tilecast_kafka_consumer_lag'))) === 0, {
       timeoutMs: 30_000,

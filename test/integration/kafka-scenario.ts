@@ -4,9 +4,11 @@
  * record per event), a fresh topic and dead-letter topic, one
  * chdb-server as the shared ClickHouse, and two `tilecast worker` processes.
  */
+import { expect } from 'vitest';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
-import { createTopics, kafkaBrokers, openClickHouse, startChdbServer, startWorker, type ChdbServer, type WorkerProcess } from './kafka-harness.ts';
-import { generateStream } from './kafka-stream.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { createTopics, kafkaBrokers, openClickHouse, readDeadLetters, readWindows, startChdbServer, startWorker, type ChdbServer, type WorkerProcess } from './kafka-harness.ts';
+import { diffWindows, generateStream } from './kafka-stream.ts';
 
 export const SCENARIO_LATENESS_MS = 10_000;
 
@@ -71,4 +73,28 @@ export async function startScenario(s: ReturnType<typeof scenarioStream>, o: { s
       await chdb.stop();
     },
   };
+}
+
+/** Waits until every window in ClickHouse equals the scenario's ground truth; fails with a sample of the differences (and `context`). */
+export async function waitForGroundTruth(db: ClickHouse, s: ReturnType<typeof scenarioStream>, context = ''): Promise<void> {
+  let last = { count: -1, sample: [] as string[] };
+  await waitFor(
+    async () => {
+      last = diffWindows(s.truth, await readWindows(db, s.tenants));
+      return last.count === 0;
+    },
+    { timeoutMs: 240_000, intervalMs: 2_000, what: 'windows to equal the ground truth' },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; ${last.count} windows differ, e.g. ${last.sample.join(' | ')}${context ? `; ${context}` : ''}`);
+  });
+}
+
+/** Every malformed record of the scenario is in its dead-letter topic with its expected reason, and nothing else is. */
+export async function expectDeadLetters(brokers: string, s: ReturnType<typeof scenarioStream>) {
+  const dlq = await readDeadLetters(brokers, s.dlq, s.malformed.length);
+  const missing = s.malformed.filter((m) => !dlq.byValue.get(m.value)?.has(m.expectedReason!));
+  expect(missing.map((m) => `${m.expectedReason}: ${m.value.slice(0, 80)}`)).toEqual([]);
+  // Nothing valid was dead-lettered.
+  expect(dlq.byValue.size).toBe(s.malformed.length);
+  return dlq;
 }
