@@ -50,9 +50,9 @@ export interface ClickHouse {
   /**
    * Inserts whole columns (JSONColumns: one JSON object of equally long arrays, written by
    * one JSON.stringify call), the cheapest encoding in JS for big hot-path inserts: no
-   * array per row, no string per row. `rows` is the arrays' length (0 = nothing to do).
+   * array per row, no string per row. Empty columns insert nothing.
    */
-  insertColumns(o: { queryId: string; table: string; rows: number; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings }): Promise<void>;
+  insertColumns(o: { queryId: string; table: string; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings }): Promise<void>;
   command(o: { queryId: string; sql: string; params?: Params }): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -128,9 +128,9 @@ export async function createClickHouse(deps: { config: Config['storage']['clickh
         if (rows.length === 0) return;
         await client.insert({ table, values: rows, format: 'JSONEachRow', query_id, clickhouse_settings: settings });
       }),
-    insertColumns: ({ queryId, table, rows, columns, settings }) =>
+    insertColumns: ({ queryId, table, columns, settings }) =>
       call(queryId, 'insert', async (query_id) => {
-        if (rows === 0) return;
+        if ((Object.values(columns)[0]?.length ?? 0) === 0) return;
         // One statement with the data inline, as a server takes it in a POST body and chdb in a query.
         const query = `INSERT INTO ${table} (${Object.keys(columns).join(', ')}) FORMAT JSONColumns\n${JSON.stringify(columns)}`;
         await client.command({ query, query_id, clickhouse_settings: settings });

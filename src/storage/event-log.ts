@@ -162,7 +162,7 @@ export function createEventLog(db: ClickHouse) {
         c.trace_id[i] = e.traceId;
         c.event_time_ms[i] = e.timestamp;
       }
-      await db.insertColumns({ queryId: 'event_log.append', table: 'events', rows: n, settings: { insert_deduplication_token: o.token }, columns: c });
+      await db.insertColumns({ queryId: 'event_log.append', table: 'events', settings: { insert_deduplication_token: o.token }, columns: c });
     },
 
     /**
