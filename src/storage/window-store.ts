@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import { windowId, type StoredWindow, type WindowRef, type WindowUpdate } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import { recomputeUsersHourly } from './users-hourly.ts';
 import { storedWindowColumns } from './window-rows.ts';
 
 const storedRow = storedWindowColumns.extend({ tenant_id: z.string() });
@@ -77,16 +78,18 @@ export function createWindowStore(db: ClickHouse) {
 
     /**
      * Recomputes, from the stored minutes, every (tenant, UTC hour) the given windows fall
-     * in, all its currencies — one INSERT … SELECT per up to 200 hours. Call it after
-     * writing minute snapshots. Exact and idempotent: a row is always rebuilt from
-     * `windows FINAL`, never adjusted, so repeating it (a retried flush, a restart) writes
-     * the same row.
+     * in, all its currencies — one INSERT … SELECT per up to 200 hours — then those hours'
+     * users_hourly rows (and the later ones a late user may change; src/storage/users-hourly.ts)
+     * from the new rows. Call it after writing minute snapshots. Exact and idempotent: a
+     * row is always rebuilt from `windows FINAL`, never adjusted, so repeating it (a
+     * retried flush, a restart) writes the same row. Hours are chunked in (tenant, hour)
+     * order, so a chunk's users_hourly span (first to last hour, per tenant) stays narrow.
      */
     async rollupHours(refs: readonly WindowRef[]): Promise<void> {
       const hours = [...new Map(refs.map((r) => {
         const hour = Math.floor(r.windowStart / HOUR_MS) * HOUR_MS;
         return [JSON.stringify([r.tenantId, hour]), { tenantId: r.tenantId, hour }] as const;
-      })).values()];
+      })).values()].sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : a.hour - b.hour));
       for (let i = 0; i < hours.length; i += ROLLUP_HOURS_PER_STATEMENT) {
         const chunk = hours.slice(i, i + ROLLUP_HOURS_PER_STATEMENT);
         const starts = unique(chunk.map((h) => h.hour));
@@ -100,6 +103,7 @@ export function createWindowStore(db: ClickHouse) {
             key_hours: chunk.map((h) => toSeconds(h.hour)),
           },
         });
+        await recomputeUsersHourly(db, chunk);
       }
     },
 
