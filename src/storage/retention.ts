@@ -13,15 +13,17 @@
  *   window whose log has expired restores that window from nothing but itself (the
  *   aggregator rebuilds windows from the log), and `tilecast replay` cannot rebuild
  *   windows older than the log.
- * - `windows` by `window_start`, and its hourly rollup `windows_hourly` by `hour_start` with
- *   the same days: dashboards (and comparison periods) read nothing older, from either.
+ * - `windows` by `window_start`, and its hourly rollups `windows_hourly` and `users_hourly` by
+ *   `hour_start` with the same days: dashboards (and comparison periods) read nothing older.
+ *   (A users_hourly hour keeps previous hours that expired: the reader only compares them
+ *   with the range start, so an expired one still reads as "before the range".)
  * Storage each costs per million events: README "Retention" (bench/retention-storage.ts).
  */
 import { z } from 'zod';
 import type { ClickHouse } from './clickhouse.ts';
 
 /** Tables with a configurable TTL and the event-time column it is on (a closed set: identifiers never come from input). */
-const TTL_TABLES = { events: 'window_start', windows: 'window_start', windows_hourly: 'hour_start' } as const;
+const TTL_TABLES = { events: 'window_start', windows: 'window_start', windows_hourly: 'hour_start', users_hourly: 'hour_start' } as const;
 type TtlTable = keyof typeof TTL_TABLES;
 
 export interface RetentionDays {
@@ -44,7 +46,12 @@ export async function currentTtlDays(db: ClickHouse, table: TtlTable): Promise<n
 
 /** Sets (or removes, for 0) each table's TTL when it differs from the configured one. Returns what changed. */
 export async function applyRetention(db: ClickHouse, days: RetentionDays): Promise<{ table: TtlTable; from: number; to: number }[]> {
-  const wanted: Record<TtlTable, number> = { events: days.eventsDays, windows: days.windowsDays, windows_hourly: days.windowsDays };
+  const wanted: Record<TtlTable, number> = {
+    events: days.eventsDays,
+    windows: days.windowsDays,
+    windows_hourly: days.windowsDays,
+    users_hourly: days.windowsDays,
+  };
   const changed: { table: TtlTable; from: number; to: number }[] = [];
   for (const table of Object.keys(TTL_TABLES) as TtlTable[]) {
     const from = await currentTtlDays(db, table);

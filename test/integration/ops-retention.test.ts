@@ -33,6 +33,7 @@ describe('retention', () => {
     expect(await currentTtlDays(t.app.db, 'events')).toBe(30);
     expect(await currentTtlDays(t.app.db, 'windows')).toBe(400);
     expect(await currentTtlDays(t.app.db, 'windows_hourly')).toBe(400);
+    expect(await currentTtlDays(t.app.db, 'users_hourly')).toBe(400);
     expect(await applyRetention(t.app.db, { eventsDays: 30, windowsDays: 400 })).toEqual([]);
   });
 
@@ -65,6 +66,14 @@ describe('retention', () => {
       row: z.object({ n: z.coerce.number(), oldest: z.coerce.number() }),
     });
     expect(hours).toEqual({ n: 2, oldest: Math.floor(old / 3_600_000) * 3_600_000 }); // the rollup expires with the windows
+    await t.app.db.command({ queryId: 'test.optimize_users_hourly', sql: 'OPTIMIZE TABLE users_hourly FINAL' });
+    const [users] = await t.app.db.query({
+      queryId: 'test.count_users_hourly',
+      sql: 'SELECT count() AS n, min(toUnixTimestamp(hour_start)) * 1000 AS oldest FROM users_hourly WHERE tenant_id = {tenant:String}',
+      params: { tenant: TENANT },
+      row: z.object({ n: z.coerce.number(), oldest: z.coerce.number() }),
+    });
+    expect(users).toEqual({ n: 4, oldest: Math.floor(old / 3_600_000) * 3_600_000 }); // two hours × ('' and USD)
   });
 
   it('0 removes a TTL (keep forever)', async () => {
@@ -72,9 +81,11 @@ describe('retention', () => {
       { table: 'events', from: 30, to: 0 },
       { table: 'windows', from: 400, to: 90 },
       { table: 'windows_hourly', from: 400, to: 90 },
+      { table: 'users_hourly', from: 400, to: 90 },
     ]);
     expect(await currentTtlDays(t.app.db, 'events')).toBe(0);
     expect(await currentTtlDays(t.app.db, 'windows')).toBe(90);
     expect(await currentTtlDays(t.app.db, 'windows_hourly')).toBe(90);
+    expect(await currentTtlDays(t.app.db, 'users_hourly')).toBe(90);
   });
 });
