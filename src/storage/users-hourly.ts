@@ -24,8 +24,8 @@ const HOUR_MS = 3_600_000;
  *
  * Cost: the live case (one touched hour, the newest) reads L hours of keys. The arrays are
  * cut down to the recomputed hours' keys (one hash set, `k IN (…)`) before anything is
- * array-joined, so only those users' hours are grouped — ~4× cheaper than joining all the
- * lookback's keys first (README/commit message has figures). The set is keys of any
+ * array-joined, so only those users' hours are grouped: ~30 ms instead of ~90 ms for
+ * joining all the lookback's keys first (1M events, 50k users, 35 days; 2 busy cores). The set is keys of any
  * tenant of the chunk: a superset for each, harmless since groups are per tenant.
  * Each (tenant, scope, key) gets its sorted distinct hours (the '' scope = all currencies,
  * where a user in two currencies of one hour counts once); each hour's previous one is the
