@@ -10,15 +10,19 @@
  *
  * Distinct users are never summed across rows. Where a bucket is one stored row (HOUR
  * buckets of `windows_hourly`, MINUTE buckets of `windows`) its stored exact count is
- * read as is; every other bucket and every total is an exact merge, in a second select
+ * read as is. Other buckets and totals over `windows_hourly`, for ranges up to
+ * USERS_LOOKBACK_HOURS, are a count over `users_hourly` (each user-hour keeps the user's
+ * previous active hour: a user counts once, in the first hour of the interval where the
+ * previous one lies before it). Everything else is an exact merge, in a second select
  * per scan with only the grouping sets and currencies that asked for distinct users —
- * merging is most of a read's cost, and the same merge is never done twice in one read.
+ * merging was most of a read's cost, and the same merge is never done twice in one read.
  */
 import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import { USERS_LOOKBACK_HOURS } from './users-hourly.ts';
 
 export interface ReadBranch {
   /** Source table chosen by the caller (a closed set, see TABLES). */
@@ -70,6 +74,11 @@ interface TableSpec {
   mergeUsers: (condition?: string) => string;
   /** Column with the distinct users of a row's interval over all currencies, if stored. */
   allCurrencyUsers: string | null;
+  /**
+   * Table whose rows give each user's previous active hour (migrations/0008), so distinct
+   * users of a range up to `lookbackMs` long are a count, not a merge; longer ranges merge.
+   */
+  countedUsers: { table: string; lookbackMs: number } | null;
 }
 
 /**
@@ -81,8 +90,17 @@ interface TableSpec {
  * table per row first.
  */
 const TABLES: ReadonlyMap<string, TableSpec> = new Map([
-  ['windows', { time: 'window_start', rowGranularity: 'MINUTE', mergeUsers: (c) => (c ? `uniqExactMergeIf(users, ${c})` : 'uniqExactMerge(users)'), allCurrencyUsers: null }],
-  ['windows_hourly', { time: 'hour_start', rowGranularity: 'HOUR', mergeUsers: (c) => (c ? `uniqExactArrayIf(user_keys, ${c})` : 'uniqExactArray(user_keys)'), allCurrencyUsers: 'active_users_all_currencies' }],
+  ['windows', { time: 'window_start', rowGranularity: 'MINUTE', mergeUsers: (c) => (c ? `uniqExactMergeIf(users, ${c})` : 'uniqExactMerge(users)'), allCurrencyUsers: null, countedUsers: null }],
+  [
+    'windows_hourly',
+    {
+      time: 'hour_start',
+      rowGranularity: 'HOUR',
+      mergeUsers: (c) => (c ? `uniqExactArrayIf(user_keys, ${c})` : 'uniqExactArray(user_keys)'),
+      allCurrencyUsers: 'active_users_all_currencies',
+      countedUsers: { table: 'users_hourly', lookbackMs: USERS_LOOKBACK_HOURS * 3_600_000 },
+    },
+  ],
 ]);
 
 /**
@@ -213,7 +231,22 @@ export function createSeriesReader(db: ClickHouse) {
         const users = { combined: members.some((b) => b.users.combined), currencies: unionOf(members.map((b) => b.users.currencies)) };
         const combinedPoints = users.combined && !(bucketIsRow[group[0]!] && t.allCurrencyUsers !== null);
         const currencyPoints = !bucketIsRow[group[0]!];
-        if (users.currencies === 'all') {
+        const counted = t.countedUsers && members.every((b) => b.to - b.from <= t.countedUsers!.lookbackMs) ? t.countedUsers : null;
+        if (counted && (users.combined || users.currencies === 'all' || users.currencies.length > 0)) {
+          // A user counts in the hour where their previous active hour (in that scope)
+          // lies before the interval: totals from the branch's start, points from their
+          // bucket's. '' is the scope over all currencies.
+          const scopes = users.currencies === 'all' ? null : [...(users.combined ? [''] : []), ...users.currencies];
+          if (scopes) params[`${g}_scopes`] = scopes;
+          const fromHour = `intDiv(multiIf(${group.map((i) => `branch = ${i}, {b${i}_from:Int64}`).join(', ')}, 0), 3600000)`;
+          const count = (threshold: string, point: boolean) => `SELECT branch, scope AS currency, toUInt8(scope = '') AS all_currencies, ${point ? 'start_ms, toUInt8(0)' : 'toInt64(0) AS start_ms, toUInt8(1)'} AS is_total,
+                   count() AS windows, ${USERS('sum(arrayCount(p -> p < threshold, prev_hours))')}
+            FROM (SELECT ${branchColumn}, scope, ${point ? `${bucket} AS start_ms, ` : ''}prev_hours, toUInt32(${threshold}) AS threshold
+                  FROM ${counted.table} FINAL WHERE ${where} ${scopes ? `AND scope IN {${g}_scopes:Array(String)}` : ''})
+            GROUP BY branch, scope${point ? ', start_ms' : ''}`;
+          selects.push(count(fromHour, false));
+          if (currencyPoints) selects.push(count('intDiv(start_ms, 3600000)', true));
+        } else if (users.currencies === 'all') {
           // Every currency (and maybe their sum): grouping sets, one merge.
           const sets = [...(currencyPoints ? ['(currency, start_ms)'] : []), '(currency)', ...(combinedPoints ? ['(start_ms)'] : []), ...(users.combined ? ['()'] : [])];
           selects.push(select({ part: `count() AS windows, ${USERS(t.mergeUsers())}`, currencies: 'all', sets }));
