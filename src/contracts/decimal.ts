@@ -36,3 +36,35 @@ export function canonicalDecimal(literal: string): string {
   if (CANONICAL.test(literal)) return literal;
   return fromMicros(toMicros(literal.includes('.') ? literal.replace(/0+$/, '').replace(/\.$/, '') : literal));
 }
+
+/**
+ * An exact running sum of decimal literals, for adding thousands of stored values per
+ * read. Micro-units are integers: while the sum and every addend stay within 2^53 they
+ * add exactly as doubles (no fraction ever enters binary floating point); anything
+ * larger goes through BigInt as toMicros does.
+ */
+export class MicroSum {
+  private small = 0;
+  private large = 0n;
+
+  add(literal: string): void {
+    if (!DECIMAL_PATTERN.test(literal)) throw new RangeError(`not a decimal with ≤${MONEY_SCALE} fractional digits: ${literal}`);
+    const dot = literal.indexOf('.');
+    const fractionDigits = dot < 0 ? 0 : literal.length - dot - 1;
+    const negative = literal.charCodeAt(0) === 45; // '-'
+    // At most 15 digits once scaled to micro-units: every step stays below 10^15 < 2^53, so it is exact.
+    if (literal.length - (dot < 0 ? 0 : 1) - (negative ? 1 : 0) + MONEY_SCALE - fractionDigits <= 15) {
+      const units = dot < 0 ? Number(literal) : Number(literal.slice(0, dot)) * 10 ** fractionDigits + (negative ? -1 : 1) * Number(literal.slice(dot + 1));
+      const micros = units * 10 ** (MONEY_SCALE - fractionDigits);
+      if (Number.isSafeInteger(this.small + micros)) {
+        this.small += micros;
+        return;
+      }
+    }
+    this.large += toMicros(literal);
+  }
+
+  toString(): string {
+    return fromMicros(BigInt(this.small) + this.large);
+  }
+}

@@ -18,7 +18,7 @@
  * merging was most of a read's cost, and the same merge is never done twice in one read.
  */
 import { z } from 'zod';
-import { canonicalDecimal, fromMicros, toMicros } from '../contracts/decimal.ts';
+import { canonicalDecimal, MicroSum } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
@@ -160,14 +160,16 @@ const USERS = (count: string) => `1 AS users_part, '0' AS revenue,
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
 
-/** Adds stored rows into buckets and totals; revenue is summed exactly in micro-units and rendered once at the end. */
+/** Adds stored rows into buckets and totals; revenue is summed exactly (MicroSum) and rendered once at the end. */
 class Sums {
-  private readonly micros = new Map<BucketRow, bigint>();
+  private readonly revenue = new Map<BucketRow, MicroSum>();
 
-  /** `into` += `row` (a new value when `into` is undefined); returns the sum. */
-  add(into: BucketRow | undefined, row: BucketRow, micros: bigint): BucketRow {
+  /** `into` += `row` (`row` itself when `into` is undefined); returns the sum. */
+  add(into: BucketRow | undefined, row: BucketRow, revenue: string): BucketRow {
     if (!into) {
-      this.micros.set(row, micros);
+      const sum = new MicroSum();
+      sum.add(revenue);
+      this.revenue.set(row, sum);
       return row;
     }
     into.purchases += row.purchases;
@@ -177,12 +179,12 @@ class Sums {
     into.allFinal &&= row.allFinal;
     into.lastEventAt = Math.max(into.lastEventAt, row.lastEventAt);
     if (into.traceSample.length === 0) into.traceSample = row.traceSample;
-    this.micros.set(into, this.micros.get(into)! + micros);
+    this.revenue.get(into)!.add(revenue);
     return into;
   }
 
   settle(): void {
-    for (const [row, micros] of this.micros) row.revenue = fromMicros(micros);
+    for (const [row, sum] of this.revenue) row.revenue = sum.toString();
   }
 }
 
@@ -324,9 +326,10 @@ export function createSeriesReader(db: ClickHouse) {
       const sums = new Sums();
       for (let i = 0; i < rows; i++) {
         if (c.users_part[i] !== 2) continue;
-        const micros = toMicros(canonicalDecimal(c.revenue[i]!));
-        const row = (activeUsers: number): BucketRow => ({
-          revenue: '',
+        const revenue = c.revenue[i]!;
+        // Sums get their revenue when settled; a currency's own bucket is the row's.
+        const row = (activeUsers: number, rowRevenue = ''): BucketRow => ({
+          revenue: rowRevenue,
           purchases: c.purchases[i]!,
           signups: c.signups[i]!,
           upgrades: c.upgrades[i]!,
@@ -338,13 +341,13 @@ export function createSeriesReader(db: ClickHouse) {
         });
         const start = c.start_ms[i]!;
         const perCurrency = targetOf(i);
-        perCurrency.buckets.set(start, sums.add(undefined, row(c.active_users[i]!), micros));
-        perCurrency.total = sums.add(perCurrency.total ?? undefined, row(0), micros);
+        perCurrency.buckets.set(start, row(c.active_users[i]!, canonicalDecimal(revenue)));
+        perCurrency.total = sums.add(perCurrency.total ?? undefined, row(0), revenue);
         if (!sumsCombined[c.branch[i]!]) continue;
         const all = results[c.branch[i]!]!.combined;
         // Distinct users over all currencies: stored per hour (the same in each currency row), never added.
-        all.buckets.set(start, sums.add(all.buckets.get(start), row(c.active_users_all[i]!), micros));
-        all.total = sums.add(all.total ?? undefined, row(0), micros);
+        all.buckets.set(start, sums.add(all.buckets.get(start), row(c.active_users_all[i]!), revenue));
+        all.total = sums.add(all.total ?? undefined, row(0), revenue);
       }
       sums.settle();
       // The empty grouping set yields one row even over no windows: skip those.

@@ -1,6 +1,6 @@
 /** Decimal strings: canonical form whichever way a literal arrives (the fast path must agree with the exact one). */
 import { describe, expect, it } from 'vitest';
-import { canonicalDecimal, fromMicros, toMicros } from '../../src/contracts/decimal.ts';
+import { canonicalDecimal, fromMicros, MicroSum, toMicros } from '../../src/contracts/decimal.ts';
 
 describe('canonicalDecimal', () => {
   it.each([
@@ -30,5 +30,40 @@ describe('canonicalDecimal', () => {
       const trimmed = literal.includes('.') ? literal.replace(/0+$/, '').replace(/\.$/, '') : literal;
       expect(canonicalDecimal(literal), literal).toBe(fromMicros(toMicros(trimmed)));
     }
+  });
+});
+
+describe('MicroSum', () => {
+  it('equals the BigInt sum, across the switch to BigInt for large values', () => {
+    let seed = 11;
+    const rnd = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let run = 0; run < 50; run++) {
+      const sum = new MicroSum();
+      let exact = 0n;
+      for (let i = 0; i < 200; i++) {
+        const big = rnd() < 0.02;
+        const whole = big ? `${Math.floor(rnd() * 9 + 1)}${'0'.repeat(12 + Math.floor(rnd() * 10))}` : String(Math.floor(rnd() * 1e7));
+        const fraction = rnd() < 0.3 ? '' : `.${String(Math.floor(rnd() * 1e6)).padStart(6, '0').slice(0, 1 + Math.floor(rnd() * 6))}`;
+        const literal = `${rnd() < 0.2 ? '-' : ''}${whole}${fraction}`;
+        sum.add(literal);
+        exact += toMicros(literal);
+      }
+      expect(sum.toString()).toBe(fromMicros(exact));
+    }
+  });
+
+  it('stays exact where doubles would not: 0.1 + 0.2, and sums past 2^53 micro-units', () => {
+    const a = new MicroSum();
+    a.add('0.1');
+    a.add('0.2');
+    expect(a.toString()).toBe('0.3');
+    const b = new MicroSum();
+    for (let i = 0; i < 10; i++) b.add('999999999.999999'); // ~10^15 micro-units each: the sum passes 2^53
+    b.add('0.000001');
+    expect(b.toString()).toBe('9999999999.999991');
+  });
+
+  it('refuses what is not a decimal of ≤ 6 fractional digits', () => {
+    for (const bad of ['0.1234567', '1e5', '', 'NaN']) expect(() => new MicroSum().add(bad), bad).toThrow(RangeError);
   });
 });
