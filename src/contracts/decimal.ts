@@ -38,30 +38,30 @@ export function canonicalDecimal(literal: string): string {
 }
 
 /**
- * An exact running sum of decimal literals, for adding thousands of stored values per
- * read. Micro-units are integers: while the sum and every addend stay within 2^53 they
- * add exactly as doubles (no fraction ever enters binary floating point); anything
- * larger goes through BigInt as toMicros does.
+ * An exact running sum of decimals, for adding thousands of stored values per read.
+ * Micro-units are integers: while the sum and every addend stay within 2^53 they add
+ * exactly as doubles (no fraction ever enters binary floating point); anything larger
+ * goes through BigInt as toMicros does.
  */
 export class MicroSum {
   private small = 0;
   private large = 0n;
 
-  add(literal: string): void {
+  /** The micro-units of a decimal literal: a number where that is exact (below 10^15), else a bigint. Parse once, add many times. */
+  static micros(literal: string): number | bigint {
     if (!DECIMAL_PATTERN.test(literal)) throw new RangeError(`not a decimal with ≤${MONEY_SCALE} fractional digits: ${literal}`);
     const dot = literal.indexOf('.');
     const fractionDigits = dot < 0 ? 0 : literal.length - dot - 1;
     const negative = literal.charCodeAt(0) === 45; // '-'
     // At most 15 digits once scaled to micro-units: every step stays below 10^15 < 2^53, so it is exact.
-    if (literal.length - (dot < 0 ? 0 : 1) - (negative ? 1 : 0) + MONEY_SCALE - fractionDigits <= 15) {
-      const units = dot < 0 ? Number(literal) : Number(literal.slice(0, dot)) * 10 ** fractionDigits + (negative ? -1 : 1) * Number(literal.slice(dot + 1));
-      const micros = units * 10 ** (MONEY_SCALE - fractionDigits);
-      if (Number.isSafeInteger(this.small + micros)) {
-        this.small += micros;
-        return;
-      }
-    }
-    this.large += toMicros(literal);
+    if (literal.length - (dot < 0 ? 0 : 1) - (negative ? 1 : 0) + MONEY_SCALE - fractionDigits > 15) return toMicros(literal);
+    const units = dot < 0 ? Number(literal) : Number(literal.slice(0, dot)) * 10 ** fractionDigits + (negative ? -1 : 1) * Number(literal.slice(dot + 1));
+    return units * 10 ** (MONEY_SCALE - fractionDigits);
+  }
+
+  add(micros: number | bigint): void {
+    if (typeof micros === 'number' && Number.isSafeInteger(this.small + micros)) this.small += micros;
+    else this.large += BigInt(micros);
   }
 
   toString(): string {

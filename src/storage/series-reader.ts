@@ -17,6 +17,7 @@
  * per scan with only the grouping sets and currencies that asked for distinct users —
  * merging was most of a read's cost, and the same merge is never done twice in one read.
  */
+import type { z } from 'zod';
 import { canonicalDecimal, MicroSum } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
@@ -66,26 +67,45 @@ export const branchKey = (b: Pick<ReadBranch, 'table' | 'from' | 'to' | 'granula
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
 
+type Columns = z.infer<typeof columns>;
+
+/** Row i of the read (a stored row, part 2) as a bucket value. */
+const storedRow = (c: Columns, i: number, activeUsers: number, revenue: string): BucketRow => ({
+  revenue,
+  purchases: c.purchases[i]!,
+  signups: c.signups[i]!,
+  upgrades: c.upgrades[i]!,
+  churns: c.churns[i]!,
+  activeUsers,
+  allFinal: c.all_final[i] === 1,
+  lastEventAt: c.last_event_at_ms[i]!,
+  traceSample: c.trace_sample[i]!,
+});
+
 /** Adds stored rows into buckets and totals; revenue is summed exactly (MicroSum) and rendered once at the end. */
 class Sums {
   private readonly revenue = new Map<BucketRow, MicroSum>();
 
-  /** `into` += `row` (`row` itself when `into` is undefined); returns the sum. */
-  add(into: BucketRow | undefined, row: BucketRow, revenue: string): BucketRow {
+  constructor(private readonly c: Columns) {}
+
+  /** `into` += row i (a new value when `into` is undefined; distinct users are never added, they are `activeUsers`); returns the sum. */
+  add(into: BucketRow | undefined, i: number, activeUsers: number, micros: number | bigint): BucketRow {
+    const c = this.c;
     if (!into) {
+      const row = storedRow(c, i, activeUsers, '');
       const sum = new MicroSum();
-      sum.add(revenue);
+      sum.add(micros);
       this.revenue.set(row, sum);
       return row;
     }
-    into.purchases += row.purchases;
-    into.signups += row.signups;
-    into.upgrades += row.upgrades;
-    into.churns += row.churns;
-    into.allFinal &&= row.allFinal;
-    into.lastEventAt = Math.max(into.lastEventAt, row.lastEventAt);
-    if (into.traceSample.length === 0) into.traceSample = row.traceSample;
-    this.revenue.get(into)!.add(revenue);
+    into.purchases += c.purchases[i]!;
+    into.signups += c.signups[i]!;
+    into.upgrades += c.upgrades[i]!;
+    into.churns += c.churns[i]!;
+    into.allFinal &&= c.all_final[i] === 1;
+    into.lastEventAt = Math.max(into.lastEventAt, c.last_event_at_ms[i]!);
+    if (into.traceSample.length === 0) into.traceSample = c.trace_sample[i]!;
+    this.revenue.get(into)!.add(micros);
     return into;
   }
 
@@ -229,31 +249,19 @@ export function createSeriesReader(db: ClickHouse) {
         return target;
       };
       const rows = c.branch.length;
-      const sums = new Sums();
+      const sums = new Sums(c);
       for (let i = 0; i < rows; i++) {
         if (c.users_part[i] !== 2) continue;
-        const revenue = c.revenue[i]!;
-        // Sums get their revenue when settled; a currency's own bucket is the row's.
-        const row = (activeUsers: number, rowRevenue = ''): BucketRow => ({
-          revenue: rowRevenue,
-          purchases: c.purchases[i]!,
-          signups: c.signups[i]!,
-          upgrades: c.upgrades[i]!,
-          churns: c.churns[i]!,
-          activeUsers,
-          allFinal: c.all_final[i] === 1,
-          lastEventAt: c.last_event_at_ms[i]!,
-          traceSample: c.trace_sample[i]!,
-        });
+        const micros = MicroSum.micros(c.revenue[i]!);
         const start = c.start_ms[i]!;
         const perCurrency = targetOf(i);
-        perCurrency.buckets.set(start, row(c.active_users[i]!, canonicalDecimal(revenue)));
-        perCurrency.total = sums.add(perCurrency.total ?? undefined, row(0), revenue);
+        perCurrency.buckets.set(start, storedRow(c, i, c.active_users[i]!, canonicalDecimal(c.revenue[i]!)));
+        perCurrency.total = sums.add(perCurrency.total ?? undefined, i, 0, micros);
         if (!sumsCombined[c.branch[i]!]) continue;
         const all = results[c.branch[i]!]!.combined;
         // Distinct users over all currencies: stored per hour (the same in each currency row), never added.
-        all.buckets.set(start, sums.add(all.buckets.get(start), row(c.active_users_all[i]!), revenue));
-        all.total = sums.add(all.total ?? undefined, row(0), revenue);
+        all.buckets.set(start, sums.add(all.buckets.get(start), i, c.active_users_all[i]!, micros));
+        all.total = sums.add(all.total ?? undefined, i, 0, micros);
       }
       sums.settle();
       // The empty grouping set yields one row even over no windows: skip those.

@@ -45,7 +45,7 @@ describe('MicroSum', () => {
         const whole = big ? `${Math.floor(rnd() * 9 + 1)}${'0'.repeat(12 + Math.floor(rnd() * 10))}` : String(Math.floor(rnd() * 1e7));
         const fraction = rnd() < 0.3 ? '' : `.${String(Math.floor(rnd() * 1e6)).padStart(6, '0').slice(0, 1 + Math.floor(rnd() * 6))}`;
         const literal = `${rnd() < 0.2 ? '-' : ''}${whole}${fraction}`;
-        sum.add(literal);
+        sum.add(MicroSum.micros(literal));
         exact += toMicros(literal);
       }
       expect(sum.toString()).toBe(fromMicros(exact));
@@ -54,16 +54,16 @@ describe('MicroSum', () => {
 
   it('stays exact where doubles would not: 0.1 + 0.2, and sums past 2^53 micro-units', () => {
     const a = new MicroSum();
-    a.add('0.1');
-    a.add('0.2');
+    a.add(MicroSum.micros('0.1'));
+    a.add(MicroSum.micros('0.2'));
     expect(a.toString()).toBe('0.3');
     const b = new MicroSum();
-    for (let i = 0; i < 10; i++) b.add('999999999.999999'); // ~10^15 micro-units each: the sum passes 2^53
-    b.add('0.000001');
+    for (let i = 0; i < 10; i++) b.add(MicroSum.micros('999999999.999999')); // ~10^15 micro-units each: the sum passes 2^53
+    b.add(MicroSum.micros('0.000001'));
     expect(b.toString()).toBe('9999999999.999991');
   });
 
   it('refuses what is not a decimal of ≤ 6 fractional digits', () => {
-    for (const bad of ['0.1234567', '1e5', '', 'NaN']) expect(() => new MicroSum().add(bad), bad).toThrow(RangeError);
+    for (const bad of ['0.1234567', '1e5', '', 'NaN']) expect(() => MicroSum.micros(bad), bad).toThrow(RangeError);
   });
 });
