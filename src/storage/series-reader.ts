@@ -2,11 +2,13 @@
  * Reads bucketed window aggregates for many series in ONE ClickHouse query. Each
  * distinct (range, granularity, time zone) is a branch; branches on the same table that
  * do not overlap (a dashboard's period and its comparison period) share one scan, with
- * the branch as a grouping key. A scan serves every currency and the all-currency sum
- * through GROUPING SETS:
+ * the branch as a grouping key. Where a bucket is one stored row (HOUR buckets of
+ * `windows_hourly`, MINUTE buckets of `windows`) the scan returns the rows as they are and
+ * the reader adds up the all-currency points and every total (money exactly, MicroSum).
+ * Other scans serve every currency and the all-currency sum through GROUPING SETS:
  *   (currency, bucket), (currency)  → per-currency points and totals (breakdowns too)
  *   (bucket), ()                    → points and total over all currencies
- * Money is summed as Decimal(38, 6) and leaves as a string.
+ * Money is summed as Decimal(38, 6) there and leaves as a string.
  *
  * Distinct users are never summed across rows. Where a bucket is one stored row (HOUR
  * buckets of `windows_hourly`, MINUTE buckets of `windows`) its stored exact count is
