@@ -210,7 +210,8 @@ export function createSeriesReader(db: ClickHouse) {
         if (counted && (users.combined || users.currencies === 'all' || users.currencies.length > 0)) {
           // A user counts in the hour where their previous active hour (in that scope)
           // lies before the interval: totals from the branch's start, points from their
-          // bucket's. '' is the scope over all currencies.
+          // bucket's — or the branch's, when it starts inside the first bucket (only its
+          // part in range is read). '' is the scope over all currencies.
           const scopes = users.currencies === 'all' ? null : [...(users.combined ? [''] : []), ...users.currencies];
           if (scopes) params[`${g}_scopes`] = scopes;
           const fromHour = `intDiv(multiIf(${group.map((i) => `branch = ${i}, {b${i}_from:Int64}`).join(', ')}, 0), 3600000)`;
@@ -220,7 +221,7 @@ export function createSeriesReader(db: ClickHouse) {
                   FROM ${counted.table} FINAL WHERE ${where} ${scopes ? `AND scope IN {${g}_scopes:Array(String)}` : ''})
             GROUP BY branch, scope${point ? ', start_ms' : ''}`;
           selects.push(count(fromHour, false));
-          if (currencyPoints) selects.push(count('intDiv(start_ms, 3600000)', true));
+          if (currencyPoints) selects.push(count(`greatest(intDiv(start_ms, 3600000), ${fromHour})`, true));
         } else if (users.currencies === 'all') {
           // Every currency (and maybe their sum): grouping sets, one merge.
           const sets = [...(currencyPoints ? ['(currency, start_ms)'] : []), '(currency)', ...(combinedPoints ? ['(start_ms)'] : []), ...(users.combined ? ['()'] : [])];

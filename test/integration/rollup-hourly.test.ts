@@ -196,4 +196,17 @@ describe('windows_hourly', () => {
     }
     expect([await hourly(H0), await hourly(H0 + HOUR), await hourUsers(H0), await hourUsers(H0 + HOUR)]).toEqual(before);
   });
+
+  it('counts a bucket that the range start cuts from the range start: a user also seen before it, the same day, still counts', async () => {
+    // u1 (hour 0) comes back in hour 1. The range starts at hour 1; its DAY bucket at midnight.
+    await send([event(70, 'u1', '2')], H0 + 5 * HOUR);
+    const range = { from: H0 + HOUR, to: H0 + 3 * HOUR };
+    for (const currency of ['USD', null]) {
+      const fromRollup = await series('ACTIVE_USERS', range.from, range.to, 'DAY', currency);
+      expect(fromRollup.points.map((p) => p.value), String(currency)).toEqual(['2']); // u3 and u1
+      expect(fromRollup.total).toBe('2');
+      const fromMinutes = await series('ACTIVE_USERS', range.from + MIN, range.to, 'DAY', currency); // events at minutes 65 and 70
+      expect(fromMinutes.points.map((p) => p.value)).toEqual(['2']);
+    }
+  });
 });
