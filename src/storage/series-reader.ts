@@ -168,16 +168,22 @@ export function createSeriesReader(db: ClickHouse) {
         // grouping(x) is only valid when some set groups by x.
         const startColumns = (sets: string[]) => (sets.some((x) => x.includes('start_ms')) ? `${bucket} AS start_ms, grouping(start_ms) AS is_total` : 'toInt64(0) AS start_ms, toUInt8(1) AS is_total');
         const withBranch = (sets: string[]) => sets.map((x) => (x === '()' ? '(branch)' : `(branch, ${x.slice(1)}`));
+        // What the group's branches need together (a branch may get rows it did not ask
+        // for, e.g. another currency; they are never looked up).
+        const members = group.map((i) => branches[i]!);
+        // Ranges short enough to count distinct users read everything from the counting
+        // table, whose currency rows carry the same hour's metrics: metrics and users of
+        // one read then always come from the same recompute.
+        const counted = t.countedUsers && members.every((b) => b.to - b.from <= t.countedUsers!.lookbackMs) ? t.countedUsers : null;
+        const source = counted ? counted.table : first.table;
+        const metricsWhere = counted ? `${where} AND scope != ''` : where;
         const select = (o: { part: string; currencies: readonly string[] | 'all'; sets: string[] }) => {
           if (o.currencies !== 'all') params[`${g}_cur`] = o.currencies;
           const currencyColumns = o.sets.some((x) => x.includes('currency')) ? 'currency, grouping(currency) AS all_currencies' : "'' AS currency, toUInt8(1) AS all_currencies";
           return `SELECT ${branchColumn}, ${currencyColumns}, ${startColumns(o.sets)}, ${o.part}
-                  FROM ${first.table} FINAL WHERE ${where} ${o.currencies !== 'all' ? `AND currency IN {${g}_cur:Array(String)}` : ''}
+                  FROM ${source} FINAL WHERE ${metricsWhere} ${o.currencies !== 'all' ? `AND currency IN {${g}_cur:Array(String)}` : ''}
                   GROUP BY GROUPING SETS (${withBranch(o.sets).join(', ')})`;
         };
-        // What the group's branches need together (a branch may get rows it did not ask
-        // for, e.g. another currency; they are never looked up).
-        const members = group.map((i) => branches[i]!);
         const combined = members.some((b) => b.combined);
         const currencies = unionOf(members.map((b) => b.currencies));
         const perCurrency = currencies === 'all' || currencies.length > 0;
@@ -191,7 +197,7 @@ export function createSeriesReader(db: ClickHouse) {
           if (!combined && currencies !== 'all') params[`${g}_cur`] = currencies;
           selects.push(`SELECT ${branchColumn}, currency, toUInt8(0) AS all_currencies, toInt64(toUnixTimestamp(${t.time})) * 1000 AS start_ms, toUInt8(0) AS is_total,
                    toUInt64(1) AS windows, ${ROW(t.allCurrencyUsers, traces)}
-            FROM ${first.table} FINAL WHERE ${where} ${!combined && currencies !== 'all' ? `AND currency IN {${g}_cur:Array(String)}` : ''}`);
+            FROM ${source} FINAL WHERE ${metricsWhere} ${!combined && currencies !== 'all' ? `AND currency IN {${g}_cur:Array(String)}` : ''}`);
         } else {
           selects.push(
             select({
@@ -206,7 +212,6 @@ export function createSeriesReader(db: ClickHouse) {
         const users = { combined: members.some((b) => b.users.combined), currencies: unionOf(members.map((b) => b.users.currencies)) };
         const combinedPoints = users.combined && !(bucketIsRow[group[0]!] && t.allCurrencyUsers !== null);
         const currencyPoints = !bucketIsRow[group[0]!];
-        const counted = t.countedUsers && members.every((b) => b.to - b.from <= t.countedUsers!.lookbackMs) ? t.countedUsers : null;
         if (counted && (users.combined || users.currencies === 'all' || users.currencies.length > 0)) {
           // A user counts in the hour where their previous active hour (in that scope)
           // lies before the interval: totals from the branch's start, points from their

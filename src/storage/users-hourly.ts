@@ -5,7 +5,11 @@
  * whose previous hour is < F — exact for T − F ≤ USERS_LOOKBACK_HOURS (see 0008).
  *
  * Written right after windows_hourly (src/storage/window-store.ts rollupHours), from
- * `windows_hourly FINAL`, for the same touched (tenant, hour) chunk.
+ * `windows_hourly FINAL`, for the same touched (tenant, hour) chunk. Each currency row
+ * also carries that hour's windows_hourly metrics, copied in the same statement: the
+ * series reader takes hour-aligned ranges up to the lookback from this table alone, so
+ * a read sees each hour's metrics and users from one recompute, never a newer rollup's
+ * metrics beside an older recompute's users.
  */
 import type { ClickHouse } from './clickhouse.ts';
 
@@ -31,10 +35,16 @@ const HOUR_MS = 3_600_000;
  * where a user in two currencies of one hour counts once); each hour's previous one is the
  * element before it. version: the clock, so the newest recompute wins.
  */
-export const USERS_HOURLY_SQL = `INSERT INTO users_hourly (tenant_id, scope, hour_start, user_keys, prev_hours, version)
+export const USERS_HOURLY_SQL = `INSERT INTO users_hourly
+  (tenant_id, scope, hour_start, user_keys, prev_hours, final, revenue, purchases, signups, upgrades, churns,
+   active_users, active_users_all_currencies, last_event_at_ms, trace_sample, version)
 WITH {tenants:Array(String)} AS tenants, {first_hours:Array(UInt32)} AS firsts, {last_hours:Array(UInt32)} AS lasts,
      {lookback:UInt32} AS lookback
-SELECT tenant_id, scope, toDateTime(h * 3600, 'UTC'), groupArray(key), groupArray(prev), toUInt64(toUnixTimestamp64Milli(now64(3)))
+SELECT u.tenant_id, u.scope, u.hour_start, u.keys, u.prevs, m.final, m.revenue, m.purchases, m.signups, m.upgrades, m.churns,
+       if(u.scope = '', length(u.keys), m.active_users), m.active_users_all_currencies, m.last_event_at_ms, m.trace_sample,
+       toUInt64(toUnixTimestamp64Milli(now64(3)))
+FROM (
+SELECT tenant_id, scope, toDateTime(h * 3600, 'UTC') AS hour_start, groupArray(key) AS keys, groupArray(prev) AS prevs
 FROM (
   SELECT tenant_id, scope, key, arraySort(groupUniqArray(h)) AS hs
   FROM (
@@ -56,7 +66,15 @@ FROM (
 )
 ARRAY JOIN hs AS h, arrayPushFront(arrayPopBack(hs), 0) AS prev
 WHERE h BETWEEN firsts[indexOf(tenants, tenant_id)] AND lasts[indexOf(tenants, tenant_id)] + lookback
-GROUP BY tenant_id, scope, h`;
+GROUP BY tenant_id, scope, h
+) AS u
+LEFT JOIN (
+  SELECT tenant_id, currency, hour_start, final, revenue, purchases, signups, upgrades, churns, active_users,
+         active_users_all_currencies, last_event_at_ms, trace_sample
+  FROM windows_hourly FINAL
+  WHERE tenant_id IN tenants
+    AND hour_start BETWEEN toDateTime(arrayMin(firsts) * 3600) AND toDateTime((arrayMax(lasts) + lookback) * 3600)
+) AS m ON m.tenant_id = u.tenant_id AND m.currency = u.scope AND m.hour_start = u.hour_start`;
 
 /** Recomputes users_hourly after windows_hourly was recomputed for these (tenant, hour start ms) pairs. One statement. */
 export async function recomputeUsersHourly(db: ClickHouse, hours: readonly { tenantId: string; hour: number }[]): Promise<void> {

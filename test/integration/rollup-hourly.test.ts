@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR, splitStatements } from '../../src/storage/migrations.ts';
+import { recomputeUsersHourly } from '../../src/storage/users-hourly.ts';
 import { createWindowStore } from '../../src/storage/window-store.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -159,7 +160,8 @@ describe('windows_hourly', () => {
   });
 
   it('serves hour-aligned reads from the rollup and others from the minutes', async () => {
-    // A marker row in an hour that has no minutes: only a read of windows_hourly can see it.
+    // A marker row in an hour that has no minutes: only a read of the rollups can see it
+    // (windows_hourly, and users_hourly, which carries its metrics for ranges it counts).
     const marker = H0 - HOUR;
     await t.app.db.command({
       queryId: 'test.hourly_marker',
@@ -167,15 +169,23 @@ describe('windows_hourly', () => {
             SELECT {tenant:String}, 'USD', {hour:DateTime('UTC')}, 1, toDecimal128('999', 6), 1, uniqExactState('marker'), 'http', 1, 1`,
       params: { tenant: TENANT, hour: marker / 1000 },
     });
+    await t.app.db.command({
+      queryId: 'test.users_hourly_marker',
+      sql: `INSERT INTO users_hourly (tenant_id, scope, hour_start, user_keys, prev_hours, final, revenue, purchases, active_users, version)
+            SELECT {tenant:String}, 'USD', {hour:DateTime('UTC')}, [toUInt128(1)], [0], 1, toDecimal128('999', 6), 1, 1, 1`,
+      params: { tenant: TENANT, hour: marker / 1000 },
+    });
     expect((await series('REVENUE', marker, H0 + HOUR, 'HOUR')).points[0]!.value).toBe('999');
     expect((await series('REVENUE', marker, H0 + HOUR, 'DAY')).total).toBe('1111.250001');
     expect((await series('REVENUE', marker, H0 + HOUR + MIN, 'HOUR')).points[0]!.value).toBe('0');
     expect((await series('REVENUE', marker, H0 + HOUR, 'MINUTE')).total).toBe('112.250001');
-    await t.app.db.command({
-      queryId: 'test.hourly_marker_delete',
-      sql: `ALTER TABLE windows_hourly DELETE WHERE tenant_id = {tenant:String} AND hour_start = {hour:DateTime('UTC')} SETTINGS mutations_sync = 1`,
-      params: { tenant: TENANT, hour: marker / 1000 },
-    });
+    for (const table of ['windows_hourly', 'users_hourly']) {
+      await t.app.db.command({
+        queryId: 'test.hourly_marker_delete',
+        sql: `ALTER TABLE ${table} DELETE WHERE tenant_id = {tenant:String} AND hour_start = {hour:DateTime('UTC')} SETTINGS mutations_sync = 1`,
+        params: { tenant: TENANT, hour: marker / 1000 },
+      });
+    }
   });
 
   it('the one-time backfill migrations (0006, then 0007 with user keys) rebuild the same hours from the minutes', async () => {
@@ -208,5 +218,23 @@ describe('windows_hourly', () => {
       const fromMinutes = await series('ACTIVE_USERS', range.from + MIN, range.to, 'DAY', currency); // events at minutes 65 and 70
       expect(fromMinutes.points.map((p) => p.value)).toEqual(['2']);
     }
+  });
+
+  it('a read takes each hour\'s metrics and users from one recompute: a newer rollup row shows once its users are recomputed', async () => {
+    const hour0 = { from: H0, to: H0 + HOUR };
+    const before = await series('PURCHASES', hour0.from, hour0.to, 'HOUR');
+    // Hour 0's windows_hourly row as if its rollup had just landed and its users_hourly rows not yet.
+    await t.app.db.command({
+      queryId: 'test.hourly_newer',
+      sql: `INSERT INTO windows_hourly SELECT * REPLACE (purchases + 1000 AS purchases, version + 1 AS version) FROM windows_hourly FINAL
+            WHERE tenant_id = {tenant:String} AND currency = 'USD' AND hour_start = {hour:DateTime('UTC')}`,
+      params: { tenant: TENANT, hour: H0 / 1000 },
+    });
+    expect(await series('PURCHASES', hour0.from, hour0.to, 'HOUR')).toEqual(before);
+    await recomputeUsersHourly(t.app.db, [{ tenantId: TENANT, hour: H0 }]);
+    expect((await series('PURCHASES', hour0.from, hour0.to, 'HOUR')).total).toBe(String(Number(before.total) + 1000));
+    // Recomputing from the minutes (a newer clock version) puts the truth back in both tables.
+    await createWindowStore(t.app.db).rollupHours([{ tenantId: TENANT, currency: 'USD', windowStart: H0 }]);
+    expect(await series('PURCHASES', hour0.from, hour0.to, 'HOUR')).toEqual(before);
   });
 });
