@@ -61,6 +61,8 @@ export function createAggregator(deps: AggregatorDeps) {
   let running = false;
   let failures = 0;
   let flushing: Promise<void> | null = null;
+  /** The flush after the running one, for callers that arrived while it ran. */
+  let queued: Promise<void> | null = null;
   // The open-windows gauge is shared by every aggregator of the process: report deltas.
   let reportedSize = 0;
   let released = false;
@@ -113,9 +115,25 @@ export function createAggregator(deps: AggregatorDeps) {
     return updates;
   }
 
-  /** One flush at a time; concurrent callers share it. */
+  /**
+   * One flush at a time. When it resolves, everything ingested before the call is
+   * written: a caller arriving while a flush runs (which may have collected before the
+   * caller's events) gets the next flush, shared by everyone who arrived meanwhile.
+   */
   function flush(): Promise<void> {
-    flushing ??= flushOnce()
+    if (!flushing) return startFlush();
+    queued ??= flushing
+      .catch(() => undefined)
+      .then(() => {
+        queued = null;
+        if (released) return; // a released aggregator writes nothing more
+        return flushing ?? startFlush();
+      });
+    return queued;
+  }
+
+  function startFlush(): Promise<void> {
+    flushing = flushOnce()
       .then(() => {
         failures = 0;
       })
@@ -192,7 +210,6 @@ export function createAggregator(deps: AggregatorDeps) {
       running = false;
       if (timer) clearTimeout(timer);
       timer = null;
-      if (flushing) await flushing.catch(() => undefined);
       await flush().catch(() => undefined);
     },
 
