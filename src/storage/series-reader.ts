@@ -19,12 +19,12 @@
  * per scan with only the grouping sets and currencies that asked for distinct users —
  * merging was most of a read's cost, and the same merge is never done twice in one read.
  */
-import type { z } from 'zod';
 import { canonicalDecimal, MicroSum } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { BUCKET_SQL, columns, METRICS, ROW, TABLES, USERS } from './series-sql.ts';
+import { storedRow, Sums } from './series-sums.ts';
 
 export interface ReadBranch {
   /** Source table chosen by the caller (a closed set, see TABLES). */
@@ -68,53 +68,6 @@ export const branchKey = (b: Pick<ReadBranch, 'table' | 'from' | 'to' | 'granula
   JSON.stringify([b.table, b.from, b.to, b.granularity, b.timeZone]);
 
 const emptyAggregate = (): Aggregate => ({ buckets: new Map(), total: null });
-
-type Columns = z.infer<typeof columns>;
-
-/** Row i of the read (a stored row, part 2) as a bucket value. */
-const storedRow = (c: Columns, i: number, activeUsers: number, revenue: string): BucketRow => ({
-  revenue,
-  purchases: c.purchases[i]!,
-  signups: c.signups[i]!,
-  upgrades: c.upgrades[i]!,
-  churns: c.churns[i]!,
-  activeUsers,
-  allFinal: c.all_final[i] === 1,
-  lastEventAt: c.last_event_at_ms[i]!,
-  traceSample: c.trace_sample[i]!,
-});
-
-/** Adds stored rows into buckets and totals; revenue is summed exactly (MicroSum) and rendered once at the end. */
-class Sums {
-  private readonly revenue = new Map<BucketRow, MicroSum>();
-
-  constructor(private readonly c: Columns) {}
-
-  /** `into` += row i (a new value when `into` is undefined; distinct users are never added, they are `activeUsers`); returns the sum. */
-  add(into: BucketRow | undefined, i: number, activeUsers: number, micros: number | bigint): BucketRow {
-    const c = this.c;
-    if (!into) {
-      const row = storedRow(c, i, activeUsers, '');
-      const sum = new MicroSum();
-      sum.add(micros);
-      this.revenue.set(row, sum);
-      return row;
-    }
-    into.purchases += c.purchases[i]!;
-    into.signups += c.signups[i]!;
-    into.upgrades += c.upgrades[i]!;
-    into.churns += c.churns[i]!;
-    into.allFinal &&= c.all_final[i] === 1;
-    into.lastEventAt = Math.max(into.lastEventAt, c.last_event_at_ms[i]!);
-    if (into.traceSample.length === 0) into.traceSample = c.trace_sample[i]!;
-    this.revenue.get(into)!.add(micros);
-    return into;
-  }
-
-  settle(): void {
-    for (const [row, sum] of this.revenue) row.revenue = sum.toString();
-  }
-}
 
 /** Currencies several branches need together. */
 function unionOf(lists: readonly (readonly string[] | 'all')[]): readonly string[] | 'all' {

@@ -35,7 +35,7 @@ const HOUR_MS = 3_600_000;
  * where a user in two currencies of one hour counts once); each hour's previous one is the
  * element before it. version: the clock, so the newest recompute wins.
  */
-export const USERS_HOURLY_SQL = `INSERT INTO users_hourly
+const USERS_HOURLY_SQL = `INSERT INTO users_hourly
   (tenant_id, scope, hour_start, user_keys, prev_hours, final, revenue, purchases, signups, upgrades, churns,
    active_users, active_users_all_currencies, last_event_at_ms, trace_sample, version)
 WITH {tenants:Array(String)} AS tenants, {first_hours:Array(UInt32)} AS firsts, {last_hours:Array(UInt32)} AS lasts,
