@@ -45,12 +45,20 @@ function harness() {
     allowedLatenessMs: 60_000,
     flushIntervalMs: 3_600_000,
   } as unknown as AggregatorDeps;
+  /** Resolves once `ready()` holds (checked every millisecond, at most 2 s). */
+  const until = async (ready: () => boolean, what: string) => {
+    const deadline = Date.now() + 2_000;
+    while (!ready()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
   const release = async () => {
-    while (gates.length === 0) await new Promise((r) => setTimeout(r, 1));
+    await until(() => gates.length > 0, 'a window write');
     gates.shift()!();
   };
   const signupsWritten = () => writes.flat().reduce((n, u) => Math.max(n, u.signups), 0);
-  return { aggregator: createAggregator(deps), writes, release, signupsWritten };
+  return { aggregator: createAggregator(deps), writes, release, until, signupsWritten };
 }
 
 describe('aggregator.flush', () => {
@@ -58,8 +66,7 @@ describe('aggregator.flush', () => {
     const h = harness();
     h.aggregator.ingest([event(1)], 1);
     const first = h.aggregator.flush();
-    await new Promise((r) => setTimeout(r, 5)); // the first flush has collected and is writing
-    expect(h.writes).toHaveLength(1);
+    await h.until(() => h.writes.length === 1, 'the first flush to collect and write'); // it holds event 1 only
 
     h.aggregator.ingest([event(2)], 2);
     let secondDone = false;
