@@ -53,6 +53,12 @@ const CLIENT_PACKAGES = [
     allowedIn: ['src/realtime/', 'test/', 'bench/'],
     message: 'ioredis is used only inside src/realtime/ (the update bus).',
   },
+  {
+    // Websocket plumbing (sockets, frames, connection limits) belongs to the transport (DESIGN.md).
+    regex: '^(ws|graphql-ws)(/.*)?$',
+    allowedIn: ['src/app/ws/', 'test/', 'bench/', 'scripts/'],
+    message: 'Websockets are handled only in src/app/ws/; resolvers see a SubscriptionConnection (src/resolvers/connection.ts).',
+  },
 ];
 
 /** Folders (repo-relative prefixes) that may read process.env: the config module and the CLI entry. */

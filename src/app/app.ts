@@ -25,9 +25,11 @@ import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
+import { attachWebSockets } from './ws/server.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
 import { busCheck, runChecks, storageChecks, type CheckFn } from './readiness.ts';
 import { createStaticHandler } from './static.ts';
+import { schema } from '../schema/index.ts';
 
 export interface AppOptions {
   config: Config;
@@ -108,7 +110,6 @@ export async function createApp(o: AppOptions) {
     tokens,
     logger,
     graphiql,
-    maxConnections: config.realtime.maxConnections,
     limits: { maxBodyBytes: config.server.graphqlMaxBodyBytes, rateLimit: config.server.rateLimit },
     metrics,
   });
@@ -142,7 +143,16 @@ export async function createApp(o: AppOptions) {
     onError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed'),
     logger,
   });
-  const sockets = graphql.attachWebSockets(server);
+  const sockets = attachWebSockets({
+    server,
+    path: '/graphql',
+    schema,
+    yoga: graphql.yoga,
+    authenticate: graphql.authenticate,
+    logger,
+    maxConnections: config.realtime.maxConnections,
+    maxBufferedBytes: config.realtime.maxBufferedBytes,
+  });
 
   return {
     config,

@@ -4,7 +4,7 @@ import { AuthError, requireScope, type Principal, type Scope } from '../auth/tok
 import type { UpdateBus } from '../realtime/bus.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { SeriesReader } from '../storage/series-reader.ts';
-import type { SubscriptionTransport } from './frames.ts';
+import type { SubscriptionConnection } from './connection.ts';
 import type { FreshnessTracker } from './freshness.ts';
 import { createSeriesLoader, MAX_SERIES_PER_REQUEST } from './series.ts';
 import type { SubscriptionHub } from './subscription-hub.ts';
@@ -26,17 +26,17 @@ export interface GraphQLContext {
   seriesLoader: () => ReturnType<typeof createSeriesLoader>;
   /** Counts series against MAX_SERIES_PER_REQUEST; throws once the request asks for more. */
   chargeSeries: (n: number) => void;
-  /** Set on websocket subscriptions: lets the subscription hub write frames itself. */
-  transport?: SubscriptionTransport;
+  /** Set on websocket subscriptions: lets the subscription hub share frames and drop slow connections. */
+  connection?: SubscriptionConnection;
 }
 
-export function createRequestContext(services: ApiServices, principal: Principal | null, transport?: SubscriptionTransport): GraphQLContext {
+export function createRequestContext(services: ApiServices, principal: Principal | null, connection?: SubscriptionConnection): GraphQLContext {
   let loader: ReturnType<typeof createSeriesLoader> | null = null;
   let charged = 0;
   return {
     principal,
     services,
-    transport,
+    connection,
     seriesLoader: () => {
       const p = authorize({ principal }, 'read');
       loader ??= createSeriesLoader({ reader: services.seriesReader, freshness: services.freshness, tenantId: p.tenantId });

@@ -4,7 +4,8 @@
  * Once per bus message, not per subscriber: one bus subscription per tenant, the
  * message validated once (by the bus), the freshness computed once, each
  * `MetricUpdate` built once, and — for websocket subscribers in `shared` mode —
- * executed and serialised once per group of identical selections (frames.ts).
+ * executed and serialised once per group of identical selections (by the
+ * connection's transport: src/app/ws/frames.ts).
  * Per subscriber there is only the filter (currency, metrics) and a socket write.
  *
  * Resume: a subscription with `since` first gets every window changed since then,
@@ -14,8 +15,8 @@
  * the database's. Revisions per window never go backwards on a subscription.
  *
  * Limits: at most `maxSubscriptionsPerTenant` open subscriptions per tenant; a
- * subscriber that cannot keep up loses its socket (shared mode: unsent bytes over
- * `maxBufferedBytes`; per-subscriber mode: `MAX_QUEUE` values queued).
+ * subscriber that cannot keep up loses its connection (shared mode: the transport's
+ * unsent-bytes limit; per-subscriber mode, or held during a catch-up: `MAX_QUEUE` values).
  */
 import { performance } from 'node:perf_hooks';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
@@ -25,7 +26,7 @@ import type { WindowUpdate } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
 import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
-import { createFrameGroups, createFrameWriter, framePrefix, type FrameSocket, type SubscriptionTransport } from './frames.ts';
+import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { createReplayLoader, type ReplayBatch } from './replay.ts';
@@ -34,7 +35,6 @@ import { createStream, slowConsumerError, toMetricUpdate, windowKey, type Metric
 
 export interface HubLimits {
   maxSubscriptionsPerTenant: number;
-  maxBufferedBytes: number;
   heartbeatIntervalMs: number;
   fanout: 'shared' | 'per-subscriber';
 }
@@ -69,7 +69,7 @@ interface OpenOptions {
   currency: string | null;
   /** windows only: resume from this instant (epoch ms). */
   since: number | null;
-  transport?: SubscriptionTransport;
+  connection?: SubscriptionConnection;
   info: GraphQLResolveInfo;
   contextValue: unknown;
   onOpen?: () => void;
@@ -86,8 +86,6 @@ export function createSubscriptionHub(deps: {
 }) {
   const { bus, freshness, logger, limits } = deps;
   const metrics = createHubMetrics(deps.registry);
-  const groups = createFrameGroups({ logger });
-  const writer = createFrameWriter({ maxBufferedBytes: limits.maxBufferedBytes, onSlow: (socket) => slowSocket(socket) });
   const replay = createReplayLoader({ reader: deps.changes, maxRows: MAX_RESUME_ROWS });
   const tenants = new Map<string, TenantState>();
   const mode = limits.fanout === 'shared' ? 'shared' : 'per_subscriber';
@@ -125,31 +123,27 @@ export function createSubscriptionHub(deps: {
     if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
   }
 
-  /** A subscriber that cannot keep up loses its socket (its client reconnects and resumes), not just this subscription. */
+  /** A subscriber that cannot keep up loses its connection (its client reconnects and resumes), not just this subscription. */
   function dropSlow(m: Member): void {
-    slowSocket(m.transport?.socket);
-    m.transport?.socket.terminate();
+    slowConnection(m.connection);
+    m.connection?.drop();
     m.stream.fail(slowConsumerError());
   }
 
-  function slowSocket(socket: FrameSocket | undefined): void {
+  function slowConnection(connection: SubscriptionConnection | undefined): void {
     metrics.slowConsumers.inc({ mode });
-    logger.warn({ transport: socket ? 'websocket' : 'other' }, 'slow subscriber dropped');
+    logger.warn({ transport: connection ? 'websocket' : 'other' }, 'slow subscriber dropped');
   }
 
-  /** Shared mode over a websocket: frames from the group's shared JSON. Otherwise the stream yields values and graphql-ws executes them. */
+  /** Shared mode over a connection that shares frames: values go to it. Otherwise the stream yields values and graphql-ws executes them. */
   function sinkFor(o: OpenOptions, stream: Member['stream'], onSlow: () => void): Pick<Member, 'deliver' | 'release'> {
-    if (mode === 'shared' && o.transport) {
-      const group = groups.acquire({ tenantId: o.tenantId, info: o.info, contextValue: o.contextValue, variables: o.transport.variables });
-      const { socket } = o.transport;
-      const prefix = framePrefix(o.transport.id);
+    const connection = o.connection;
+    if (mode === 'shared' && connection) {
+      const frames = connection.shareFrames({ tenantId: o.tenantId, info: o.info, contextValue: o.contextValue, onSlow: () => slowConnection(connection) });
       return {
-        deliver: (v) => {
-          const json = group.payload(v);
-          // Replayed windows are a catch-up burst: allowed above the slow-consumer limit until they drain.
-          if (json !== null) writer.write(socket, `${prefix}${json}}`, 'replayed' in v && v.replayed);
-        },
-        release: () => groups.release(group),
+        // Replayed windows are a catch-up burst: allowed above the slow-consumer limit until they drain.
+        deliver: (v) => frames.send(v, 'replayed' in v && v.replayed),
+        release: () => frames.release(),
       };
     }
     return {
@@ -296,7 +290,7 @@ export function createSubscriptionHub(deps: {
       tenantId: o.tenantId,
       metrics: o.metrics.length > 0 ? [...new Set(o.metrics)] : METRICS,
       currency: o.currency,
-      transport: o.transport,
+      connection: o.connection,
       stream,
       ...sinkFor(o, stream, () => dropSlow(m)),
       onSlow: () => dropSlow(m),
@@ -308,7 +302,7 @@ export function createSubscriptionHub(deps: {
     return m.stream.iterator;
   }
 
-  type Common = Pick<OpenOptions, 'tenantId' | 'transport' | 'info' | 'contextValue' | 'onOpen' | 'onClose'>;
+  type Common = Pick<OpenOptions, 'tenantId' | 'connection' | 'info' | 'contextValue' | 'onOpen' | 'onClose'>;
   return {
     /** Window updates of the tenant (resumed from `since` when given), one value per metric. */
     windows: (o: Common & Pick<OpenOptions, 'metrics' | 'currency' | 'since'>) =>
@@ -316,7 +310,7 @@ export function createSubscriptionHub(deps: {
     /** The tenant's freshness now, when isStale flips, and every heartbeat interval. */
     freshness: (o: Common) => open({ ...o, topic: 'freshness', metrics: [], currency: null, since: null }) as AsyncIterableIterator<Freshness>,
 
-    stats: () => ({ tenants: tenants.size, subscriptions: [...tenants.values()].reduce((s, t) => s + t.size, 0), groups: groups.size() }),
+    stats: () => ({ tenants: tenants.size, subscriptions: [...tenants.values()].reduce((s, t) => s + t.size, 0) }),
 
     close(): void {
       offGaps();

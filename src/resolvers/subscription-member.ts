@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { GraphQLError } from 'graphql';
 import type { Metric } from '../contracts/metrics.ts';
-import type { SubscriptionTransport } from './frames.ts';
+import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness } from './freshness.ts';
 import type { MetricUpdate, Stream } from './windows-stream.ts';
 
@@ -26,7 +26,7 @@ export function createMember(o: {
   /** windows only: the metrics it wants (never empty). */
   metrics: readonly Metric[];
   currency: string | null;
-  transport: SubscriptionTransport | undefined;
+  connection: SubscriptionConnection | undefined;
   stream: Stream<Value>;
   deliver(value: Value): void;
   release(): void;
@@ -58,7 +58,7 @@ export function createMember(o: {
     tenantId: o.tenantId,
     metrics: o.metrics,
     currency: o.currency,
-    transport: o.transport,
+    connection: o.connection,
     stream: o.stream,
     deliver: o.deliver,
     release: o.release,

@@ -59,7 +59,7 @@ builder.subscriptionField('windows', (t) =>
         metrics: args.metrics ?? [],
         currency: args.currency ?? null,
         since: args.since ?? null,
-        transport: ctx.transport,
+        connection: ctx.connection,
         info,
         contextValue: ctx,
         onOpen: () => ctx.services.onSubscription(1),
@@ -80,7 +80,7 @@ builder.subscriptionField('freshness', (t) =>
       const { tenantId } = authorize(ctx, 'read');
       return ctx.services.subscriptions.freshness({
         tenantId,
-        transport: ctx.transport,
+        connection: ctx.connection,
         info,
         contextValue: ctx,
         onOpen: () => ctx.services.onSubscription(1),

@@ -10,8 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WindowUpdate } from '../../src/contracts/window.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createInProcessBus, type BusGap, type UpdateBus } from '../../src/realtime/bus.ts';
+import { createWsConnection, type FrameSharing } from '../../src/app/ws/connection.ts';
+import { createFrameGroups, createFrameWriter, type FrameSocket } from '../../src/app/ws/frames.ts';
+import type { SubscriptionConnection } from '../../src/resolvers/connection.ts';
 import { createRequestContext, type ApiServices } from '../../src/resolvers/context.ts';
-import type { FrameSocket, SubscriptionTransport } from '../../src/resolvers/frames.ts';
 import { createFreshnessTracker } from '../../src/resolvers/freshness.ts';
 import { RESUME_OVERLAP_MS, createSubscriptionHub, type HubLimits } from '../../src/resolvers/subscription-hub.ts';
 import { schema } from '../../src/schema/index.ts';
@@ -42,7 +44,7 @@ function fakeSocket(): FrameSocket & { sent: string[]; terminated: boolean; buff
   };
 }
 
-function setup(o: { limits?: Partial<HubLimits>; stored?: ChangedWindow[] } = {}) {
+function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stored?: ChangedWindow[] } = {}) {
   const inner = createInProcessBus();
   const gapHandlers = new Set<(g: BusGap) => void>();
   const bus: UpdateBus = { ...inner, subscribeGaps: (h) => (gapHandlers.add(h), () => gapHandlers.delete(h)) };
@@ -58,13 +60,18 @@ function setup(o: { limits?: Partial<HubLimits>; stored?: ChangedWindow[] } = {}
     },
   };
   const freshness = createFreshnessTracker({ clock: () => now, staleAfterMs: 30_000 });
-  const limits: HubLimits = { maxSubscriptionsPerTenant: 100, maxBufferedBytes: 1_000_000, heartbeatIntervalMs: 60_000, fanout: 'shared', ...o.limits };
-  const hub = createSubscriptionHub({ bus, freshness, changes, logger: createLogger('silent'), limits });
+  const limits: HubLimits = { maxSubscriptionsPerTenant: 100, heartbeatIntervalMs: 60_000, fanout: 'shared', ...o.limits };
+  const logger = createLogger('silent');
+  const hub = createSubscriptionHub({ bus, freshness, changes, logger, limits });
+  // The websocket transport's frame sharing (src/app/ws/), around fake sockets.
+  const sharing: FrameSharing = { groups: createFrameGroups({ logger }), writer: createFrameWriter({ maxBufferedBytes: o.maxBufferedBytes ?? 1_000_000 }) };
+  const connection = (socket: FrameSocket, id: string, variables: Record<string, unknown>): SubscriptionConnection =>
+    createWsConnection({ target: { socket, net: null }, id, variables, sharing });
   const services = { bus, freshness, clock: () => now, onSubscription: () => undefined, subscriptions: hub } as unknown as ApiServices;
 
   async function open(tenantId: string, query: string, o2: { variables?: Record<string, unknown>; socket?: ReturnType<typeof fakeSocket>; id?: string } = {}) {
-    const transport: SubscriptionTransport | undefined = o2.socket ? { socket: o2.socket, id: o2.id ?? 'sub-1', variables: o2.variables ?? {} } : undefined;
-    const contextValue = createRequestContext(services, { tenantId, scope: 'read' }, transport);
+    const conn = o2.socket ? connection(o2.socket, o2.id ?? 'sub-1', o2.variables ?? {}) : undefined;
+    const contextValue = createRequestContext(services, { tenantId, scope: 'read' }, conn);
     const result = await subscribe({ schema, document: parse(query), contextValue, variableValues: o2.variables });
     if (!(Symbol.asyncIterator in result)) throw new Error(JSON.stringify(result.errors));
     const iterator = result as AsyncGenerator<ExecutionResult>;
@@ -83,7 +90,7 @@ function setup(o: { limits?: Partial<HubLimits>; stored?: ChangedWindow[] } = {}
   }
 
   return {
-    bus, hub, freshness, reads, open, stored,
+    bus, hub, freshness, reads, open, stored, sharing, connection,
     gap: (g: BusGap) => gapHandlers.forEach((h) => h(g)),
     block() {
       blocked = new Promise((r) => (release = r));
@@ -116,7 +123,8 @@ describe('subscription hub', () => {
     // Same selection, other root arguments: same group. Other @include value: another group.
     await shared.open('acme', OP, { socket: fakeSocket(), variables: { m: ['PURCHASES'], withTrace: true } });
     await shared.open('acme', OP, { socket: fakeSocket(), variables: { ...variables, withTrace: false } });
-    expect(shared.hub.stats()).toMatchObject({ subscriptions: 5, groups: 2 });
+    expect(shared.hub.stats()).toMatchObject({ subscriptions: 5 });
+    expect(shared.sharing.groups.size()).toBe(2);
     const reference = await perSub.open('acme', OP, { variables });
 
     const updates = [update('acme', { revision: 1 }), update('acme', { revision: 2, revenue: '12.5', kind: 'final', final: true }), update('acme', { currency: 'EUR' })];
@@ -213,7 +221,7 @@ describe('subscription hub', () => {
   });
 
   it('drops a socket that cannot keep up instead of buffering: unsent bytes (shared) or queue length (per-subscriber)', async () => {
-    const h = setup({ limits: { maxBufferedBytes: 1_000 } });
+    const h = setup({ maxBufferedBytes: 1_000 });
     const slow = fakeSocket();
     const ok = fakeSocket();
     const q = 'subscription { windows(metrics: [REVENUE]) { value } }';
@@ -249,9 +257,8 @@ describe('subscription hub', () => {
 
     const p = setup({ limits: { fanout: 'per-subscriber' } });
     const socket = fakeSocket();
-    const transport: SubscriptionTransport = { socket, id: 'x', variables: {} };
     // A consumer that never reads: graphql-js pulls nothing, so the queue fills.
-    const never = await subscribe({ schema, document: parse(q), contextValue: createRequestContext({ subscriptions: p.hub, onSubscription: () => undefined } as unknown as ApiServices, { tenantId: 'acme', scope: 'read' }, transport) });
+    const never = await subscribe({ schema, document: parse(q), contextValue: createRequestContext({ subscriptions: p.hub, onSubscription: () => undefined } as unknown as ApiServices, { tenantId: 'acme', scope: 'read' }, p.connection(socket, 'x', {})) });
     expect(Symbol.asyncIterator in never).toBe(true);
     for (let i = 1; i <= 10_001; i++) await p.bus.publishWindows([update('acme', { revision: i })]);
     expect(socket.terminated).toBe(true);

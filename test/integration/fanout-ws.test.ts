@@ -39,11 +39,14 @@ afterAll(async () => {
 type Frame = { type: string; id?: string; payload?: unknown };
 
 /** A raw graphql-transport-ws connection (the protocol graphql-ws speaks), recording frames and the close code. */
-async function connect(token: string | null): Promise<{ ws: WebSocket; frames: Frame[]; closed: () => number | null; subscribe(id: string, query: string): void }> {
+async function connect(token: string | null): Promise<{ ws: WebSocket; tcp: () => Socket; frames: Frame[]; closed: () => number | null; subscribe(id: string, query: string): void }> {
   const ws = new WebSocket(`${t.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
   open.push(ws);
   const frames: Frame[] = [];
   let closeCode: number | null = null;
+  // The TCP socket under the websocket: the upgrade response's (ws keeps the same one privately).
+  let tcp: Socket | null = null;
+  ws.on('upgrade', (res) => (tcp = res.socket));
   ws.on('message', (d) => frames.push(JSON.parse(String(d)) as Frame));
   ws.on('close', (code) => (closeCode = code));
   ws.on('error', () => undefined);
@@ -55,6 +58,7 @@ async function connect(token: string | null): Promise<{ ws: WebSocket; frames: F
   await waitFor(() => frames.some((f) => f.type === 'connection_ack') || closeCode !== null, { what: 'ack or close' });
   return {
     ws,
+    tcp: () => tcp!,
     frames,
     closed: () => closeCode,
     subscribe: (id, query) => ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query } })),
@@ -127,7 +131,7 @@ describe('subscriptions over websockets', () => {
     for (let i = 0; i < 50; i++) slow.subscribe(`s${i}`, query);
     reader.subscribe('r', query);
     await waitFor(async () => (await metric('tilecast_active_subscriptions')) === 51);
-    (slow.ws as unknown as { _socket: Socket })._socket.pause(); // the client stops reading: TCP buffers fill, then ws buffers
+    slow.tcp().pause(); // the client stops reading: TCP buffers fill, then ws buffers
 
     // 200 windows × 6 metrics: 1,200 frames for the reader, 60,000 (~30 MB) for the stalled socket.
     const from = Math.floor(Date.now() / MINUTE) * MINUTE - 300 * MINUTE;
@@ -140,7 +144,7 @@ describe('subscriptions over websockets', () => {
     await waitFor(async () => (await metric('tilecast_slow_consumers_dropped_total', '{mode="shared"}')) >= 1, { timeoutMs: 20_000, what: 'slow consumer dropped' });
     await waitFor(async () => (await metric('tilecast_active_subscriptions')) === 1, { what: 'its 50 subscriptions closed' });
     await waitFor(() => reader.frames.filter((f) => f.id === 'r' && f.type === 'next').length === events.length * 6, { what: 'reader got every frame' });
-    (slow.ws as unknown as { _socket: Socket })._socket.resume();
+    slow.tcp().resume();
     await waitFor(() => slow.closed() !== null, { what: 'client sees the close' });
     expect(reader.closed()).toBe(null);
     await closeAll();

@@ -40,6 +40,8 @@ describe('layer boundaries (eslint.config.js)', () => {
     ['src/resolvers/x.ts', "import { createClient } from '@clickhouse/client';\nexport { createClient };\n", 'no-restricted-imports'],
     ['src/storage/x.ts', "export const load = () => import('kafkajs');\n", 'no-restricted-syntax'],
     ['src/app/x.ts', "import Redis from 'ioredis';\nexport { Redis };\n", 'no-restricted-imports'],
+    ['src/resolvers/x.ts', "import type { WebSocket } from 'ws';\nexport type S = WebSocket;\n", 'no-restricted-imports'],
+    ['src/app/x.ts', "import { useServer } from 'graphql-ws/use/ws';\nexport { useServer };\n", 'no-restricted-imports'],
     ['src/app/x.ts', 'export const port = process.env.PORT;\n', 'no-restricted-properties'],
   ])('rejects %s: %s', async (filePath, code, rule) => {
     const messages = await lint(filePath, code);
@@ -49,6 +51,7 @@ describe('layer boundaries (eslint.config.js)', () => {
   it.each([
     ['src/ingest/kafka/x.ts', "import { Kafka } from 'kafkajs';\nimport { a } from '../validate.ts';\nexport { Kafka, a };\n"],
     ['src/realtime/x.ts', "import Redis from 'ioredis';\nexport { Redis };\n"],
+    ['src/app/ws/x.ts', "import { WebSocketServer } from 'ws';\nimport { a } from '../../resolvers/connection.ts';\nexport { WebSocketServer, a };\n"],
     ['src/config/x.ts', 'export const port = process.env.PORT;\n'],
     ['test/unit/x.test.ts', "import { Kafka } from 'kafkajs';\nexport const brokers = [process.env.B, Kafka];\n"],
   ])('allows %s: %s', async (filePath, code) => {

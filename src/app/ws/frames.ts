@@ -23,9 +23,9 @@ import {
   type ExecutionResult,
   type GraphQLResolveInfo,
 } from 'graphql';
-import type { Logger } from '../observability/logger.ts';
+import type { Logger } from '../../observability/logger.ts';
 
-/** The part of a `ws` WebSocket the fan-out uses. */
+/** The part of a `ws` WebSocket the fan-out uses (all public API). */
 export interface FrameSocket {
   readonly readyState: number;
   /** Bytes accepted by send() but not yet handed to the kernel. */
@@ -34,11 +34,20 @@ export interface FrameSocket {
   terminate(): void;
 }
 
-/** How a websocket subscription reached us: its socket, graphql-ws id and raw variables. */
-export interface SubscriptionTransport {
+/** The TCP socket under a websocket, which can batch writes. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * A websocket and the TCP socket it runs on. `net` is the upgrade request's socket
+ * (`IncomingMessage.socket`): the same object ws writes to, reached through Node's
+ * public API rather than ws's private `_socket`. null: frames are written one by one.
+ */
+export interface FrameTarget {
   socket: FrameSocket;
-  id: string;
-  variables: Readonly<Record<string, unknown>>;
+  net: Corkable | null;
 }
 
 const OPEN = 1;
@@ -135,30 +144,25 @@ export function createFrameGroups(deps: { logger: Logger }) {
 
 export type FrameGroups = ReturnType<typeof createFrameGroups>;
 
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
 /** Corked bytes of one socket are written out once they exceed this, even mid-tick. */
 const CORK_FLUSH_BYTES = 64 * 1024;
 
 /**
- * Writes frames to sockets, for every subscription of a hub.
+ * Writes frames to sockets, for every shared subscription of a websocket server.
  *
  * - Batching: the frames a socket gets in one tick (one bus message fans out to every
- *   tile of a dashboard) leave in one write: the socket is corked at its first frame
+ *   tile of a dashboard) leave in one write: the TCP socket is corked at its first frame
  *   and uncorked at the end of the tick (or every CORK_FLUSH_BYTES). ws writes each
  *   frame on its own otherwise, and that syscall was half the server's CPU in a burst
- *   (bench/subscriptions.ts). ws exposes no cork(), so this reaches for its `_socket`;
- *   without one, frames are written one by one.
+ *   (bench/subscriptions.ts). ws exposes no cork(); the TCP socket comes with the
+ *   target (FrameTarget.net).
  * - Slow consumers: a socket whose unsent bytes (ws `bufferedAmount`, less what this tick
  *   still holds corked) exceed `maxBufferedBytes` cannot keep up: it is terminated (its
  *   client reconnects and resumes with `since`) instead of buffering without bound.
  *   Bytes of a catch-up (`bulk`) are allowed on top until they drain, so a healthy
  *   client receiving a large resume is not mistaken for a slow one.
  */
-export function createFrameWriter(o: { maxBufferedBytes: number; onSlow: (socket: FrameSocket) => void }) {
+export function createFrameWriter(o: { maxBufferedBytes: number }) {
   const inTick = new Map<FrameSocket, { net: Corkable | null; corked: number; corkedLive: number }>();
   const bulkAllowance = new WeakMap<FrameSocket, number>();
   const endTick = () => {
@@ -166,12 +170,16 @@ export function createFrameWriter(o: { maxBufferedBytes: number; onSlow: (socket
     inTick.clear();
   };
   return {
-    /** Writes one frame (framePrefix(id) + payload JSON + `}`); `bulk`: part of a catch-up. */
-    write(s: FrameSocket, frame: string, bulk: boolean): void {
+    /**
+     * Writes one frame (framePrefix(id) + payload JSON + `}`); `bulk`: part of a catch-up.
+     * A socket over the limit is terminated and `onSlow` runs (once: later writes find it closed).
+     */
+    write(target: FrameTarget, frame: string, bulk: boolean, onSlow: () => void): void {
+      const s = target.socket;
       if (s.readyState !== OPEN) return;
       let t = inTick.get(s);
       if (!t) {
-        const net = (s as unknown as { _socket?: Corkable })._socket ?? null;
+        const { net } = target;
         net?.cork();
         if (inTick.size === 0) process.nextTick(endTick);
         inTick.set(s, (t = { net, corked: 0, corkedLive: 0 }));
@@ -181,7 +189,7 @@ export function createFrameWriter(o: { maxBufferedBytes: number; onSlow: (socket
       const allowance = Math.min(allowed, Math.max(0, backlog)); // drained catch-up bytes are no longer allowed
       if (allowance !== allowed) bulkAllowance.set(s, allowance);
       if (backlog - allowance > o.maxBufferedBytes) {
-        o.onSlow(s);
+        onSlow();
         s.terminate();
         return;
       }
