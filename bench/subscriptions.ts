@@ -7,7 +7,8 @@
  *     [--tenants 100] [--bursts 10] [--light 40] [--modes shared,per-subscriber]
  *
  * Per mode (SUBSCRIPTION_FANOUT) one `tilecast start` runs in its own process (embedded
- * ClickHouse, REDIS_URL set, FLUSH_INTERVAL_MS=100). This process plays the clients
+ * ClickHouse, REDIS_URL set, FLUSH_INTERVAL_MS=100). Redis: TILECAST_TEST_REDIS_URL, or a
+ * private redis-server for the run. This process plays the clients
  * and the worker:
  * - Clients: dashboards, one websocket each with `--per-socket` tiles (subscriptions),
  *   each tile one metric in USD; tenants get equal shares of the dashboards.
@@ -31,7 +32,8 @@ import { METRICS } from '../src/contracts/metrics.ts';
 import type { WindowUpdate } from '../src/contracts/window.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createRedisBus } from '../src/realtime/redis-bus.ts';
-import { REDIS_URL, scratch, startTilecast, subscriberCount, type Proc } from '../test/integration/fanout-harness.ts';
+import { scratch, startTilecast, subscriberCount as numsub, type Proc } from '../test/integration/fanout-harness.ts';
+import { startRedisServer } from '../test/helpers/redis.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { rssOf } from '../test/integration/kafka-harness.ts';
 
@@ -52,6 +54,9 @@ const BURSTS = Number(args.bursts);
 const LIGHT = Number(args.light);
 const MODES = args.modes.split(',') as ('shared' | 'per-subscriber')[];
 const SECRET = randomBytes(32).toString('hex');
+const privateRedis = process.env.TILECAST_TEST_REDIS_URL ? null : await startRedisServer({ label: 'bench' });
+const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? privateRedis!.url;
+const subscriberCount = (channel: string) => numsub(REDIS_URL, channel);
 const tokens = createTokenService(SECRET);
 const QUERY = `subscription Tile($m: [Metric!]) {
   windows(metrics: $m, currency: "USD") { metric value revision windowStart final kind freshness { dataAsOf isStale } }
@@ -256,4 +261,5 @@ console.log('\nCPU per burst (10 ms resolution)');
 for (const [mode, r] of results) console.log(`[${mode}] server ${r.cpuPerBurst.server.toFixed(0)} ms, clients (this process) ${r.cpuPerBurst.client.toFixed(0)} ms`);
 console.log('\nmemory per subscription (server, after − before opening them)');
 for (const [mode, r] of results) console.log(`[${mode}] RSS ${kb(r.rssPerSub)}, JS heap ${kb(r.heapPerSub)}`);
+await privateRedis?.close();
 process.exit(0);

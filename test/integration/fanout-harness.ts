@@ -1,12 +1,12 @@
 /**
  * Processes and clients for the fan-out tests and the subscription benchmark:
  * `tilecast start` / `tilecast api` replicas on Redis, graphql-ws subscribers that record what they
- * receive, an event generator, and Redis restarts. The shared ClickHouse
- * (scripts/chdb-server.ts) comes from kafka-harness.ts.
+ * receive, and an event generator. The shared ClickHouse (scripts/chdb-server.ts)
+ * comes from kafka-harness.ts; a Redis to restart from test/helpers/redis.ts.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -17,7 +17,6 @@ import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { ROOT, openClickHouse } from './kafka-harness.ts';
 
-export const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const scratch = (label: string) => mkdtempSync(join(tmpdir(), `tilecast-${label}-`));
 
 export interface Proc {
@@ -167,40 +166,12 @@ export async function postEvents(url: string, token: string, items: unknown[]): 
   if (res.status !== 202 || body.accepted !== items.length) throw new Error(`POST /v1/events: ${res.status} ${JSON.stringify(body)}`);
 }
 
-export async function subscriberCount(channel: string): Promise<number> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+/** Connections subscribed to `channel` on the Redis at `redisUrl`. */
+export async function subscriberCount(redisUrl: string, channel: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     return Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
   } finally {
     redis.disconnect();
   }
 }
-
-// ---- Redis restarts (the local Redis CI runs on 127.0.0.1:6379) -------------------------
-
-const redisUp = () => {
-  try {
-    return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { stdio: 'pipe', timeout: 2_000 }).toString().includes('PONG');
-  } catch {
-    return false;
-  }
-};
-
-export function stopRedis(): void {
-  try {
-    execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'shutdown', 'nosave'], { stdio: 'pipe', timeout: 5_000 });
-  } catch {
-    // redis-cli reports the closed connection of a successful shutdown as an error
-  }
-}
-
-/** Starts Redis the way CI does, if it is not answering; resolves once it answers PING. */
-export async function ensureRedis(): Promise<void> {
-  if (redisUp()) return;
-  mkdirSync('/var/lib/redis', { recursive: true });
-  mkdirSync('/var/log/redis', { recursive: true });
-  execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], { stdio: 'pipe' });
-  await waitFor(redisUp, { timeoutMs: 15_000, what: 'redis PING' });
-}
-
-export const redisIsUp = redisUp;

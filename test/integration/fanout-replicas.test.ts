@@ -7,25 +7,23 @@
  * aggregates, writes the windows and publishes them to Redis; both replicas fan them out
  * to their subscribers. Each run uses its own topic, group, channel prefix and tenants.
  *
- * The Redis restart stops the machine's Redis (`redis-cli shutdown nosave`) and starts
- * it again the way CI does; it is started again in `finally` and `afterAll` whatever happens.
+ * Redis is a private redis-server of this file (test/helpers/redis.ts), never the
+ * machine's shared one, whatever TILECAST_TEST_REDIS_URL says: the restart test stops it
+ * and starts it again on the same port.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenService } from '../../src/auth/tokens.ts';
+import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
-  REDIS_URL,
   asRevisionValues,
-  ensureRedis,
   events,
   expectedFromDb,
   openWindowsReader,
   postEvents,
-  redisIsUp,
   scratch,
   startTilecast,
-  stopRedis,
   subscriberCount,
   windowsSubscriber,
   type Proc,
@@ -41,6 +39,7 @@ const tokens = createTokenService(SECRET);
 const token = (tenantId: string) => tokens.mint({ tenantId, scope: 'admin', ttlSeconds: 3600 });
 const MINUTE = 60_000;
 
+let redis: RedisServer;
 let chdb: ChdbServer;
 let worker: WorkerProcess;
 let A: Proc;
@@ -54,7 +53,7 @@ const subscribe = (...args: Parameters<typeof windowsSubscriber>) => {
 };
 
 beforeAll(async () => {
-  await ensureRedis();
+  redis = await startRedisServer({ label: 'fanout' });
   const [brokers, server] = await Promise.all([kafkaBrokers(), startChdbServer()]);
   chdb = server;
   const topic = `tilecast.fanout.${RUN}`;
@@ -69,7 +68,7 @@ beforeAll(async () => {
     KAFKA_GROUP_ID: `fanout-${RUN}`,
     KAFKA_TOPIC_PARTITIONS: '2',
     CLICKHOUSE_URL: chdb.url,
-    REDIS_URL,
+    REDIS_URL: redis.url,
     REDIS_CHANNEL_PREFIX: PREFIX,
     AUTH_SECRET: SECRET,
     FLUSH_INTERVAL_MS: '200',
@@ -82,12 +81,14 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await ensureRedis();
   for (const s of subscribers) await s.close();
   await Promise.all([A?.stop(), B?.stop(), worker?.stop()]);
   await db?.close();
   await chdb?.stop();
+  await redis?.close();
 });
+
+const numsub = (channel: string) => subscriberCount(redis.url, channel);
 
 const windowAndMetric = (m: WindowMsg) => `${m.currency}|${Date.parse(m.windowStart)}|${m.metric}`;
 
@@ -112,7 +113,7 @@ describe('fan-out across replicas', () => {
     const [acmeToken, globexToken] = [await token(acme), await token(globex)];
     const acmeOnB = subscribe(B.url, acmeToken);
     const globexOnB = subscribe(B.url, globexToken);
-    await waitFor(async () => (await subscriberCount(`${PREFIX}:windows:${acme}`)) >= 1 && (await subscriberCount(`${PREFIX}:windows:${globex}`)) >= 1, {
+    await waitFor(async () => (await numsub(`${PREFIX}:windows:${acme}`)) >= 1 && (await numsub(`${PREFIX}:windows:${globex}`)) >= 1, {
       what: 'B subscribed to both tenants',
     });
 
@@ -147,14 +148,13 @@ describe('fan-out across replicas', () => {
     const liveOnB = subscribe(B.url, tok);
     const liveOnA = subscribe(A.url, tok);
     const before = subscribe(B.url, tok); // the resuming client, first connection
-    await waitFor(async () => (await subscriberCount(`${PREFIX}:windows:${tenant}`)) >= 2, { what: 'A and B subscribed' });
+    await waitFor(async () => (await numsub(`${PREFIX}:windows:${tenant}`)) >= 2, { what: 'A and B subscribed' });
     await postEvents(A.url, tok, batch());
     await waitFor(() => liveOnB.messages.length > 0 && liveOnA.messages.length > 0 && before.messages.length > 0, { what: 'first updates' });
 
     let lastSeen: string;
     try {
-      stopRedis();
-      await waitFor(() => !redisIsUp(), { what: 'redis down' });
+      await redis.stop();
       // The resuming client drops off during the outage, remembering where it was.
       lastSeen = before.messages.at(-1)!.freshness.dataAsOf;
       await before.close();
@@ -163,7 +163,7 @@ describe('fan-out across replicas', () => {
       await postEvents(A.url, tok, batch());
       await waitFor(async () => (await db.windows(tenant)).reduce((s, w) => s + w.revision, 0) > stored, { what: 'outage batch stored' });
     } finally {
-      await ensureRedis();
+      await redis.start();
     }
 
     // Live again within 5 s of Redis answering: an update published after the restart reaches B.

@@ -6,9 +6,10 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { testRedisUrl } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const REDIS = new URL(process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const REDIS = new URL(testRedisUrl());
 const sockets = new Set<Socket>();
 let down = false;
 const proxy: Server = createServer((client) => {

@@ -2,7 +2,7 @@
  * The Redis update bus against a real Redis: tenant isolation, validation on receipt,
  * one SUBSCRIBE per tenant channel, and what happens around an outage. Outages are
  * made with a TCP proxy in front of Redis, so the shared Redis itself stays up
- * (test/integration/fanout-replicas.test.ts restarts the real one).
+ * (test/integration/fanout-replicas.test.ts restarts a private one).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -14,9 +14,10 @@ import { createLogger } from '../../src/observability/logger.ts';
 import type { BusGap, UpdateBus } from '../../src/realtime/bus.ts';
 import { createBusMetrics } from '../../src/realtime/metrics.ts';
 import { createRedisBus } from '../../src/realtime/redis-bus.ts';
+import { testRedisUrl } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 const RUN = randomUUID().slice(0, 8);
 const logger = createLogger('silent');
 const admin = new Redis(REDIS_URL);
