@@ -6,9 +6,10 @@
  * producer). Rejected items still become rows in `dead_letters`. Dedupe against the
  * event log, aggregation and window writes happen in `tilecast worker`.
  *
- * Without KAFKA_BROKERS there is nothing to deliver to: use `tilecast start`.
+ * It needs KAFKA_BROKERS (where events go) and REDIS_URL (where the workers' window updates
+ * and freshness ticks come from); without either it refuses to start (requireApiConfig).
  */
-import type { Config } from '../config/index.ts';
+import { requireApiConfig, type Config } from '../config/index.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -21,8 +22,8 @@ export interface ApiAppOptions {
 }
 
 export async function createApiApp(o: ApiAppOptions) {
-  const { config } = o;
-  if (!config.kafka) throw new Error('tilecast api needs KAFKA_BROKERS (use `tilecast start` for the embedded mode)');
+  // Before anything connects: a configuration that cannot work is refused with what to set.
+  const config = requireApiConfig(o.config);
   const kafka = config.kafka;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: 'tilecast-api', logger });

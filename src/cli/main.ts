@@ -7,7 +7,7 @@ import { createApp } from '../app/app.ts';
 import { createApiApp } from '../app/api.ts';
 import { createWorkerApp } from '../app/worker.ts';
 import { SCOPES, createTokenService, parseTtl, resolveSecret, type Scope } from '../auth/tokens.ts';
-import { ConfigError, loadConfig } from '../config/index.ts';
+import { ConfigError, loadConfig, requireApiConfig } from '../config/index.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { startTelemetry, type Telemetry } from '../observability/tracing.ts';
@@ -23,7 +23,8 @@ const USAGE = `Usage: tilecast <command> [options]
 
 Commands:
   start [--demo]                       embedded all-in-one: API + aggregator + ClickHouse (chdb)
-  api                                  GraphQL + HTTP API; POST /v1/events produces to Kafka (needs KAFKA_BROKERS)
+  api                                  GraphQL + HTTP API; POST /v1/events produces to Kafka
+                                       (needs KAFKA_BROKERS, and REDIS_URL for the workers' updates)
   worker                               Kafka consumer-group member: validate, dedupe, aggregate, write
                                        windows (needs KAFKA_BROKERS; CLICKHOUSE_URL to share storage)
   simulate --rate N --duration S --tenants T [--target http|kafka] [--url U]
@@ -81,11 +82,11 @@ function onSignals(logger: Logger, stop: () => Promise<void>, o: { timeoutMs: nu
 }
 
 async function api() {
-  const config = loadConfig(process.env);
+  const config = requireApiConfig(loadConfig(process.env));
   const telemetry = await startTelemetry({ config: config.observability, logger: createLogger(config.server.logLevel) });
   const app = await createApiApp({ config });
   const { url } = await app.start();
-  console.log(`Tilecast API (events → Kafka topic ${config.kafka!.topic}, ${config.storage.clickhouse.kind} ClickHouse)
+  console.log(`Tilecast API (events → Kafka topic ${config.kafka.topic}, ${config.storage.clickhouse.kind} ClickHouse)
   GraphQL + GraphiQL  ${url}/graphql
   Ingest              POST ${url}/v1/events
   Health / metrics    ${url}/healthz  ${url}/readyz  ${url}/metrics`);

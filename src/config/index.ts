@@ -202,3 +202,25 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     retention: { eventsDays: e.RETENTION_EVENTS_DAYS, windowsDays: e.RETENTION_WINDOWS_DAYS },
   };
 }
+
+/** What `tilecast api` runs on: the validated config with the parts that mode cannot do without. */
+export type ApiConfig = Config & { kafka: NonNullable<Config['kafka']>; redisUrl: string };
+
+/**
+ * Refuses a `tilecast api` configuration that cannot work (DESIGN.md: refused at start with
+ * a message that says what to set). The api process produces events to Kafka and
+ * aggregates nothing itself: its window updates and freshness ticks come from the workers
+ * over Redis. Without REDIS_URL it would start, say it is ready, and its tiles would never
+ * move and its freshness would stay at 1970.
+ */
+export function requireApiConfig(config: Config): ApiConfig {
+  const problems: string[] = [];
+  if (!config.kafka) problems.push('KAFKA_BROKERS: `tilecast api` produces events to Kafka; set KAFKA_BROKERS (or run `tilecast start`, the embedded all-in-one)');
+  if (!config.redisUrl) {
+    problems.push(
+      'REDIS_URL: `tilecast api` gets window updates and freshness from the workers over Redis; set REDIS_URL to the Redis the workers publish to (same REDIS_CHANNEL_PREFIX), or run `tilecast start` for one process without Kafka',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as ApiConfig;
+}

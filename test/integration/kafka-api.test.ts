@@ -23,6 +23,8 @@ const RUN = `api${process.pid}${Date.now().toString(36)}`;
 const TOPIC = `tilecast.test.${RUN}`;
 const DLQ = `${TOPIC}.dlq`;
 const TENANT = `${RUN}-acme`;
+// `tilecast api` refuses to start without the Redis its workers publish to.
+const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MINUTE = 60_000;
 const T0 = Math.floor((Date.now() - 5 * MINUTE) / MINUTE) * MINUTE;
 
@@ -64,7 +66,7 @@ beforeAll(async () => {
     { topic: TOPIC, partitions: 4 },
     { topic: DLQ, partitions: 1 },
   ]);
-  const env = { KAFKA_BROKERS: brokers, KAFKA_TOPIC: TOPIC, KAFKA_DLQ_TOPIC: DLQ, KAFKA_GROUP_ID: `${RUN}-workers`, CLICKHOUSE_URL: chdb.url, FLUSH_INTERVAL_MS: '300' };
+  const env = { KAFKA_BROKERS: brokers, KAFKA_TOPIC: TOPIC, KAFKA_DLQ_TOPIC: DLQ, KAFKA_GROUP_ID: `${RUN}-workers`, CLICKHOUSE_URL: chdb.url, FLUSH_INTERVAL_MS: '300', REDIS_URL, REDIS_CHANNEL_PREFIX: RUN };
   worker = await startWorker('w', { ...env, KAFKA_SESSION_TIMEOUT_MS: '10000' });
   api = await createApiApp({
     config: loadConfig({ ...env, DATA_DIR: mkdtempSync(join(tmpdir(), 'tilecast-kafka-api-')), PORT: '0', LOG_LEVEL: 'silent' }),

@@ -17,6 +17,8 @@ const RUN = `ops${process.pid}${Date.now().toString(36)}`;
 const TOPIC = `tilecast.test.${RUN}`;
 const DLQ = `${TOPIC}.dlq`;
 const TENANT = `${RUN}-t`;
+// `tilecast api` refuses to start without the Redis its workers publish to.
+const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 let chdb: ChdbServer;
 let api: ApiApp;
 let apiUrl: string;
@@ -47,7 +49,7 @@ beforeAll(async () => {
     FLUSH_INTERVAL_MS: '200',
     ALLOWED_LATENESS_MS: '1000',
   };
-  api = await createApiApp({ config: loadConfig(env) });
+  api = await createApiApp({ config: loadConfig({ ...env, REDIS_URL, REDIS_CHANNEL_PREFIX: RUN }) });
   ({ url: apiUrl } = await api.start());
   worker = await createWorkerApp({ config: loadConfig(env), onFatal: (err) => console.error('worker fatal', err) });
   ({ url: workerUrl } = await worker.start());
@@ -68,6 +70,7 @@ describe('distributed path: metrics and readiness on every process', () => {
     expect(a.checks.kafka).toEqual({ ok: true, detail: `${TOPIC}: 2 partitions` });
     expect(a.checks.clickhouse).toEqual({ ok: true, detail: 'server' });
     expect(a.checks.migrations?.ok).toBe(true);
+    expect(a.checks.redis?.ok).toBe(true);
     const w = await waitFor(async () => {
       const res = await fetch(`${workerUrl}/readyz`);
       const body = (await res.json()) as { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }>; partitions: unknown[] };
