@@ -8,7 +8,7 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { getOperationAST } from 'graphql';
 import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
-import { createGuards } from '../auth/guards.ts';
+import { corsFor, createGuards } from '../auth/guards.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { useOperationTelemetry } from '../observability/graphql-telemetry.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -29,7 +29,7 @@ export function createGraphQL(deps: {
 }) {
   const { services, tokens, logger } = deps;
   const limits = deps.limits ?? { maxBodyBytes: 256 * 1024, rateLimit: { perSecond: 50, burst: 200 } };
-  // Auth before parsing, per-tenant rate, CSRF, document limits (depth, aliases, tokens, cost).
+  // Auth before parsing, per-tenant rate, queries only over HTTP, document limits (depth, aliases, tokens, cost).
   const guards = createGuards({ tokens, graphqlPath: '/graphql', rateLimit: limits.rateLimit, clock: services.clock });
 
   const yoga = createYoga<WsServerContext, GraphQLContext>({
@@ -37,6 +37,7 @@ export function createGraphQL(deps: {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     maskedErrors: true,
+    cors: corsFor,
     plugins: [
       ...guards.plugins,
       ...(deps.metrics ? [useOperationTelemetry({ metrics: deps.metrics })] : []),

@@ -6,23 +6,59 @@
  *    the GraphiQL page (static, no data, no schema) and nothing else — introspection and
  *    field suggestions need a token like any query.
  * 2. Request rate per tenant (token bucket, per process — see rate-limit.ts): 429 + Retry-After.
- * 3. CSRF prevention for browsers (yoga's plugin): a request a page can send without a CORS
- *    preflight (GET, or form/text content types) must carry a custom header.
+ * 3. HTTP carries queries only (GET or POST, as graphql-http recommends): yoga itself refuses a
+ *    mutation over GET (405), and subscriptions over HTTP are refused here — they are served
+ *    over websockets (graphql-ws), which have the connection and slow-consumer limits.
  * 4. Document limits (GraphQL Armor): tokens, depth, aliases, directives and a static cost,
- *    each rejected during parse/validation with a message naming the limit.
+ *    each rejected during parse/validation with a message naming the limit. Introspection
+ *    under `__schema` is exempt from depth and cost (GraphiQL's own introspection query is
+ *    13 levels deep); graphql-js's MaxIntrospectionDepthRule refuses circular introspection
+ *    (`fields { type { fields { type { fields …` three lists deep) and the token limit
+ *    bounds everything else.
  * Body size is yoga's `maxRequestBodySize` (413), and unexpected errors are masked by yoga.
+ *
+ * No CSRF check: the only credential is the bearer header (websockets: the connection_init
+ * payload), which a browser never attaches by itself; cookies authenticate nothing. A page
+ * of another site can send requests but without a token, so they get 401. CORS (see
+ * `corsFor`) never allows credentials, so even behind a proxy that turns a session cookie
+ * into the bearer header a cross-site page can neither read an answer nor send a
+ * preflighted request with the cookie.
  */
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import type { Plugin } from 'graphql-yoga';
+import { getOperationAST, GraphQLError } from 'graphql';
+import { shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { AuthError, bearerToken, type Principal, type TokenService } from './tokens.ts';
 import { createRateLimiter } from './rate-limit.ts';
 
 /** Document limits. Tilecast's deepest useful selection is 5 levels; a 50-series dashboard with comparisons stays far below these. */
 export const DOCUMENT_LIMITS = { maxTokens: 10_000, maxDepth: 10, maxAliases: 120, maxDirectives: 20, maxCost: 20_000 } as const;
 
-/** Header a browser page must send with GET (or form-encoded) GraphQL requests. */
-export const CSRF_HEADER = 'x-graphql-csrf';
+/**
+ * Yoga's CORS options per request: any origin may call the API with a bearer token (dashboards
+ * are often served from another origin), but never with cookies (`credentials: false`), and
+ * the GraphiQL page is not shared with other origins at all (in demo mode it carries a token).
+ */
+export function corsFor(request: Request): false | { credentials: false } {
+  return shouldRenderGraphiQL(request) ? false : { credentials: false };
+}
+
+/**
+ * Refuses subscriptions over HTTP (yoga would otherwise stream them as server-sent events,
+ * outside the websocket limits). Runs after parsing, like yoga's own mutation-over-GET check;
+ * websocket operations are built without a `request` in their context and pass.
+ */
+const subscriptionsOverWebSocketsOnly: Plugin = {
+  onParse() {
+    return ({ result, context }) => {
+      const { request, params } = context as { request?: Request; params?: { operationName?: string | null } };
+      if (!request || result instanceof Error || !result) return;
+      if (getOperationAST(result, params?.operationName ?? undefined)?.operation !== 'subscription') return;
+      throw new GraphQLError('Subscriptions are served over websockets at this path (graphql-ws, protocol graphql-transport-ws; token in the connection_init payload), not over HTTP', {
+        extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+      });
+    };
+  },
+};
 
 export interface GuardOptions {
   tokens: TokenService;
@@ -90,7 +126,7 @@ export function createGuards(o: GuardOptions) {
 
   return {
     /** Yoga plugins, in order. */
-    plugins: [authFirst, useCSRFPrevention({ requestHeaders: [CSRF_HEADER, 'x-graphql-yoga-csrf'] }), ...armor.protect().plugins] as Plugin[],
+    plugins: [authFirst, subscriptionsOverWebSocketsOnly, ...armor.protect().plugins] as Plugin[],
     /** The principal authFirst verified for this HTTP request. */
     principalOf: (request: Request): Principal | null => principals.get(request) ?? null,
     /** For websocket connection_init: same verification, same errors. */

@@ -1,7 +1,8 @@
 /**
  * Issue 5, done-when 2: abusive requests — depth 50, 10,000 aliases, huge bodies, deep and
  * exploding fragments, floods — get clear errors while the server keeps answering normal
- * queries. Also: CSRF prevention, 401 before any parsing, introspection and GraphiQL.
+ * queries. Also: 401 before any parsing, introspection and GraphiQL (HTTP methods and CORS:
+ * api-clients.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -118,16 +119,5 @@ describe('HTTP edges', () => {
     const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('GraphiQL');
-  });
-
-  it('CSRF: requests a page could send without a preflight need a custom header', async () => {
-    const path = `/graphql?query=${encodeURIComponent('{ __typename }')}`;
-    const get = await send('', { method: 'GET', path, headers: { 'content-type': '' } });
-    expect(get.status).toBe(403);
-    expect(get.text).toMatch(/Required CSRF header/);
-    const withHeader = await send('', { method: 'GET', path, headers: { 'x-graphql-csrf': '1' } });
-    expect(withHeader.status).toBe(200);
-    const form = await send('query=%7B__typename%7D', { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expect(form.status).toBe(403);
   });
 });
