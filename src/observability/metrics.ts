@@ -8,6 +8,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tilecast_' });
+  // prom-client also exports these sums as gauges named `…_total`, which Prometheus reserves
+  // for counters (`promtool check metrics` flags them). The same totals are
+  // `sum(tilecast_nodejs_active_handles)` etc. over the per-type gauges it keeps.
+  for (const name of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`tilecast_nodejs_active_${name}_total`);
   const registers = [registry];
   let freshnessAgeMs: () => number | null = () => null;
   return {
