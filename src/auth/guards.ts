@@ -11,10 +11,10 @@
  *    over websockets (graphql-ws), which have the connection and slow-consumer limits.
  * 4. Document limits (GraphQL Armor): tokens, depth, aliases, directives and a static cost,
  *    each rejected during parse/validation with a message naming the limit. Introspection
- *    under `__schema` is exempt from depth and cost (GraphiQL's own introspection query is
- *    13 levels deep); graphql-js's MaxIntrospectionDepthRule refuses circular introspection
- *    (`fields { type { fields { type { fields …` three lists deep) and the token limit
- *    bounds everything else.
+ *    under `__schema` is exempt from depth and cost (GraphiQL's introspection query is 21
+ *    levels deep counted this way); `__type` is not. graphql-js's MaxIntrospectionDepthRule
+ *    refuses circular introspection (`fields { type { fields { type { fields …`: three lists
+ *    of types deep, under `__schema` or `__type`) and the token limit bounds the rest.
  * Body size is yoga's `maxRequestBodySize` (413), and unexpected errors are masked by yoga.
  *
  * No CSRF check: the only credential is the bearer header (websockets: the connection_init
@@ -116,10 +116,11 @@ export function createGuards(o: GuardOptions) {
   const armor = new EnvelopArmor({
     maxTokens: { n: DOCUMENT_LIMITS.maxTokens },
     // A fragment spread counts as a level, so long chains of fragments are refused too.
-    maxDepth: { n: DOCUMENT_LIMITS.maxDepth, flattenFragments: false },
+    // Armor's default, stated: fields under `__schema` are not counted (see the header).
+    maxDepth: { n: DOCUMENT_LIMITS.maxDepth, flattenFragments: false, ignoreIntrospection: true },
     maxAliases: { n: DOCUMENT_LIMITS.maxAliases },
     maxDirectives: { n: DOCUMENT_LIMITS.maxDirectives },
-    costLimit: { maxCost: DOCUMENT_LIMITS.maxCost, flattenFragments: true },
+    costLimit: { maxCost: DOCUMENT_LIMITS.maxCost, flattenFragments: true, ignoreIntrospection: true },
     // Callers are authenticated and the schema is public to them (introspection is on): keep suggestions.
     blockFieldSuggestion: { enabled: false },
   });

@@ -4,6 +4,7 @@
  * queries. Also: 401 before any parsing, introspection and GraphiQL (HTTP methods and CORS:
  * api-clients.test.ts).
  */
+import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -49,6 +50,19 @@ describe('abusive documents get clear errors', () => {
     const deep = `{ ${'series(input: {metric: PURCHASES, from: "2026-11-01T00:00:00Z", to: "2026-11-02T00:00:00Z", granularity: DAY}) { comparison { points { '.repeat(17)} start ${'} } }'.repeat(17)} }`;
     // Whichever of the depth and cost limits is checked first names itself.
     refused(await send(query(deep)), /Query depth limit of 10 exceeded, found 5\d|Query Cost limit of 20000 exceeded/);
+  });
+
+  it('introspection: __schema is exempt from depth and cost, __type is not, circular introspection is refused by graphql-js', async () => {
+    // GraphiQL's introspection query nests its fragments far deeper than 10 under __schema.
+    const full = JSON.parse((await send(JSON.stringify({ query: getIntrospectionQuery() }))).text) as { data?: { __schema: { types: unknown[] } }; errors?: unknown };
+    expect(full.errors).toBeUndefined();
+    expect(full.data?.__schema.types.length).toBeGreaterThan(20);
+    // __type counts like any field: 11 levels.
+    const typeRef = `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(7)}name${' }'.repeat(7)} } } } }`;
+    refused(await send(query(typeRef)), /Query depth limit of 10 exceeded, found 11/);
+    // Lists of types inside types (fields → type → fields …) three deep: graphql-js's MaxIntrospectionDepthRule.
+    refused(await send(query('{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }')), /Maximum introspection depth exceeded/);
+    refused(await send(query('{ __type(name: "Query") { fields { type { fields { type { fields { name } } } } } } }')), /Maximum introspection depth exceeded/);
   });
 
   it('10,000 aliases', async () => {
