@@ -129,6 +129,9 @@ async function runMode(mode: 'shared' | 'per-subscriber'): Promise<ModeResult> {
     FLUSH_INTERVAL_MS: '100',
     MAX_WS_CONNECTIONS: String(SUBS + 100),
     MAX_SUBSCRIPTIONS_PER_TENANT: String(SUBS),
+    // Subscribe messages take from the tenant's request rate: the bench opens them all at once.
+    RATE_LIMIT_PER_SECOND: String(SUBS),
+    RATE_LIMIT_BURST: String(SUBS),
   });
   const bus = createRedisBus({ redisUrl: REDIS_URL, channelPrefix: prefix, logger: createLogger('silent') });
   const published = new Map<string, number>();

@@ -25,6 +25,7 @@ import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
+import { createTenantRateLimiter } from './rate-limiter.ts';
 import { attachWebSockets } from './ws/server.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
 import { busCheck, runChecks, storageChecks, type CheckFn } from './readiness.ts';
@@ -105,6 +106,7 @@ export async function createApp(o: AppOptions) {
   // Demo only: a short-lived read token per page load, never in any other mode.
   const demoToken = o.demo ? () => tokens.mint({ tenantId: o.demo!.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;
   const graphiql = createGraphiQLOptions({ clock, demoToken });
+  const limiter = createTenantRateLimiter({ config, clock, logger, metrics });
   const graphql = createGraphQL({
     services,
     tokens,
@@ -112,6 +114,7 @@ export async function createApp(o: AppOptions) {
     graphiql,
     limits: { maxBodyBytes: config.server.graphqlMaxBodyBytes, rateLimit: config.server.rateLimit },
     metrics,
+    limiter,
   });
 
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
@@ -149,6 +152,7 @@ export async function createApp(o: AppOptions) {
     schema,
     yoga: graphql.yoga,
     authenticate: graphql.authenticate,
+    admit: graphql.admit,
     logger,
     maxConnections: config.realtime.maxConnections,
     maxBufferedBytes: config.realtime.maxBufferedBytes,
@@ -191,6 +195,7 @@ export async function createApp(o: AppOptions) {
         offProgress();
         offWindows();
         redis?.close();
+        await limiter.close();
         services.subscriptions.close();
         await bus.close();
         await db.close();

@@ -9,6 +9,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { getOperationAST } from 'graphql';
 import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
 import { corsFor, createGuards } from '../auth/guards.ts';
+import type { TenantRateLimiter } from '../auth/rate-limit.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { useOperationTelemetry } from '../observability/graphql-telemetry.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -26,11 +27,13 @@ export function createGraphQL(deps: {
   limits?: { maxBodyBytes: number; rateLimit: { perSecond: number; burst: number } };
   /** Operation latency histogram and spans (src/observability/graphql-telemetry.ts). */
   metrics?: Pick<Metrics, 'graphqlDuration'>;
+  /** Per-tenant buckets (src/app/rate-limiter.ts); default in memory. */
+  limiter?: TenantRateLimiter;
 }) {
   const { services, tokens, logger } = deps;
   const limits = deps.limits ?? { maxBodyBytes: 256 * 1024, rateLimit: { perSecond: 50, burst: 200 } };
   // Auth before parsing, per-tenant rate, queries only over HTTP, document limits (depth, aliases, tokens, cost).
-  const guards = createGuards({ tokens, graphqlPath: '/graphql', rateLimit: limits.rateLimit, clock: services.clock });
+  const guards = createGuards({ tokens, graphqlPath: '/graphql', rateLimit: limits.rateLimit, clock: services.clock, limiter: deps.limiter });
 
   const yoga = createYoga<WsServerContext, GraphQLContext>({
     schema,
@@ -65,6 +68,9 @@ export function createGraphQL(deps: {
     },
   });
 
-  /** `authenticate`: the principal of an Authorization value, for the websocket transport's connection_init. */
-  return { yoga, authenticate: guards.authenticate };
+  /**
+   * For the websocket transport: `authenticate` (the principal of an Authorization value, for
+   * connection_init) and `admit` (a subscribe message takes from its tenant's rate bucket).
+   */
+  return { yoga, authenticate: guards.authenticate, admit: guards.admit };
 }

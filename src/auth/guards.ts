@@ -5,7 +5,9 @@
  *    before the body is parsed; otherwise 401 with the reason. Unauthenticated callers get
  *    the GraphiQL page (static, no data, no schema) and nothing else — introspection and
  *    field suggestions need a token like any query.
- * 2. Request rate per tenant (token bucket, per process — see rate-limit.ts): 429 + Retry-After.
+ * 2. Request rate per tenant (token bucket — in memory, or shared by the replicas through
+ *    Redis; see rate-limit.ts): 429 + Retry-After. Websocket subscribe messages take from
+ *    the same bucket (`admit`, used by src/app/ws/server.ts).
  * 3. HTTP carries queries only (GET or POST, as graphql-http recommends): yoga itself refuses a
  *    mutation over GET (405), and subscriptions over HTTP are refused here — they are served
  *    over websockets (graphql-ws), which have the connection and slow-consumer limits.
@@ -28,7 +30,7 @@ import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { getOperationAST, GraphQLError } from 'graphql';
 import { shouldRenderGraphiQL, type Plugin } from 'graphql-yoga';
 import { AuthError, bearerToken, type Principal, type TokenService } from './tokens.ts';
-import { createRateLimiter } from './rate-limit.ts';
+import { createRateLimiter, type Admission, type TenantRateLimiter } from './rate-limit.ts';
 
 /** Document limits. Tilecast's deepest useful selection is 5 levels; a 50-series dashboard with comparisons stays far below these. */
 export const DOCUMENT_LIMITS = { maxTokens: 10_000, maxDepth: 10, maxAliases: 120, maxDirectives: 20, maxCost: 20_000 } as const;
@@ -65,6 +67,8 @@ export interface GuardOptions {
   graphqlPath: string;
   rateLimit: { perSecond: number; burst: number };
   clock: () => number;
+  /** Where the per-tenant buckets live; default in memory (createRateLimiter with `rateLimit` and `clock`). */
+  limiter?: TenantRateLimiter;
 }
 
 const json = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
@@ -75,7 +79,11 @@ const json = (status: number, code: string, message: string, headers: Record<str
 
 export function createGuards(o: GuardOptions) {
   const principals = new WeakMap<Request, Principal>();
-  const limiter = createRateLimiter({ ...o.rateLimit, clock: o.clock });
+  const limiter = o.limiter ?? createRateLimiter({ ...o.rateLimit, clock: o.clock });
+  const tooMany = (retryAfterMs: number) => {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    return { seconds, message: `Too many requests for this tenant (${o.rateLimit.perSecond}/s, bursts of ${o.rateLimit.burst}): retry after ${seconds} s, or batch tiles into one query` };
+  };
 
   /** The bearer token's principal; null when no Authorization header was sent. Throws AuthError for a bad one. */
   async function authenticate(header: string | null | undefined): Promise<Principal | null> {
@@ -100,14 +108,10 @@ export function createGuards(o: GuardOptions) {
           json(401, 'UNAUTHENTICATED', 'Missing bearer token: send "Authorization: Bearer <token>" (mint one with `tilecast token`)', { 'www-authenticate': 'Bearer' }),
         );
       }
-      const admitted = limiter.take(principal.tenantId);
+      const admitted = await limiter.take(principal.tenantId);
       if (!admitted.ok) {
-        const seconds = Math.max(1, Math.ceil(admitted.retryAfterMs / 1000));
-        return endResponse(
-          json(429, 'RATE_LIMITED', `Too many requests for this tenant (${o.rateLimit.perSecond}/s, bursts of ${o.rateLimit.burst}): retry after ${seconds} s, or batch tiles into one query`, {
-            'retry-after': String(seconds),
-          }),
-        );
+        const refused = tooMany(admitted.retryAfterMs);
+        return endResponse(json(429, 'RATE_LIMITED', refused.message, { 'retry-after': String(refused.seconds) }));
       }
       principals.set(request, principal);
     },
@@ -132,6 +136,16 @@ export function createGuards(o: GuardOptions) {
     principalOf: (request: Request): Principal | null => principals.get(request) ?? null,
     /** For websocket connection_init: same verification, same errors. */
     authenticate,
+    /**
+     * For websocket subscribe messages: takes from the tenant's bucket like an HTTP request;
+     * null when admitted, else the error to answer that subscription with.
+     */
+    async admit(tenantId: string): Promise<GraphQLError | null> {
+      const admitted: Admission = await limiter.take(tenantId);
+      if (admitted.ok) return null;
+      const refused = tooMany(admitted.retryAfterMs);
+      return new GraphQLError(refused.message, { extensions: { code: 'RATE_LIMITED', retryAfterMs: admitted.retryAfterMs } });
+    },
   };
 }
 

@@ -1,8 +1,18 @@
 /**
  * Request rate per tenant: a token bucket per tenant, in memory. Pure apart from the
- * injected clock. It is per process: with N API replicas behind a load balancer a
- * tenant gets up to N × the rate (a shared limit would live in Redis).
+ * injected clock. It is per process: with REDIS_URL the replicas share one bucket per
+ * tenant instead (src/realtime/redis-rate-limit.ts, same options and answers), and this
+ * one decides only while Redis cannot.
  */
+
+/** A rate decision: admitted, or refused with when to try again. */
+export type Admission = { ok: true } | { ok: false; retryAfterMs: number };
+
+/** Takes one token from a tenant's bucket: in memory (below) or shared through Redis. */
+export interface TenantRateLimiter {
+  take(tenantId: string): Admission | Promise<Admission>;
+}
+
 export interface RateLimitOptions {
   /** Sustained requests per second per tenant. */
   perSecond: number;
@@ -24,7 +34,7 @@ export function createRateLimiter(o: RateLimitOptions) {
 
   return {
     /** Takes one token; `retryAfterMs` > 0 means refused and when to try again. */
-    take(tenantId: string): { ok: true } | { ok: false; retryAfterMs: number } {
+    take(tenantId: string): Admission {
       const now = o.clock();
       let b = buckets.get(tenantId);
       if (!b) {

@@ -18,7 +18,7 @@ const serverSection = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
   // GraphQL request bodies (a 50-series dashboard query is ~10 KiB); larger ones get 413.
   GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().positive().default(256 * 1024),
-  // Per-tenant GraphQL request rate (token bucket, per API process).
+  // Per-tenant rate of GraphQL requests and subscribe messages (token bucket; shared through Redis with REDIS_URL).
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().positive().default(200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

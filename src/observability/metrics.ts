@@ -74,6 +74,12 @@ export function createMetrics() {
       registers,
     }),
     kafkaAssignments: new Counter({ name: 'tilecast_kafka_partition_assignments_total', help: 'Partitions assigned to (assigned) or taken from (revoked) this worker', labelNames: ['change'] as const, registers }),
+    rateLimitDecisions: new Counter({
+      name: 'tilecast_rate_limit_decisions_total',
+      help: 'Per-tenant rate decisions (GraphQL requests, websocket subscribes) by store (redis|local: local with REDIS_URL set means Redis was unavailable) and outcome (admitted|limited)',
+      labelNames: ['store', 'outcome'] as const,
+      registers,
+    }),
     kafkaProduced: new Counter({ name: 'tilecast_kafka_produced_total', help: 'Records produced, by topic kind (events|dead_letters)', labelNames: ['topic_kind'] as const, registers }),
     // Operations (src/observability/graphql-telemetry.ts). operation_name is bounded:
     // unnamed → 'anonymous', names past the first MAX_OPERATION_NAMES → 'other'.

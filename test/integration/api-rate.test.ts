@@ -1,4 +1,4 @@
-/** Issue 5: request rate per tenant — a token bucket per tenant, per process (own file: its own app and limits). */
+/** Issue 5: request rate per tenant — the in-process token bucket (no REDIS_URL; own file: its own app and limits). Across replicas: api-rate-replicas.test.ts. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 

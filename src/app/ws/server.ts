@@ -7,6 +7,8 @@
  * - Operations run through yoga's envelop (`getEnveloped`): the same plugins as HTTP
  *   (guards, telemetry), and a context from the same factory. That context carries a
  *   SubscriptionConnection (connection.ts), never the socket itself.
+ * - Rate: every subscribe message takes a token from its tenant's bucket (`admit`, the
+ *   HTTP requests' bucket); refused ones get an error with code RATE_LIMITED.
  * - Limits: more than `maxConnections` sockets → 1013 Try Again Later (graphql-ws
  *   clients retry, the load balancer may pick another replica); a socket whose unsent
  *   bytes pass `maxBufferedBytes` is dropped as a slow consumer (frames.ts).
@@ -59,6 +61,8 @@ export interface WebSocketsOptions {
   yoga: Enveloped;
   /** The principal of an `Authorization` value; throws or returns null when there is none valid. */
   authenticate: (header: string | undefined) => Promise<Principal | null>;
+  /** Per-tenant rate for subscribe messages: null admits, an error refuses that subscription (src/auth/guards.ts). */
+  admit?: (tenantId: string) => Promise<GraphQLError | null>;
   logger: Logger;
   /** Sockets at most (MAX_WS_CONNECTIONS); unlimited when absent. */
   maxConnections?: number;
@@ -90,6 +94,9 @@ export function attachWebSockets(o: WebSocketsOptions) {
       },
       onSubscribe: async (ctx, id, params) => {
         const { request, socket } = ctx.extra;
+        // Each subscribe attempt counts against the tenant's rate, like an HTTP request.
+        const refused = ctx.extra.principal && o.admit ? await o.admit(ctx.extra.principal.tenantId) : null;
+        if (refused) return [refused];
         const connection = createWsConnection({ target: { socket, net: request.socket }, id, variables: params.variables ?? {}, sharing });
         const { execute, subscribe, contextFactory, parse, validate } = o.yoga.getEnveloped({
           req: request,
