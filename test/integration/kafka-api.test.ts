@@ -18,13 +18,14 @@ import { createLogger } from '../../src/observability/logger.ts';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createTopics, kafkaBrokers, kafkaClient, openClickHouse, startChdbServer, startWorker, type ChdbServer, type WorkerProcess } from './kafka-harness.ts';
+import { testRedisUrl } from '../helpers/redis.ts';
 
 const RUN = `api${process.pid}${Date.now().toString(36)}`;
 const TOPIC = `tilecast.test.${RUN}`;
 const DLQ = `${TOPIC}.dlq`;
 const TENANT = `${RUN}-acme`;
 // `tilecast api` refuses to start without the Redis its workers publish to.
-const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 const MINUTE = 60_000;
 const T0 = Math.floor((Date.now() - 5 * MINUTE) / MINUTE) * MINUTE;
 

@@ -12,13 +12,14 @@ import { freshDataDir } from '../helpers/app.ts';
 import { parseScrape } from '../helpers/prom.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { createTopics, kafkaBrokers, kafkaClient, startChdbServer, startWorker, type ChdbServer } from './kafka-harness.ts';
+import { testRedisUrl } from '../helpers/redis.ts';
 
 const RUN = `ops${process.pid}${Date.now().toString(36)}`;
 const TOPIC = `tilecast.test.${RUN}`;
 const DLQ = `${TOPIC}.dlq`;
 const TENANT = `${RUN}-t`;
 // `tilecast api` refuses to start without the Redis its workers publish to.
-const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 let chdb: ChdbServer;
 let api: ApiApp;
 let apiUrl: string;

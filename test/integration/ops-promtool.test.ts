@@ -11,9 +11,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { testRedisUrl } from '../helpers/redis.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const REDIS_URL = process.env.TILECAST_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = testRedisUrl();
 
 function promtoolVersion(): string | null {
   try {
