@@ -5,7 +5,6 @@
  * `extensions.code`.
  */
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { getOperationAST } from 'graphql';
 import { createYoga, type GraphiQLOptions } from 'graphql-yoga';
 import { corsFor, createGuards } from '../auth/guards.ts';
@@ -16,6 +15,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { createRequestContext, type ApiServices, type GraphQLContext } from '../resolvers/context.ts';
 import { schema } from '../schema/index.ts';
+import { renderGraphiQLPage } from './graphiql-page.ts';
 import type { WsServerContext } from './ws/server.ts';
 
 export function createGraphQL(deps: {
@@ -52,9 +52,10 @@ export function createGraphQL(deps: {
     maxRequestBodySize: limits.maxBodyBytes,
     // Up to 10 operations in one HTTP request (a JSON array); each gets its own context, same token.
     batching: { limit: 10 },
-    renderGraphiQL,
+    // Offline, and subscriptions carry the tab's token in connection_init (src/app/graphiql-page.ts).
+    renderGraphiQL: renderGraphiQLPage,
     // Per page load: example tabs, and in demo mode a fresh token header (src/app/graphiql.ts).
-    graphiql: async () => ({ subscriptionsProtocol: 'WS', title: 'Tilecast GraphiQL', ...(await deps.graphiql?.()) }),
+    graphiql: async () => ({ title: 'Tilecast GraphiQL', ...(await deps.graphiql?.()) }),
     logging: {
       debug: (...a) => logger.debug({ yoga: a }),
       info: (...a) => logger.info({ yoga: a }),
