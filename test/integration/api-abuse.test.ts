@@ -132,6 +132,10 @@ describe('HTTP edges', () => {
     // The page itself is static and needs no token: the analyst pastes theirs into the headers tab.
     const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('GraphiQL');
+    const html = await page.text();
+    expect(html).toContain('GraphiQL');
+    // Offline: every script and style is inline (no CDN); the websocket client and the fetcher that gives subscriptions the token are in it.
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+rel="stylesheet"/);
+    expect(html).toContain('window.tilecastGraphiQLFetcher');
   });
 });
