@@ -20,7 +20,8 @@
  * Body size is yoga's `maxRequestBodySize` (413), and unexpected errors are masked by yoga.
  *
  * No CSRF check: the only credential is the bearer header (websockets: the connection_init
- * payload), which a browser never attaches by itself; cookies authenticate nothing. A page
+ * payload, or the upgrade's header), which a browser never attaches by itself; cookies
+ * authenticate nothing. A page
  * of another site can send requests but without a token, so they get 401. CORS (see
  * `corsFor`) never allows credentials, so even behind a proxy that turns a session cookie
  * into the bearer header a cross-site page can neither read an answer nor send a
