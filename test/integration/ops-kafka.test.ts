@@ -107,7 +107,9 @@ describe('distributed path: metrics and readiness on every process', () => {
 
     const w = await waitFor(async () => {
       const s = await scrape(workerUrl);
-      const done = s.value('tilecast_kafka_records_total', { outcome: 'consumed' }) === 122 && s.value('tilecast_kafka_records_total', { outcome: 'dead_lettered' }) === 2;
+      // `consumed` and `dead_lettered` are counted before the batch's log append, `accepted` after it: wait for all three.
+      const n = (outcome: string) => s.value('tilecast_kafka_records_total', { outcome }) ?? 0;
+      const done = n('consumed') === 122 && n('dead_lettered') === 2 && n('accepted') + n('duplicate') === 120;
       return done && s.value('tilecast_kafka_consumer_lag') === 0 ? s : null;
     }, { timeoutMs: 60_000, what: 'the worker to consume everything' });
     expect(w.value('tilecast_kafka_records_total', { outcome: 'accepted' })).toBe(120);
