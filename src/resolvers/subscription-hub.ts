@@ -11,8 +11,10 @@
  * Resume: a subscription with `since` first gets every window changed since then,
  * from storage, then live updates (held meanwhile, and de-duplicated by revision).
  * When the bus reports a gap (Redis lost/restored, a publisher dropped messages) every
- * affected subscription catches up the same way, so a subscriber's final state equals
- * the database's. Revisions per window never go backwards on a subscription.
+ * affected subscription catches up the same way (subscription-catchup.ts), so a
+ * subscriber's final state equals the database's. Revisions per window never go
+ * backwards on a subscription, and each subscription judges what it already has by
+ * what was sent to it (subscription-member.ts).
  *
  * Limits: at most `maxSubscriptionsPerTenant` open subscriptions per tenant; a
  * subscriber that cannot keep up loses its connection (shared mode: the transport's
@@ -25,13 +27,15 @@ import { METRICS, type Metric } from '../contracts/metrics.ts';
 import type { WindowUpdate } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
-import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
+import type { WindowChangesReader } from '../storage/window-changes.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { createHubMetrics } from './hub-metrics.ts';
-import { createReplayLoader, type ReplayBatch } from './replay.ts';
-import { MAX_QUEUE, createMember, type Member, type Topic, type Value } from './subscription-member.ts';
+import { createCatchUps, type CatchUpHooks } from './subscription-catchup.ts';
+import { MAX_QUEUE, createMember, type Member, type Topic, type Value, type WindowValues } from './subscription-member.ts';
 import { createStream, slowConsumerError, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+
+export { RESUME_OVERLAP_MS } from './subscription-catchup.ts';
 
 export interface HubLimits {
   maxSubscriptionsPerTenant: number;
@@ -39,14 +43,7 @@ export interface HubLimits {
   fanout: 'shared' | 'per-subscriber';
 }
 
-/**
- * Resume reads start this much before `since`: `since` comes from the aggregator's
- * clock, `written_at` from ClickHouse's. Re-sent windows are harmless (same revision).
- */
-export const RESUME_OVERLAP_MS = 10_000;
-/** Windows a catch-up may send at most (beyond: RESUME_TOO_LARGE, the client re-queries). */
-const MAX_RESUME_ROWS = 5_000;
-/** Revisions remembered per tenant to drop stale live updates (oldest forgotten first). */
+/** Live revisions remembered per tenant to drop stale bus messages early (oldest forgotten first). */
 const REVISIONS_PER_TENANT = 4_096;
 
 interface TenantState {
@@ -55,7 +52,11 @@ interface TenantState {
   byCurrency: Map<string, Set<Member>>;
   freshness: Set<Member>;
   size: number;
-  /** Newest live revision delivered per window. */
+  /**
+   * Newest revision per window received live from the bus. Only a filter for stale bus
+   * messages (every current member was already offered something newer); what a member
+   * skips is decided by what was sent to it.
+   */
   revisions: Map<string, number>;
   lastStale: boolean | null;
   offWindows: Unsubscribe | null;
@@ -83,10 +84,12 @@ export function createSubscriptionHub(deps: {
   logger: Logger;
   limits: HubLimits;
   registry?: Registry;
+  /** Tests only (subscription-catchup.ts). */
+  hooks?: CatchUpHooks;
 }) {
   const { bus, freshness, logger, limits } = deps;
   const metrics = createHubMetrics(deps.registry);
-  const replay = createReplayLoader({ reader: deps.changes, maxRows: MAX_RESUME_ROWS });
+  const catchUps = createCatchUps({ reader: deps.changes, freshness, logger, metrics, hooks: deps.hooks });
   const tenants = new Map<string, TenantState>();
   const mode = limits.fanout === 'shared' ? 'shared' : 'per_subscriber';
   let freshnessMembers = 0;
@@ -98,29 +101,27 @@ export function createSubscriptionHub(deps: {
     const key = windowKey(u);
     const prev = t.revisions.get(key);
     if (prev !== undefined && u.revision <= prev) return void metrics.staleDropped.inc();
-    remember(t, key, u.revision);
+    t.revisions.delete(key); // re-insert: Map order = least recently updated first
+    t.revisions.set(key, u.revision);
+    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
 
     const started = performance.now();
     const fresh = freshness.of(t.id);
     const built: Partial<Record<Metric, MetricUpdate>> = {};
+    // Members asking for the same metrics share one WindowValues (and every member the same MetricUpdates).
+    const bundles = new Map<readonly Metric[], WindowValues>();
     let count = 0;
     for (const set of [t.byCurrency.get('*'), t.byCurrency.get(u.currency)]) {
       if (!set) continue;
       for (const m of set) {
-        for (const metric of m.metrics) {
-          m.offer((built[metric] ??= toMetricUpdate(u, metric, fresh, false)), key);
-          count += 1;
-        }
+        let w = bundles.get(m.metrics);
+        if (!w) bundles.set(m.metrics, (w = { key, revision: u.revision, values: m.metrics.map((metric) => (built[metric] ??= toMetricUpdate(u, metric, fresh, false))) }));
+        m.offer(w);
+        count += w.values.length;
       }
     }
     metrics.deliveries.inc({ topic: 'windows', mode }, count);
     metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
-  }
-
-  function remember(t: TenantState, key: string, revision: number): void {
-    t.revisions.delete(key); // re-insert: Map order = least recently updated first
-    t.revisions.set(key, revision);
-    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
   }
 
   /** A subscriber that cannot keep up loses its connection (its client reconnects and resumes), not just this subscription. */
@@ -154,45 +155,7 @@ export function createSubscriptionHub(deps: {
     };
   }
 
-  // ---- catch-up from storage -------------------------------------------------------
-
-  const replayed = new WeakMap<ChangedWindow, Partial<Record<Metric, MetricUpdate>>>();
-  function replayedUpdate(row: ChangedWindow, metric: Metric): MetricUpdate {
-    let byMetric = replayed.get(row);
-    if (!byMetric) replayed.set(row, (byMetric = {}));
-    return (byMetric[metric] ??= toMetricUpdate(row, metric, freshness.of(row.tenantId), true));
-  }
-
-  async function catchUp(t: TenantState, members: Member[], since: number, reason: 'resume' | 'restored' | 'dropped'): Promise<void> {
-    const from = since - RESUME_OVERLAP_MS;
-    for (const m of members) m.beginCatchUp();
-    let batch: ReplayBatch;
-    try {
-      batch = await replay.load(t.id, from);
-    } catch (err) {
-      const error = err instanceof GraphQLError ? err : new GraphQLError('Catch-up failed', { extensions: { code: 'RESUME_FAILED' } });
-      logger.warn({ tenantId: t.id, reason, err: error.message }, 'subscription catch-up failed');
-      metrics.catchUps.inc({ reason, outcome: 'error' });
-      for (const m of members) m.endCatchUp({ error });
-      return;
-    }
-    metrics.catchUps.inc({ reason, outcome: 'ok' });
-    // A tenant-wide catch-up (after a gap) reaches every subscriber the live updates
-    // reached: skip what was delivered live already, and count what it sends as
-    // delivered. A resume is one subscriber's history and leaves the tenant's record alone.
-    const rows = batch.rows.filter((row) => {
-      if (row.writtenAt < from) return false;
-      if (reason === 'resume') return true;
-      const key = windowKey(row);
-      if (row.revision <= (t.revisions.get(key) ?? 0)) return false;
-      remember(t, key, row.revision);
-      return true;
-    });
-    for (const m of members) {
-      const values = rows.filter((r) => m.currency === null || r.currency === m.currency).flatMap((r) => m.metrics.map((metric) => replayedUpdate(r, metric)));
-      m.endCatchUp({ values, revisions: batch.revisions });
-    }
-  }
+  // ---- gaps: catch up from storage -------------------------------------------------
 
   const windowMembers = (t: TenantState): Member[] => [...t.byCurrency.values()].flatMap((s) => [...s]);
 
@@ -208,7 +171,7 @@ export function createSubscriptionHub(deps: {
     const affected = gap.kind === 'dropped' ? [tenants.get(gap.tenantId)] : [...tenants.values()];
     for (const t of affected) {
       const members = t ? windowMembers(t) : [];
-      if (t && members.length > 0) void catchUp(t, members, since, gap.kind);
+      if (t && members.length > 0) void catchUps.run(t.id, members, since, gap.kind);
     }
   });
 
@@ -298,7 +261,7 @@ export function createSubscriptionHub(deps: {
     join(t, m);
     o.onOpen?.();
     if (o.topic === 'freshness') m.deliver(freshness.of(o.tenantId));
-    if (o.topic === 'windows' && o.since !== null) void catchUp(t, [m], o.since, 'resume');
+    if (o.topic === 'windows' && o.since !== null) void catchUps.run(t.id, [m], o.since, 'resume');
     return m.stream.iterator;
   }
 
