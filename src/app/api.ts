@@ -12,12 +12,14 @@ import type { Config } from '../config/index.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { createApp } from './app.ts';
+import { createApp, type AppOptions } from './app.ts';
 
 export interface ApiAppOptions {
   config: Config;
   clock?: () => number;
   logger?: Logger;
+  /** Tests only (see AppOptions). */
+  subscriptionHooks?: AppOptions['subscriptionHooks'];
 }
 
 export async function createApiApp(o: ApiAppOptions) {

@@ -14,6 +14,7 @@ import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
+import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createFreshnessTracker } from '../resolvers/freshness.ts';
 import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import { openStorage } from './storage.ts';
@@ -46,6 +47,8 @@ export interface AppOptions {
   deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
   /** More /readyz checks (e.g. `kafka` for `tilecast api`). */
   readinessChecks?: Record<string, CheckFn>;
+  /** Tests only: hooks into the subscription hub's catch-ups (e.g. a slow read). */
+  subscriptionHooks?: CatchUpHooks;
 }
 
 export async function createApp(o: AppOptions) {
@@ -100,7 +103,15 @@ export async function createApp(o: AppOptions) {
     bus,
     clock,
     onSubscription: (d) => metrics.activeSubscriptions.inc(d),
-    subscriptions: createSubscriptionHub({ bus, freshness, changes: createWindowChangesReader(db), logger, limits: config.realtime, registry: metrics.registry }),
+    subscriptions: createSubscriptionHub({
+      bus,
+      freshness,
+      changes: createWindowChangesReader(db),
+      logger,
+      limits: config.realtime,
+      registry: metrics.registry,
+      hooks: o.subscriptionHooks,
+    }),
   };
   // Demo only: a short-lived read token per page load, never in any other mode.
   const demoToken = o.demo ? () => tokens.mint({ tenantId: o.demo!.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;

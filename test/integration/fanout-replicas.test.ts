@@ -8,12 +8,20 @@
  * to their subscribers. Each run uses its own topic, group, channel prefix and tenants.
  *
  * Redis is a private redis-server of this file (test/helpers/redis.ts), never the
- * machine's shared one, whatever TILECAST_TEST_REDIS_URL says: the restart test stops it
- * and starts it again on the same port.
+ * machine's shared one, whatever TILECAST_TEST_REDIS_URL says: the restart tests stop it
+ * and start it again on the same port.
+ *
+ * A third replica, C, runs in this process (createApiApp) so a test can pass it a hook:
+ * its catch-up read after a Redis restart waits until the test lets it go, which is where
+ * the lost-update race of issue 16 happens (a live update arriving while the read waits).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiApp, type ApiApp } from '../../src/app/api.ts';
 import { createTokenService } from '../../src/auth/tokens.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import type { CatchUpHooks } from '../../src/resolvers/subscription-catchup.ts';
 import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
@@ -44,6 +52,7 @@ let chdb: ChdbServer;
 let worker: WorkerProcess;
 let A: Proc;
 let B: Proc;
+let C: { app: ApiApp; url: string };
 let db: Awaited<ReturnType<typeof openWindowsReader>>;
 const subscribers: WindowsSubscriber[] = [];
 const subscribe = (...args: Parameters<typeof windowsSubscriber>) => {
@@ -77,18 +86,64 @@ beforeAll(async () => {
   };
   worker = await startWorker('fanout', env); // migrates the shared ClickHouse first
   [A, B] = await Promise.all([startTilecast({ ...env, DATA_DIR: scratch('replica-a') }, 'api'), startTilecast({ ...env, DATA_DIR: scratch('replica-b') }, 'api')]);
+  const app = await createApiApp({ config: loadConfig({ ...env, DATA_DIR: scratch('replica-c'), HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent' }), subscriptionHooks: slowRestoredRead.hooks });
+  C = { app, url: (await app.start()).url };
   db = await openWindowsReader(chdb.url);
 }, 240_000);
 
 afterAll(async () => {
   for (const s of subscribers) await s.close();
-  await Promise.all([A?.stop(), B?.stop(), worker?.stop()]);
+  slowRestoredRead.open();
+  await Promise.all([A?.stop(), B?.stop(), C?.app.stop(), worker?.stop()]);
   await db?.close();
   await chdb?.stop();
   await redis?.close();
 });
 
 const numsub = (channel: string) => subscriberCount(redis.url, channel);
+
+/** C's catch-up reads after a restart (`restored`) wait, once armed, until open() (the injected delay). */
+const slowRestoredRead = (() => {
+  let gate: { promise: Promise<void>; open: () => void } | null = null;
+  let waiting = false;
+  const hooks: CatchUpHooks = {
+    async beforeRead({ reason }) {
+      if (reason !== 'restored' || !gate) return;
+      waiting = true;
+      await gate.promise;
+    },
+  };
+  return {
+    hooks,
+    arm() {
+      let open: () => void = () => undefined;
+      const promise = new Promise<void>((r) => (open = r));
+      gate = { promise, open };
+      waiting = false;
+    },
+    waiting: () => waiting,
+    open() {
+      gate?.open();
+      gate = null;
+    },
+  };
+})();
+
+/** Window values offered to C's subscriptions so far (delivered or held during a catch-up). */
+async function offeredOnC(): Promise<number> {
+  const m = await C.app.metrics.registry.getSingleMetric('tilecast_subscription_deliveries_total')?.get();
+  return (m?.values ?? []).filter((v) => v.labels.topic === 'windows').reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Connections named `name` (CLIENT SETNAME) on the private Redis. */
+async function connectionsNamed(name: string): Promise<number> {
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  try {
+    return String(await admin.client('LIST')).split('\n').filter((line) => line.includes(` name=${name} `)).length;
+  } finally {
+    admin.disconnect();
+  }
+}
 
 const windowAndMetric = (m: WindowMsg) => `${m.currency}|${Date.parse(m.windowStart)}|${m.metric}`;
 
@@ -166,14 +221,17 @@ describe('fan-out across replicas', () => {
       await redis.start();
     }
 
-    // Live again within 5 s of Redis answering: an update published after the restart reaches B.
+    // Live again within 5 s of Redis answering: an update published after the restart reaches
+    // every replica's subscriber. Posting goes on until both have one, so a replica that was
+    // late to resubscribe is not left with a loss no later update repairs.
     const restartedAt = Date.now();
+    const liveAgain = (s: WindowsSubscriber) => s.messages.some((m) => !m.replayed && m.at > restartedAt);
     await waitFor(
       async () => {
         await postEvents(A.url, tok, batch().slice(0, 3));
-        return liveOnB.messages.some((m) => !m.replayed && m.at > restartedAt);
+        return liveAgain(liveOnB) && liveAgain(liveOnA);
       },
-      { timeoutMs: 5_000, intervalMs: 300, what: 'a live update after the restart' },
+      { timeoutMs: 5_000, intervalMs: 300, what: 'a live update after the restart on A and on B' },
     );
     expect(Date.now() - restartedAt).toBeLessThan(5_000);
 
@@ -194,5 +252,34 @@ describe('fan-out across replicas', () => {
     expect(resumed.messages.some((m) => m.replayed)).toBe(true);
     expect(liveOnB.messages.some((m) => m.replayed)).toBe(true);
     for (const sub of [liveOnB, liveOnA, resumed]) for (const [key, revisions] of revisionsByWindow(sub.messages)) expect(increasing(revisions), key).toBe(true);
+  }, 90_000);
+
+  it('Redis restarted while a replica’s catch-up read is slow: the update that arrived live meanwhile (and is in the read too) still reaches its subscribers', async () => {
+    const tenant = `umbrella-${RUN}`;
+    const tok = await token(tenant);
+    const from = Math.floor(Date.now() / MINUTE) * MINUTE - 4 * MINUTE;
+    const onC = subscribe(C.url, tok);
+    await waitFor(async () => (await numsub(`${PREFIX}:windows:${tenant}`)) >= 1, { what: 'C subscribed' });
+    await postEvents(A.url, tok, events(tenant, { count: 20, from, minutes: 3, currencies: ['USD'] }));
+    await waitFor(async () => matchesDb(tenant, onC.latest()), { what: 'C == database before the restart' });
+
+    slowRestoredRead.arm();
+    await redis.stop();
+    await redis.start();
+    await waitFor(() => slowRestoredRead.waiting(), { timeoutMs: 20_000, what: 'C resubscribed, its catch-up waiting to read' });
+    // The worker and every replica publish again (the worker must not drop the next update).
+    await waitFor(async () => (await connectionsNamed(`tilecast-pub:${PREFIX}`)) >= 4, { timeoutMs: 20_000, what: 'publishers reconnected' });
+
+    // One event: one window, one new revision, written by the worker, then published; C holds it.
+    const offered = await offeredOnC();
+    const stored = (await db.windows(tenant)).reduce((sum, w) => sum + w.revision, 0);
+    await postEvents(A.url, tok, events(tenant, { count: 1, from, minutes: 1, currencies: ['USD'] }));
+    await waitFor(async () => (await offeredOnC()) > offered, { timeoutMs: 20_000, what: 'the update offered to C (held)' });
+    expect((await db.windows(tenant)).reduce((sum, w) => sum + w.revision, 0)).toBe(stored + 1);
+    slowRestoredRead.open();
+
+    // Nothing else is posted: a revision lost here would stay lost.
+    await waitFor(async () => matchesDb(tenant, onC.latest()), { timeoutMs: 20_000, what: 'C’s client == database' });
+    for (const [key, revisions] of revisionsByWindow(onC.messages)) expect(increasing(revisions), key).toBe(true);
   }, 90_000);
 });
