@@ -159,6 +159,12 @@ export function createSubscriptionHub(deps: {
 
   const windowMembers = (t: TenantState): Member[] => [...t.byCurrency.values()].flatMap((s) => [...s]);
 
+  // Recovery after a Redis restart does not depend on the publishers' `dropped` markers
+  // (published once, possibly before this replica resubscribed): `restored` re-reads
+  // everything written since this replica's freshness when it lost its feed, and a
+  // publisher writes before it publishes (its progress tick before its windows), so every
+  // update it could not publish meanwhile is in that read. Markers cover the other case:
+  // a publisher's publish failed while this replica stayed connected, so it receives them.
   let lostSince: number | null = null;
   const offGaps = bus.subscribeGaps((gap: BusGap) => {
     if (gap.kind === 'lost') {
