@@ -68,8 +68,8 @@ export async function createApp(o: AppOptions) {
   const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs });
   for (const p of await progressStore.loadAll()) freshness.observeProgress(p);
   for (const [tenantId, lastEventAt] of await windowStore.lastEventAtByTenant()) freshness.observeWindow({ tenantId, lastEventAt });
+  // Every tenant's freshness comes with the progress ticks; window updates arrive only for tenants with subscribers here.
   const offProgress = bus.subscribeProgress((p) => freshness.observeProgress(p));
-  const offWindows = bus.subscribeAllWindows((u) => freshness.observeWindow(u));
   metrics.observeFreshness(() => clock() - freshness.dataAsOf());
   const redis = config.redisUrl ? busCheck(bus) : null;
 
@@ -110,6 +110,7 @@ export async function createApp(o: AppOptions) {
       logger,
       limits: config.realtime,
       registry: metrics.registry,
+      clock,
       hooks: o.subscriptionHooks,
     }),
   };
@@ -200,7 +201,6 @@ export async function createApp(o: AppOptions) {
         server.closeAllConnections();
         await closed;
         offProgress();
-        offWindows();
         redis?.close();
         services.subscriptions.close();
         await bus.close();

@@ -1,6 +1,7 @@
 /**
- * Freshness per tenant, from what the aggregators report (progress ticks and
- * window updates on the bus), seeded from storage at start.
+ * Freshness per tenant, from what the aggregators report (progress ticks on the bus,
+ * which carry the newest event time of each tenant a flush touched), seeded from
+ * storage at start.
  *
  * `dataAsOf`: every event accepted before it is stored — the oldest
  * `processedThrough` among live sources, so it advances for an idle tenant too and
@@ -24,6 +25,7 @@ export function createFreshnessTracker(o: { clock: () => number; staleAfterMs: n
     observeProgress(p: Progress): void {
       const prev = sources.get(p.source);
       if (!prev || p.processedThrough >= prev.processedThrough) sources.set(p.source, p);
+      for (const [tenantId, at] of Object.entries(p.lastEventAt ?? {})) this.observeWindow({ tenantId, lastEventAt: at });
     },
     observeWindow(u: Pick<WindowUpdate, 'tenantId' | 'lastEventAt'>): void {
       lastEventAt.set(u.tenantId, Math.max(lastEventAt.get(u.tenantId) ?? 0, u.lastEventAt));

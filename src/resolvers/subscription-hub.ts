@@ -45,6 +45,12 @@ export interface HubLimits {
 
 /** Live revisions remembered per tenant to drop stale bus messages early (oldest forgotten first). */
 const REVISIONS_PER_TENANT = 4_096;
+/**
+ * A subscriber that joined before the bus subscription took effect catches up from its
+ * tenant's dataAsOf when it joined (every flush not yet published started after it), but
+ * from no earlier than this before then (a source that stopped reporting holds dataAsOf back).
+ */
+const SUBSCRIBE_LOOKBACK_MS = 60_000;
 
 interface TenantState {
   id: string;
@@ -59,7 +65,14 @@ interface TenantState {
    */
   revisions: Map<string, number>;
   lastStale: boolean | null;
+  /** This process's bus subscription to the tenant's window updates, while it has window subscribers. */
   offWindows: Unsubscribe | null;
+  /** Whether that subscription is in effect (the bus said so); until then joining members wait in `pending`. */
+  busActive: boolean;
+  /** Counts bus subscriptions, so a late `onActive` of an earlier one is ignored. */
+  busGeneration: number;
+  /** Members that joined before the bus subscription took effect, with where their catch-up starts. */
+  pending: { m: Member; since: number; reason: 'resume' | 'subscribed' }[];
 }
 
 interface OpenOptions {
@@ -84,10 +97,13 @@ export function createSubscriptionHub(deps: {
   logger: Logger;
   limits: HubLimits;
   registry?: Registry;
+  /** Default Date.now. */
+  clock?: () => number;
   /** Tests only (subscription-catchup.ts). */
   hooks?: CatchUpHooks;
 }) {
   const { bus, freshness, logger, limits } = deps;
+  const clock = deps.clock ?? Date.now;
   const metrics = createHubMetrics(deps.registry);
   const catchUps = createCatchUps({ reader: deps.changes, freshness, logger, metrics, hooks: deps.hooks });
   const tenants = new Map<string, TenantState>();
@@ -212,7 +228,40 @@ export function createSubscriptionHub(deps: {
     let set = t.byCurrency.get(filter);
     if (!set) t.byCurrency.set(filter, (set = new Set()));
     set.add(m);
-    t.offWindows ??= bus.subscribeWindows(t.id, (u) => onWindow(t, u));
+    if (!t.offWindows) {
+      t.busActive = false;
+      const generation = ++t.busGeneration;
+      // onActive may run before subscribeWindows returns (in-process bus: at once).
+      t.offWindows = bus.subscribeWindows(
+        t.id,
+        (u) => onWindow(t, u),
+        () => {
+          if (t.busGeneration === generation) activate(t);
+        },
+      );
+    }
+  }
+
+  /**
+   * The tenant's bus subscription is in effect: everything published from now on arrives.
+   * What was published between a pending member's joining and now is only in storage, so
+   * each catches up from where it joined (or from its `since`), as a resume does.
+   */
+  function activate(t: TenantState): void {
+    t.busActive = true;
+    const pending = t.pending;
+    t.pending = [];
+    for (const p of pending) if (!p.m.stream.ended) void catchUps.run(t.id, [p.m], p.since, p.reason);
+  }
+
+  /** Starts a windows member's catch-up now (`since`), or once the tenant's bus subscription is in effect. */
+  function startWindows(t: TenantState, m: Member, since: number | null): void {
+    if (t.busActive) {
+      if (since !== null) void catchUps.run(t.id, [m], since, 'resume');
+      return;
+    }
+    const joinedAt = Math.max(freshness.dataAsOf(), clock() - SUBSCRIBE_LOOKBACK_MS);
+    t.pending.push(since !== null ? { m, since, reason: 'resume' } : { m, since: joinedAt, reason: 'subscribed' });
   }
 
   function leave(t: TenantState, m: Member): void {
@@ -229,6 +278,9 @@ export function createSubscriptionHub(deps: {
       if (t.byCurrency.size === 0) {
         t.offWindows?.();
         t.offWindows = null;
+        t.busActive = false;
+        t.busGeneration += 1;
+        t.pending = [];
       }
     }
     if (t.size === 0 && tenants.get(t.id) === t) tenants.delete(t.id);
@@ -244,7 +296,7 @@ export function createSubscriptionHub(deps: {
       });
     }
     if (!t) {
-      t = { id: o.tenantId, byCurrency: new Map(), freshness: new Set(), size: 0, revisions: new Map(), lastStale: null, offWindows: null };
+      t = { id: o.tenantId, byCurrency: new Map(), freshness: new Set(), size: 0, revisions: new Map(), lastStale: null, offWindows: null, busActive: false, busGeneration: 0, pending: [] };
       tenants.set(o.tenantId, t);
     }
     const stream = createStream<Value>({
@@ -267,7 +319,7 @@ export function createSubscriptionHub(deps: {
     join(t, m);
     o.onOpen?.();
     if (o.topic === 'freshness') m.deliver(freshness.of(o.tenantId));
-    if (o.topic === 'windows' && o.since !== null) void catchUps.run(t.id, [m], o.since, 'resume');
+    if (o.topic === 'windows') startWindows(t, m, o.since);
     return m.stream.iterator;
   }
 

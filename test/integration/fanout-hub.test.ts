@@ -45,10 +45,21 @@ function fakeSocket(): FrameSocket & { sent: string[]; terminated: boolean; buff
   };
 }
 
-function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stored?: ChangedWindow[]; hooks?: CatchUpHooks } = {}) {
+function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stored?: ChangedWindow[]; hooks?: CatchUpHooks; deferActive?: boolean } = {}) {
   const inner = createInProcessBus();
   const gapHandlers = new Set<(g: BusGap) => void>();
-  const bus: UpdateBus = { ...inner, subscribeGaps: (h) => (gapHandlers.add(h), () => gapHandlers.delete(h)) };
+  // deferActive: like Redis, a tenant subscription receives nothing until activate() (its SUBSCRIBE confirmed).
+  const activations: (() => void)[] = [];
+  const subscribeWindows: UpdateBus['subscribeWindows'] = (tenantId, handler, onActive) => {
+    if (!o.deferActive) return inner.subscribeWindows(tenantId, handler, onActive);
+    let active = false;
+    activations.push(() => {
+      active = true;
+      onActive?.();
+    });
+    return inner.subscribeWindows(tenantId, (u) => active && handler(u));
+  };
+  const bus: UpdateBus = { ...inner, subscribeWindows, subscribeGaps: (h) => (gapHandlers.add(h), () => gapHandlers.delete(h)) };
   const stored = o.stored ?? [];
   const reads: ChangedSinceParams[] = [];
   let release: (() => void) | null = null;
@@ -63,7 +74,7 @@ function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stor
   const freshness = createFreshnessTracker({ clock: () => now, staleAfterMs: 30_000 });
   const limits: HubLimits = { maxSubscriptionsPerTenant: 100, heartbeatIntervalMs: 60_000, fanout: 'shared', ...o.limits };
   const logger = createLogger('silent');
-  const hub = createSubscriptionHub({ bus, freshness, changes, logger, limits, hooks: o.hooks });
+  const hub = createSubscriptionHub({ bus, freshness, changes, logger, limits, clock: () => now, hooks: o.hooks });
   // The websocket transport's frame sharing (src/app/ws/), around fake sockets.
   const sharing: FrameSharing = { groups: createFrameGroups({ logger }), writer: createFrameWriter({ maxBufferedBytes: o.maxBufferedBytes ?? 1_000_000 }) };
   const connection = (socket: FrameSocket, id: string, variables: Record<string, unknown>): SubscriptionConnection =>
@@ -93,6 +104,7 @@ function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stor
   return {
     bus, hub, freshness, reads, open, stored, sharing, connection,
     gap: (g: BusGap) => gapHandlers.forEach((h) => h(g)),
+    activate: () => activations.splice(0).forEach((f) => f()),
     block() {
       blocked = new Promise((r) => (release = r));
     },
@@ -274,6 +286,30 @@ describe('subscription hub', () => {
     const sent = socket.sent.map((f) => JSON.parse(f).payload.data.windows.revision as number);
     // Window 1: 1 (live), 3 (storage), 4 (live); window 2: only its live 1.
     expect(sent).toEqual([1, 1, 3, 4]);
+  });
+
+  it('the first subscriber of a tenant misses nothing published before the bus subscription took effect: it catches up from when it joined', async () => {
+    const h = setup({ deferActive: true });
+    const joinedAt = T0 + 120_000;
+    h.freshness.observeProgress({ source: 'w', processedThrough: joinedAt, watermark: 0 });
+    const socket = fakeSocket();
+    await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { windowStart revision replayed } }', { socket });
+    // Written and published before the SUBSCRIBE took effect: on no channel this process hears.
+    const early = update('acme', { windowStart: T0, revision: 2 });
+    h.stored.push({ ...early, writtenAt: joinedAt + 50 }, { ...update('acme', { windowStart: T0 - 60_000 }), writtenAt: joinedAt - RESUME_OVERLAP_MS - 1 });
+    await h.bus.publishWindows([early]);
+    expect(h.reads).toEqual([]);
+    h.activate();
+    await h.bus.publishWindows([update('acme', { windowStart: T0, revision: 3 })]);
+    await waitFor(() => socket.sent.length === 2);
+    expect(socket.sent.map((f) => JSON.parse(f).payload.data.windows)).toEqual([
+      { windowStart: new Date(T0).toISOString(), revision: 2, replayed: true },
+      { windowStart: new Date(T0).toISOString(), revision: 3, replayed: false },
+    ]);
+    expect(h.reads.map((r) => r.since)).toEqual([joinedAt - RESUME_OVERLAP_MS]);
+    // A second subscriber of the now-subscribed tenant needs no read.
+    await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { revision } }', { socket: fakeSocket() });
+    expect(h.reads).toHaveLength(1);
   });
 
   it('refuses subscriptions over the tenant cap with TOO_MANY_SUBSCRIPTIONS, and counts closed ones out', async () => {

@@ -135,11 +135,11 @@ async function offeredOnC(): Promise<number> {
   return (m?.values ?? []).filter((v) => v.labels.topic === 'windows').reduce((sum, v) => sum + v.value, 0);
 }
 
-/** Connections named `name` (CLIENT SETNAME) on the private Redis. */
-async function connectionsNamed(name: string): Promise<number> {
+/** CLIENT LIST lines of the connections named `name` (CLIENT SETNAME) on the private Redis. */
+async function connectionsNamed(name: string): Promise<string[]> {
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   try {
-    return String(await admin.client('LIST')).split('\n').filter((line) => line.includes(` name=${name} `)).length;
+    return String(await admin.client('LIST')).split('\n').filter((line) => line.includes(` name=${name} `));
   } finally {
     admin.disconnect();
   }
@@ -194,6 +194,36 @@ describe('fan-out across replicas', () => {
     // Nothing of the other tenant (each sells in its own currencies).
     expect(new Set(acmeOnB.messages.map((m) => m.currency))).toEqual(new Set(['USD', 'EUR']));
     expect(new Set(globexOnB.messages.map((m) => m.currency))).toEqual(new Set(['GBP', 'JPY']));
+  });
+
+  it('each replica subscribes only to the tenants it has subscribers for, and still knows every tenant’s freshness (from the progress ticks)', async () => {
+    const hooli = `hooli-${RUN}`;
+    const tok = await token(hooli);
+    // No pattern subscription on any replica's subscriber connection, and nobody on hooli's channel.
+    const subscribers = await connectionsNamed(`tilecast-sub:${PREFIX}`);
+    expect(subscribers.length).toBeGreaterThanOrEqual(4); // worker, A, B, C
+    for (const l of subscribers) expect(l).toMatch(/ psub=0 /);
+    expect(await numsub(`${PREFIX}:windows:${hooli}`)).toBe(0);
+
+    const from = Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE;
+    const items = events(hooli, { count: 10, from, minutes: 2, currencies: ['USD'] });
+    await postEvents(A.url, tok, items);
+    const newest = Math.max(...items.map((e) => e.timestamp));
+    for (const replica of [A.url, B.url]) {
+      await waitFor(
+        async () => {
+          const res = await fetch(`${replica}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${tok}` }, body: JSON.stringify({ query: '{ freshness { lastEventAt } }' }) });
+          const body = (await res.json()) as { data?: { freshness: { lastEventAt: string | null } } };
+          return body.data?.freshness.lastEventAt === new Date(newest).toISOString();
+        },
+        { what: `lastEventAt of ${hooli} on ${replica}` },
+      );
+    }
+    // A subscriber comes and goes: its replica subscribes to the tenant's channel, then unsubscribes.
+    const s = windowsSubscriber(B.url, tok);
+    await waitFor(async () => (await numsub(`${PREFIX}:windows:${hooli}`)) === 1, { what: 'B subscribed to hooli' });
+    await s.close();
+    await waitFor(async () => (await numsub(`${PREFIX}:windows:${hooli}`)) === 0, { what: 'B unsubscribed from hooli' });
   });
 
   it('Redis restarted under connected subscribers: updates flow again within 5 s, and a client resuming from its last dataAsOf ends with exactly the database’s windows', async () => {
@@ -268,7 +298,7 @@ describe('fan-out across replicas', () => {
     await redis.start();
     await waitFor(() => slowRestoredRead.waiting(), { timeoutMs: 20_000, what: 'C resubscribed, its catch-up waiting to read' });
     // The worker and every replica publish again (the worker must not drop the next update).
-    await waitFor(async () => (await connectionsNamed(`tilecast-pub:${PREFIX}`)) >= 4, { timeoutMs: 20_000, what: 'publishers reconnected' });
+    await waitFor(async () => (await connectionsNamed(`tilecast-pub:${PREFIX}`)).length >= 4, { timeoutMs: 20_000, what: 'publishers reconnected' });
 
     // One event: one window, one new revision, written by the worker, then published; C holds it.
     const offered = await offeredOnC();
