@@ -32,8 +32,10 @@ import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { createHubMetrics } from './hub-metrics.ts';
 import { createCatchUps, type CatchUpHooks } from './subscription-catchup.ts';
+import { createFreshnessPushes } from './subscription-freshness.ts';
+import { createSinks } from './subscription-sinks.ts';
 import { MAX_QUEUE, createMember, type Member, type Topic, type Value, type WindowValues } from './subscription-member.ts';
-import { createStream, slowConsumerError, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+import { createStream, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
 
 export { RESUME_OVERLAP_MS } from './subscription-catchup.ts';
 
@@ -56,7 +58,7 @@ interface TenantState {
   id: string;
   /** Window subscribers by currency filter ('*' = every currency). */
   byCurrency: Map<string, Set<Member>>;
-  freshness: Set<Member>;
+  /** Subscriptions of either topic (the tenant cap counts both). */
   size: number;
   /**
    * Newest revision per window received live from the bus. Only a filter for stale bus
@@ -64,7 +66,6 @@ interface TenantState {
    * skips is decided by what was sent to it.
    */
   revisions: Map<string, number>;
-  lastStale: boolean | null;
   /** This process's bus subscription to the tenant's window updates, while it has window subscribers. */
   offWindows: Unsubscribe | null;
   /** Whether that subscription is in effect (the bus said so); until then joining members wait in `pending`. */
@@ -108,8 +109,8 @@ export function createSubscriptionHub(deps: {
   const catchUps = createCatchUps({ reader: deps.changes, freshness, logger, metrics, hooks: deps.hooks });
   const tenants = new Map<string, TenantState>();
   const mode = limits.fanout === 'shared' ? 'shared' : 'per_subscriber';
-  let freshnessMembers = 0;
-  let heartbeat: NodeJS.Timeout | null = null;
+  const sinks = createSinks({ mode, metrics, logger });
+  const pushes = createFreshnessPushes({ freshness, heartbeatIntervalMs: limits.heartbeatIntervalMs, onDelivered: (n) => metrics.deliveries.inc({ topic: 'freshness', mode }, n) });
 
   // ---- live window updates ---------------------------------------------------------
 
@@ -140,37 +141,6 @@ export function createSubscriptionHub(deps: {
     metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
   }
 
-  /** A subscriber that cannot keep up loses its connection (its client reconnects and resumes), not just this subscription. */
-  function dropSlow(m: Member): void {
-    slowConnection(m.connection);
-    m.connection?.drop();
-    m.stream.fail(slowConsumerError());
-  }
-
-  function slowConnection(connection: SubscriptionConnection | undefined): void {
-    metrics.slowConsumers.inc({ mode });
-    logger.warn({ transport: connection ? 'websocket' : 'other' }, 'slow subscriber dropped');
-  }
-
-  /** Shared mode over a connection that shares frames: values go to it. Otherwise the stream yields values and graphql-ws executes them. */
-  function sinkFor(o: OpenOptions, stream: Member['stream'], onSlow: () => void): Pick<Member, 'deliver' | 'release'> {
-    const connection = o.connection;
-    if (mode === 'shared' && connection) {
-      const frames = connection.shareFrames({ tenantId: o.tenantId, info: o.info, contextValue: o.contextValue, onSlow: () => slowConnection(connection) });
-      return {
-        // Replayed windows are a catch-up burst: allowed above the slow-consumer limit until they drain.
-        deliver: (v) => frames.send(v, 'replayed' in v && v.replayed),
-        release: () => frames.release(),
-      };
-    }
-    return {
-      deliver: (v) => {
-        if (!stream.push(v)) onSlow();
-      },
-      release: () => undefined,
-    };
-  }
-
   // ---- gaps: catch up from storage -------------------------------------------------
 
   const windowMembers = (t: TenantState): Member[] => [...t.byCurrency.values()].flatMap((s) => [...s]);
@@ -199,31 +169,16 @@ export function createSubscriptionHub(deps: {
 
   // ---- freshness pushes ------------------------------------------------------------
 
-  /** `all`: a heartbeat to every freshness subscriber; otherwise only where isStale flipped. */
-  function pushFreshness(all: boolean): void {
-    for (const t of tenants.values()) {
-      if (t.freshness.size === 0) continue;
-      const f = freshness.of(t.id);
-      if (!all && f.isStale === t.lastStale) continue;
-      t.lastStale = f.isStale;
-      for (const m of t.freshness) m.deliver(f);
-      metrics.deliveries.inc({ topic: 'freshness', mode }, t.freshness.size);
-    }
-  }
   const offProgress = bus.subscribeProgress((p) => {
     freshness.observeProgress(p); // idempotent; the tracker may not have seen this tick yet
-    pushFreshness(false);
+    pushes.progressed();
   });
 
   // ---- membership ------------------------------------------------------------------
 
   function join(t: TenantState, m: Member): void {
     t.size += 1;
-    if (m.topic === 'freshness') {
-      t.freshness.add(m);
-      if (freshnessMembers++ === 0) heartbeat = setInterval(() => pushFreshness(true), limits.heartbeatIntervalMs).unref();
-      return;
-    }
+    if (m.topic === 'freshness') return pushes.add(m);
     const filter = m.currency ?? '*';
     let set = t.byCurrency.get(filter);
     if (!set) t.byCurrency.set(filter, (set = new Set()));
@@ -267,10 +222,8 @@ export function createSubscriptionHub(deps: {
   function leave(t: TenantState, m: Member): void {
     t.size -= 1;
     m.release();
-    if (m.topic === 'freshness') {
-      t.freshness.delete(m);
-      if (--freshnessMembers === 0 && heartbeat) clearInterval(heartbeat);
-    } else {
+    if (m.topic === 'freshness') pushes.remove(m);
+    else {
       const filter = m.currency ?? '*';
       const set = t.byCurrency.get(filter);
       set?.delete(m);
@@ -296,7 +249,7 @@ export function createSubscriptionHub(deps: {
       });
     }
     if (!t) {
-      t = { id: o.tenantId, byCurrency: new Map(), freshness: new Set(), size: 0, revisions: new Map(), lastStale: null, offWindows: null, busActive: false, busGeneration: 0, pending: [] };
+      t = { id: o.tenantId, byCurrency: new Map(), size: 0, revisions: new Map(), offWindows: null, busActive: false, busGeneration: 0, pending: [] };
       tenants.set(o.tenantId, t);
     }
     const stream = createStream<Value>({
@@ -313,8 +266,8 @@ export function createSubscriptionHub(deps: {
       currency: o.currency,
       connection: o.connection,
       stream,
-      ...sinkFor(o, stream, () => dropSlow(m)),
-      onSlow: () => dropSlow(m),
+      ...sinks.sinkFor(o, stream, () => sinks.dropSlow(m)),
+      onSlow: () => sinks.dropSlow(m),
     });
     join(t, m);
     o.onOpen?.();
@@ -336,7 +289,7 @@ export function createSubscriptionHub(deps: {
     close(): void {
       offGaps();
       offProgress();
-      if (heartbeat) clearInterval(heartbeat);
+      pushes.close();
     },
   };
 }
