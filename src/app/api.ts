@@ -13,6 +13,7 @@ import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createApp, type AppOptions } from './app.ts';
+import { kafkaTopicSources } from './sources.ts';
 
 export interface ApiAppOptions {
   config: Config;
@@ -39,6 +40,8 @@ export async function createApiApp(o: ApiAppOptions) {
   const app = await createApp({
     ...o,
     logger,
+    // Freshness follows the workers of this topic (not an earlier embedded run's intake, nor another topic's partitions).
+    sources: kafkaTopicSources(kafka.topic),
     // Broker reachable and the topic there: the offsets of its partitions answer.
     readinessChecks: {
       kafka: async () => ({ ok: true, detail: `${kafka.topic}: ${(await client.highWatermarks(kafka.topic)).size} partitions` }),

@@ -29,6 +29,7 @@ import { createGraphQL } from './graphql.ts';
 import { attachWebSockets } from './ws/server.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
 import { busCheck, runChecks, storageChecks, type CheckFn } from './readiness.ts';
+import { embeddedSources, type SourceFilter } from './sources.ts';
 import { createStaticHandler } from './static.ts';
 import { schema } from '../schema/index.ts';
 
@@ -49,6 +50,8 @@ export interface AppOptions {
   readinessChecks?: Record<string, CheckFn>;
   /** Tests only: hooks into the subscription hub's catch-ups (e.g. a slow read). */
   subscriptionHooks?: CatchUpHooks;
+  /** The aggregator sources whose progress counts for freshness (src/app/sources.ts); default: the embedded HTTP intake's. */
+  sources?: SourceFilter;
 }
 
 export async function createApp(o: AppOptions) {
@@ -65,7 +68,7 @@ export async function createApp(o: AppOptions) {
   const bus = createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir), { jwks: config.auth.jwks });
 
-  const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs });
+  const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs, countsSource: o.sources ?? embeddedSources });
   for (const p of await progressStore.loadAll()) freshness.observeProgress(p);
   for (const [tenantId, lastEventAt] of await windowStore.lastEventAtByTenant()) freshness.observeWindow({ tenantId, lastEventAt });
   // Every tenant's freshness comes with the progress ticks; window updates arrive only for tenants with subscribers here.
