@@ -105,9 +105,11 @@ export function createAggregator(deps: AggregatorDeps) {
     const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
     const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
     await deps.progressStore.save({ ...progress, checkpointSeq: seqAtStart });
+    const lastEventAt: Record<string, number> = {};
+    for (const u of updates) lastEventAt[u.tenantId] = Math.max(lastEventAt[u.tenantId] ?? 0, u.lastEventAt);
     for (const u of updates) metrics.windowUpdates.inc({ kind: u.kind });
     // Progress first, so a subscriber's freshness is current when the windows arrive.
-    await deps.bus.publishProgress(progress);
+    await deps.bus.publishProgress(updates.length > 0 ? { ...progress, lastEventAt } : progress);
     await deps.bus.publishWindows(updates.map(({ version: _v, ...u }) => u));
     engine.evict();
     reportSize(engine.size());

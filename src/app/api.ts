@@ -13,12 +13,15 @@ import { requireApiConfig, type Config } from '../config/index.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { createApp } from './app.ts';
+import { createApp, type AppOptions } from './app.ts';
+import { kafkaTopicSources } from './sources.ts';
 
 export interface ApiAppOptions {
   config: Config;
   clock?: () => number;
   logger?: Logger;
+  /** Tests only (see AppOptions). */
+  subscriptionHooks?: AppOptions['subscriptionHooks'];
 }
 
 export async function createApiApp(o: ApiAppOptions) {
@@ -38,6 +41,8 @@ export async function createApiApp(o: ApiAppOptions) {
   const app = await createApp({
     ...o,
     logger,
+    // Freshness follows the workers of this topic (not an earlier embedded run's intake, nor another topic's partitions).
+    sources: kafkaTopicSources(kafka.topic),
     // Broker reachable and the topic there: the offsets of its partitions answer.
     readinessChecks: {
       kafka: async () => ({ ok: true, detail: `${kafka.topic}: ${(await client.highWatermarks(kafka.topic)).size} partitions` }),

@@ -14,6 +14,7 @@ import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
+import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createFreshnessTracker } from '../resolvers/freshness.ts';
 import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import { openStorage } from './storage.ts';
@@ -29,6 +30,7 @@ import { createTenantRateLimiter } from './rate-limiter.ts';
 import { attachWebSockets } from './ws/server.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
 import { busCheck, runChecks, storageChecks, type CheckFn } from './readiness.ts';
+import { embeddedSources, type SourceFilter } from './sources.ts';
 import { createStaticHandler } from './static.ts';
 import { schema } from '../schema/index.ts';
 
@@ -47,6 +49,10 @@ export interface AppOptions {
   deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
   /** More /readyz checks (e.g. `kafka` for `tilecast api`). */
   readinessChecks?: Record<string, CheckFn>;
+  /** Tests only: hooks into the subscription hub's catch-ups (e.g. a slow read). */
+  subscriptionHooks?: CatchUpHooks;
+  /** The aggregator sources whose progress counts for freshness (src/app/sources.ts); default: the embedded HTTP intake's. */
+  sources?: SourceFilter;
 }
 
 export async function createApp(o: AppOptions) {
@@ -63,11 +69,11 @@ export async function createApp(o: AppOptions) {
   const bus = createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir), { jwks: config.auth.jwks });
 
-  const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs });
+  const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs, countsSource: o.sources ?? embeddedSources });
   for (const p of await progressStore.loadAll()) freshness.observeProgress(p);
   for (const [tenantId, lastEventAt] of await windowStore.lastEventAtByTenant()) freshness.observeWindow({ tenantId, lastEventAt });
+  // Every tenant's freshness comes with the progress ticks; window updates arrive only for tenants with subscribers here.
   const offProgress = bus.subscribeProgress((p) => freshness.observeProgress(p));
-  const offWindows = bus.subscribeAllWindows((u) => freshness.observeWindow(u));
   metrics.observeFreshness(() => clock() - freshness.dataAsOf());
   const redis = config.redisUrl ? busCheck(bus) : null;
 
@@ -101,7 +107,16 @@ export async function createApp(o: AppOptions) {
     bus,
     clock,
     onSubscription: (d) => metrics.activeSubscriptions.inc(d),
-    subscriptions: createSubscriptionHub({ bus, freshness, changes: createWindowChangesReader(db), logger, limits: config.realtime, registry: metrics.registry }),
+    subscriptions: createSubscriptionHub({
+      bus,
+      freshness,
+      changes: createWindowChangesReader(db),
+      logger,
+      limits: config.realtime,
+      registry: metrics.registry,
+      clock,
+      hooks: o.subscriptionHooks,
+    }),
   };
   // Demo only: a short-lived read token per page load, never in any other mode.
   const demoToken = o.demo ? () => tokens.mint({ tenantId: o.demo!.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;
@@ -193,7 +208,6 @@ export async function createApp(o: AppOptions) {
         server.closeAllConnections();
         await closed;
         offProgress();
-        offWindows();
         redis?.close();
         await limiter.close();
         services.subscriptions.close();

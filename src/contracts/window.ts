@@ -44,11 +44,15 @@ export type WindowUpdate = z.infer<typeof windowUpdateSchema>;
 /**
  * `processedThrough`: every event accepted before this instant is in ClickHouse.
  * `watermark`: windows ending at or before it are final.
+ * `lastEventAt`: the newest event time per tenant among the windows this flush wrote
+ * (only the tenants it touched), so an API process knows every tenant's freshness
+ * without receiving every tenant's window updates. Absent from older publishers.
  */
 export const progressSchema = z.object({
   source: z.string().min(1),
   processedThrough: epochMs,
   watermark: epochMs,
+  lastEventAt: z.record(tenantIdSchema, epochMs).optional(),
 });
 export type Progress = z.infer<typeof progressSchema>;
 

@@ -28,10 +28,13 @@ export type BusGap = { kind: 'lost' } | { kind: 'restored' } | { kind: 'dropped'
 export interface UpdateBus {
   publishWindows(updates: readonly WindowUpdate[]): Promise<void>;
   publishProgress(progress: Progress): Promise<void>;
-  /** Window updates of one tenant, in publish order. */
-  subscribeWindows(tenantId: string, handler: (u: WindowUpdate) => void): Unsubscribe;
-  /** Window updates of every tenant (freshness bookkeeping). */
-  subscribeAllWindows(handler: (u: WindowUpdate) => void): Unsubscribe;
+  /**
+   * Window updates of one tenant, in publish order. `onActive` runs once the subscription
+   * is in effect — everything published from then on reaches `handler` — at once when it
+   * already is (the in-process bus; a tenant this process already receives). What was
+   * published before is only in storage: subscribe, then catch up from storage.
+   */
+  subscribeWindows(tenantId: string, handler: (u: WindowUpdate) => void, onActive?: () => void): Unsubscribe;
   subscribeProgress(handler: (p: Progress) => void): Unsubscribe;
   /** Gaps in delivery (never on the in-process bus). */
   subscribeGaps(handler: (gap: BusGap) => void): Unsubscribe;
@@ -41,7 +44,6 @@ export interface UpdateBus {
 /** In-process bus: synchronous fan-out to local handlers. */
 export function createInProcessBus(): UpdateBus {
   const windowHandlers = new Map<string, Set<(u: WindowUpdate) => void>>();
-  const allWindowHandlers = new Set<(u: WindowUpdate) => void>();
   const progressHandlers = new Set<(p: Progress) => void>();
   const add = <T>(set: Set<T>, h: T): Unsubscribe => {
     set.add(h);
@@ -49,30 +51,26 @@ export function createInProcessBus(): UpdateBus {
   };
   return {
     async publishWindows(updates) {
-      for (const u of updates) {
-        for (const h of allWindowHandlers) h(u);
-        for (const h of windowHandlers.get(u.tenantId) ?? []) h(u);
-      }
+      for (const u of updates) for (const h of windowHandlers.get(u.tenantId) ?? []) h(u);
     },
     async publishProgress(p) {
       for (const h of progressHandlers) h(p);
     },
-    subscribeWindows(tenantId, handler) {
+    subscribeWindows(tenantId, handler, onActive) {
       let set = windowHandlers.get(tenantId);
       if (!set) windowHandlers.set(tenantId, (set = new Set()));
       const off = add(set, handler);
+      onActive?.();
       return () => {
         off();
         if (set.size === 0) windowHandlers.delete(tenantId);
       };
     },
-    subscribeAllWindows: (handler) => add(allWindowHandlers, handler),
     subscribeProgress: (handler) => add(progressHandlers, handler),
     // Synchronous in-process delivery cannot lose anything.
     subscribeGaps: () => () => undefined,
     async close() {
       windowHandlers.clear();
-      allWindowHandlers.clear();
       progressHandlers.clear();
     },
   };

@@ -28,8 +28,6 @@ export const progressMessageSchema = progressSchema;
 export interface ChannelMap {
   /** The channel of one tenant's window updates. */
   windows(tenantId: string): string;
-  /** PSUBSCRIBE pattern matching every tenant's window channel. */
-  readonly allWindows: string;
   readonly progress: string;
   /** The tenant of a window channel; null for any other channel. */
   tenantOf(channel: string): string | null;
@@ -40,8 +38,6 @@ export function createChannelMap(prefix: string): ChannelMap {
   const windowsPrefix = `${prefix}:windows:`;
   return {
     windows: (tenantId) => `${windowsPrefix}${tenantId}`,
-    // The prefix has no glob characters (pattern above), so it matches itself literally.
-    allWindows: `${windowsPrefix}*`,
     progress: `${prefix}:progress`,
     tenantOf(channel) {
       if (!channel.startsWith(windowsPrefix)) return null;

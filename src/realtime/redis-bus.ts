@@ -5,10 +5,11 @@
  * - Two connections, as Redis requires: a subscriber connection is in subscribe mode
  *   and can do nothing else.
  * - One SUBSCRIBE per tenant channel however many local handlers it has (reference
- *   counted); PSUBSCRIBE `<prefix>:windows:*` only while someone wants every tenant.
+ *   counted), so a replica receives only the tenants it has subscribers for; a handler's
+ *   `onActive` runs once Redis has confirmed the SUBSCRIBE (after a reconnect: the
+ *   re-SUBSCRIBE), so its owner knows from when on it misses nothing.
  * - Every received message is validated (channels.ts + the window contracts); a bad
- *   one is logged, counted and dropped. Each window update is parsed once, even when
- *   it arrives twice (as `message` for its tenant channel and `pmessage` for the pattern).
+ *   one is logged, counted and dropped.
  * - Delivery is at-most-once. Where loss is possible the bus says so (`subscribeGaps`):
  *   `lost`/`restored` around a subscriber reconnect (ioredis re-subscribes by itself,
  *   `autoResubscribe`; `restored` is sent once that took effect), and `dropped` when a
@@ -60,8 +61,13 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
   const pub = new Redis(o.redisUrl, { ...base, connectionName: `tilecast-pub:${prefix}`, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: PUBLISH_TIMEOUT_MS });
   const sub = new Redis(o.redisUrl, { ...base, connectionName: `tilecast-sub:${prefix}`, autoResubscribe: true, maxRetriesPerRequest: null });
 
-  const tenantHandlers = new Map<string, Set<(u: WindowUpdate) => void>>();
-  const allHandlers = new Set<(u: WindowUpdate) => void>();
+  /** Per tenant channel: its handlers, whether Redis confirmed the SUBSCRIBE, and who waits for that. */
+  interface TenantSub {
+    handlers: Set<(u: WindowUpdate) => void>;
+    active: boolean;
+    waiting: Set<() => void>;
+  }
+  const tenantSubs = new Map<string, TenantSub>();
   const progressHandlers = new Set<(p: Progress) => void>();
   const gapHandlers = new Set<(g: BusGap) => void>();
 
@@ -82,18 +88,7 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
 
   // ---- receiving -------------------------------------------------------------------
 
-  // Redis writes a tenant-channel `message` and its `pmessage` back to back on this
-  // connection, so remembering the last decoded payload avoids validating it twice.
-  let memo: { raw: string; decoded: Decoded | null } | null = null;
-
   function decode(channel: string, raw: string): Decoded | null {
-    if (memo?.raw === raw) return memo.decoded;
-    const decoded = decodeFresh(channel, raw);
-    memo = { raw, decoded };
-    return decoded;
-  }
-
-  function decodeFresh(channel: string, raw: string): Decoded | null {
     const tenantId = channels.tenantOf(channel);
     let message: TenantMessage;
     try {
@@ -134,14 +129,26 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
       metrics.gaps.inc({ kind: 'dropped' });
       call(gapHandlers, { kind: 'dropped', tenantId: d.tenantId, since: d.dropped });
     }
-    const handlers = tenantHandlers.get(d.tenantId);
+    const handlers = tenantSubs.get(d.tenantId)?.handlers;
     if (handlers) for (const u of d.updates) call(handlers, u);
   });
 
-  sub.on('pmessage', (_pattern: string, channel: string, raw: string) => {
-    const d = decode(channel, raw);
-    if (d) for (const u of d.updates) call(allHandlers, u);
-  });
+  /** Marks the tenants' subscriptions active once `subscribed` (their SUBSCRIBE) resolves, and tells who waits. */
+  function confirm(tenantIds: readonly string[], subscribed: Promise<unknown>): void {
+    const entries = tenantIds.map((id) => [id, tenantSubs.get(id)] as const);
+    subscribed.then(
+      () => {
+        for (const [id, t] of entries) {
+          if (!t || tenantSubs.get(id) !== t || !subReady) continue; // unsubscribed meanwhile, or lost again
+          t.active = true;
+          const waiting = [...t.waiting];
+          t.waiting.clear();
+          for (const f of waiting) call([f], undefined);
+        }
+      },
+      (err: unknown) => warn(`redis subscribe failed: ${String(err)}`),
+    );
+  }
 
   // ---- reconnects ------------------------------------------------------------------
 
@@ -151,6 +158,7 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
     if (!subReady) return; // a failed reconnect attempt: already reported
     subReady = false;
     subLost = true;
+    for (const t of tenantSubs.values()) t.active = false;
     metrics.gaps.inc({ kind: 'lost' });
     logger.warn('redis subscriber connection lost; live updates paused');
     call(gapHandlers, { kind: 'lost' });
@@ -161,10 +169,10 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
     // connection was still being set up can be lost (seen through a TCP proxy: the
     // connection came up with no channel at all), and autoResubscribe only restores what
     // Redis had confirmed. Subscribing to a channel twice is a no-op in Redis.
-    const held = [...tenantHandlers.keys()].map((tenantId) => channels.windows(tenantId));
+    const tenants = [...tenantSubs.keys()];
+    const held = tenants.map((tenantId) => channels.windows(tenantId));
     if (progressHandlers.size > 0) held.push(channels.progress);
-    if (held.length > 0) redisCall('subscribe', sub.subscribe(...held));
-    if (allHandlers.size > 0) redisCall('psubscribe', sub.psubscribe(channels.allWindows));
+    if (held.length > 0) confirm(tenants, sub.subscribe(...held));
     if (!subLost) return;
     subLost = false;
     // 'ready' is emitted after ioredis has re-sent SUBSCRIBE/PSUBSCRIBE for every
@@ -174,7 +182,7 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
       .ping()
       .then(() => {
         metrics.gaps.inc({ kind: 'restored' });
-        logger.info({ channels: tenantHandlers.size }, 'redis subscriber reconnected and resubscribed');
+        logger.info({ channels: tenantSubs.size }, 'redis subscriber reconnected and resubscribed');
         call(gapHandlers, { kind: 'restored' });
       })
       .catch((err: unknown) => warn(`redis subscriber ping after reconnect failed: ${String(err)}`));
@@ -269,28 +277,23 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
         warn(`redis progress publish failed: ${String(err)}`);
       }
     },
-    subscribeWindows(tenantId, handler) {
-      let set = tenantHandlers.get(tenantId);
-      if (!set) {
-        tenantHandlers.set(tenantId, (set = new Set()));
-        redisCall('subscribe', sub.subscribe(channels.windows(tenantId)));
+    subscribeWindows(tenantId, handler, onActive) {
+      let t = tenantSubs.get(tenantId);
+      if (!t) {
+        tenantSubs.set(tenantId, (t = { handlers: new Set(), active: false, waiting: new Set() }));
+        confirm([tenantId], sub.subscribe(channels.windows(tenantId)));
       }
-      const mine = set;
-      mine.add(handler);
+      const mine = t;
+      mine.handlers.add(handler);
+      if (onActive && mine.active) onActive();
+      else if (onActive) mine.waiting.add(onActive);
       return onlyOnce(() => {
-        mine.delete(handler);
-        if (mine.size === 0 && tenantHandlers.get(tenantId) === mine) {
-          tenantHandlers.delete(tenantId);
+        mine.handlers.delete(handler);
+        if (onActive) mine.waiting.delete(onActive);
+        if (mine.handlers.size === 0 && tenantSubs.get(tenantId) === mine) {
+          tenantSubs.delete(tenantId);
           redisCall('unsubscribe', sub.unsubscribe(channels.windows(tenantId)));
         }
-      });
-    },
-    subscribeAllWindows(handler) {
-      if (allHandlers.size === 0) redisCall('psubscribe', sub.psubscribe(channels.allWindows));
-      allHandlers.add(handler);
-      return onlyOnce(() => {
-        allHandlers.delete(handler);
-        if (allHandlers.size === 0) redisCall('punsubscribe', sub.punsubscribe(channels.allWindows));
       });
     },
     subscribeProgress(handler) {
@@ -306,8 +309,7 @@ export function createRedisBus(o: RedisBusOptions): UpdateBus {
       return () => gapHandlers.delete(handler);
     },
     async close() {
-      tenantHandlers.clear();
-      allHandlers.clear();
+      tenantSubs.clear();
       progressHandlers.clear();
       gapHandlers.clear();
       sub.disconnect();

@@ -1,11 +1,13 @@
 /**
- * Freshness per tenant, from what the aggregators report (progress ticks and
- * window updates on the bus), seeded from storage at start.
+ * Freshness per tenant, from what the aggregators report (progress ticks on the bus,
+ * which carry the newest event time of each tenant a flush touched), seeded from
+ * storage at start.
  *
  * `dataAsOf`: every event accepted before it is stored — the oldest
- * `processedThrough` among live sources, so it advances for an idle tenant too and
- * stops when an aggregator stops. `lastEventAt`: the newest event time seen for the
- * tenant. `ageMs = now − dataAsOf`.
+ * `processedThrough` among this deployment's sources (`countsSource`: sources of an
+ * earlier run or another topic are retired, see src/app/sources.ts), so it advances for
+ * an idle tenant too and stops when one of its aggregators stops. `lastEventAt`: the
+ * newest event time seen for the tenant. `ageMs = now − dataAsOf`.
  */
 import type { Progress, WindowUpdate } from '../contracts/window.ts';
 
@@ -17,13 +19,20 @@ export interface Freshness {
   isStale: boolean;
 }
 
-export function createFreshnessTracker(o: { clock: () => number; staleAfterMs: number }) {
+export function createFreshnessTracker(o: {
+  clock: () => number;
+  staleAfterMs: number;
+  /** Whether a progress source counts (default: every one); ticks of others are ignored. */
+  countsSource?: (source: string) => boolean;
+}) {
   const sources = new Map<string, Progress>();
   const lastEventAt = new Map<string, number>();
   return {
     observeProgress(p: Progress): void {
+      if (o.countsSource && !o.countsSource(p.source)) return;
       const prev = sources.get(p.source);
       if (!prev || p.processedThrough >= prev.processedThrough) sources.set(p.source, p);
+      for (const [tenantId, at] of Object.entries(p.lastEventAt ?? {})) this.observeWindow({ tenantId, lastEventAt: at });
     },
     observeWindow(u: Pick<WindowUpdate, 'tenantId' | 'lastEventAt'>): void {
       lastEventAt.set(u.tenantId, Math.max(lastEventAt.get(u.tenantId) ?? 0, u.lastEventAt));

@@ -35,7 +35,7 @@ export function createHubMetrics(registry: Registry = new Registry()) {
     }),
     catchUps: new Counter({
       name: 'tilecast_subscription_catchups_total',
-      help: 'Catch-up reads from storage, by reason (resume|restored|dropped) and outcome (ok|error)',
+      help: 'Catch-up reads from storage, by reason (resume|restored|dropped|subscribed) and outcome (ok|error)',
       labelNames: ['reason', 'outcome'] as const,
       registers,
     }),

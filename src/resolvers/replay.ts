@@ -9,12 +9,9 @@
  */
 import { GraphQLError } from 'graphql';
 import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
-import { windowKey } from './windows-stream.ts';
 
 export interface ReplayBatch {
   rows: ChangedWindow[];
-  /** Newest revision per window in `rows` (windowKey → revision). */
-  revisions: Map<string, number>;
 }
 
 const RETRY_DELAYS_MS = [200, 1_000];
@@ -38,7 +35,7 @@ export function createReplayLoader(deps: { reader: WindowChangesReader; maxRows:
             extensions: { code: 'RESUME_TOO_LARGE' },
           });
         }
-        return { rows, revisions: new Map(rows.map((r) => [windowKey(r), r.revision])) };
+        return { rows };
       } catch (err) {
         const retriable = (err as { isRetriable?: boolean }).isRetriable === true;
         const delay = RETRY_DELAYS_MS[attempt];

@@ -11,8 +11,10 @@
  * Resume: a subscription with `since` first gets every window changed since then,
  * from storage, then live updates (held meanwhile, and de-duplicated by revision).
  * When the bus reports a gap (Redis lost/restored, a publisher dropped messages) every
- * affected subscription catches up the same way, so a subscriber's final state equals
- * the database's. Revisions per window never go backwards on a subscription.
+ * affected subscription catches up the same way (subscription-catchup.ts), so a
+ * subscriber's final state equals the database's. Revisions per window never go
+ * backwards on a subscription, and each subscription judges what it already has by
+ * what was sent to it (subscription-member.ts).
  *
  * Limits: at most `maxSubscriptionsPerTenant` open subscriptions per tenant; a
  * subscriber that cannot keep up loses its connection (shared mode: the transport's
@@ -25,13 +27,17 @@ import { METRICS, type Metric } from '../contracts/metrics.ts';
 import type { WindowUpdate } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
-import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
+import type { WindowChangesReader } from '../storage/window-changes.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { createHubMetrics } from './hub-metrics.ts';
-import { createReplayLoader, type ReplayBatch } from './replay.ts';
-import { MAX_QUEUE, createMember, type Member, type Topic, type Value } from './subscription-member.ts';
-import { createStream, slowConsumerError, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+import { createCatchUps, type CatchUpHooks } from './subscription-catchup.ts';
+import { createFreshnessPushes } from './subscription-freshness.ts';
+import { createSinks } from './subscription-sinks.ts';
+import { MAX_QUEUE, createMember, type Member, type Topic, type Value, type WindowValues } from './subscription-member.ts';
+import { createStream, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+
+export { RESUME_OVERLAP_MS } from './subscription-catchup.ts';
 
 export interface HubLimits {
   maxSubscriptionsPerTenant: number;
@@ -39,26 +45,35 @@ export interface HubLimits {
   fanout: 'shared' | 'per-subscriber';
 }
 
-/**
- * Resume reads start this much before `since`: `since` comes from the aggregator's
- * clock, `written_at` from ClickHouse's. Re-sent windows are harmless (same revision).
- */
-export const RESUME_OVERLAP_MS = 10_000;
-/** Windows a catch-up may send at most (beyond: RESUME_TOO_LARGE, the client re-queries). */
-const MAX_RESUME_ROWS = 5_000;
-/** Revisions remembered per tenant to drop stale live updates (oldest forgotten first). */
+/** Live revisions remembered per tenant to drop stale bus messages early (oldest forgotten first). */
 const REVISIONS_PER_TENANT = 4_096;
+/**
+ * A subscriber that joined before the bus subscription took effect catches up from its
+ * tenant's dataAsOf when it joined (every flush not yet published started after it), but
+ * from no earlier than this before then (a source that stopped reporting holds dataAsOf back).
+ */
+const SUBSCRIBE_LOOKBACK_MS = 60_000;
 
 interface TenantState {
   id: string;
   /** Window subscribers by currency filter ('*' = every currency). */
   byCurrency: Map<string, Set<Member>>;
-  freshness: Set<Member>;
+  /** Subscriptions of either topic (the tenant cap counts both). */
   size: number;
-  /** Newest live revision delivered per window. */
+  /**
+   * Newest revision per window received live from the bus. Only a filter for stale bus
+   * messages (every current member was already offered something newer); what a member
+   * skips is decided by what was sent to it.
+   */
   revisions: Map<string, number>;
-  lastStale: boolean | null;
+  /** This process's bus subscription to the tenant's window updates, while it has window subscribers. */
   offWindows: Unsubscribe | null;
+  /** Whether that subscription is in effect (the bus said so); until then joining members wait in `pending`. */
+  busActive: boolean;
+  /** Counts bus subscriptions, so a late `onActive` of an earlier one is ignored. */
+  busGeneration: number;
+  /** Members that joined before the bus subscription took effect, with where their catch-up starts. */
+  pending: { m: Member; since: number; reason: 'resume' | 'subscribed' }[];
 }
 
 interface OpenOptions {
@@ -83,14 +98,19 @@ export function createSubscriptionHub(deps: {
   logger: Logger;
   limits: HubLimits;
   registry?: Registry;
+  /** Default Date.now. */
+  clock?: () => number;
+  /** Tests only (subscription-catchup.ts). */
+  hooks?: CatchUpHooks;
 }) {
   const { bus, freshness, logger, limits } = deps;
+  const clock = deps.clock ?? Date.now;
   const metrics = createHubMetrics(deps.registry);
-  const replay = createReplayLoader({ reader: deps.changes, maxRows: MAX_RESUME_ROWS });
+  const catchUps = createCatchUps({ reader: deps.changes, freshness, logger, metrics, hooks: deps.hooks });
   const tenants = new Map<string, TenantState>();
   const mode = limits.fanout === 'shared' ? 'shared' : 'per_subscriber';
-  let freshnessMembers = 0;
-  let heartbeat: NodeJS.Timeout | null = null;
+  const sinks = createSinks({ mode, metrics, logger });
+  const pushes = createFreshnessPushes({ freshness, heartbeatIntervalMs: limits.heartbeatIntervalMs, onDelivered: (n) => metrics.deliveries.inc({ topic: 'freshness', mode }, n) });
 
   // ---- live window updates ---------------------------------------------------------
 
@@ -98,104 +118,39 @@ export function createSubscriptionHub(deps: {
     const key = windowKey(u);
     const prev = t.revisions.get(key);
     if (prev !== undefined && u.revision <= prev) return void metrics.staleDropped.inc();
-    remember(t, key, u.revision);
+    t.revisions.delete(key); // re-insert: Map order = least recently updated first
+    t.revisions.set(key, u.revision);
+    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
 
     const started = performance.now();
     const fresh = freshness.of(t.id);
     const built: Partial<Record<Metric, MetricUpdate>> = {};
+    // Members asking for the same metrics share one WindowValues (and every member the same MetricUpdates).
+    const bundles = new Map<readonly Metric[], WindowValues>();
     let count = 0;
     for (const set of [t.byCurrency.get('*'), t.byCurrency.get(u.currency)]) {
       if (!set) continue;
       for (const m of set) {
-        for (const metric of m.metrics) {
-          m.offer((built[metric] ??= toMetricUpdate(u, metric, fresh, false)), key);
-          count += 1;
-        }
+        let w = bundles.get(m.metrics);
+        if (!w) bundles.set(m.metrics, (w = { key, revision: u.revision, values: m.metrics.map((metric) => (built[metric] ??= toMetricUpdate(u, metric, fresh, false))) }));
+        m.offer(w);
+        count += w.values.length;
       }
     }
     metrics.deliveries.inc({ topic: 'windows', mode }, count);
     metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
   }
 
-  function remember(t: TenantState, key: string, revision: number): void {
-    t.revisions.delete(key); // re-insert: Map order = least recently updated first
-    t.revisions.set(key, revision);
-    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
-  }
-
-  /** A subscriber that cannot keep up loses its connection (its client reconnects and resumes), not just this subscription. */
-  function dropSlow(m: Member): void {
-    slowConnection(m.connection);
-    m.connection?.drop();
-    m.stream.fail(slowConsumerError());
-  }
-
-  function slowConnection(connection: SubscriptionConnection | undefined): void {
-    metrics.slowConsumers.inc({ mode });
-    logger.warn({ transport: connection ? 'websocket' : 'other' }, 'slow subscriber dropped');
-  }
-
-  /** Shared mode over a connection that shares frames: values go to it. Otherwise the stream yields values and graphql-ws executes them. */
-  function sinkFor(o: OpenOptions, stream: Member['stream'], onSlow: () => void): Pick<Member, 'deliver' | 'release'> {
-    const connection = o.connection;
-    if (mode === 'shared' && connection) {
-      const frames = connection.shareFrames({ tenantId: o.tenantId, info: o.info, contextValue: o.contextValue, onSlow: () => slowConnection(connection) });
-      return {
-        // Replayed windows are a catch-up burst: allowed above the slow-consumer limit until they drain.
-        deliver: (v) => frames.send(v, 'replayed' in v && v.replayed),
-        release: () => frames.release(),
-      };
-    }
-    return {
-      deliver: (v) => {
-        if (!stream.push(v)) onSlow();
-      },
-      release: () => undefined,
-    };
-  }
-
-  // ---- catch-up from storage -------------------------------------------------------
-
-  const replayed = new WeakMap<ChangedWindow, Partial<Record<Metric, MetricUpdate>>>();
-  function replayedUpdate(row: ChangedWindow, metric: Metric): MetricUpdate {
-    let byMetric = replayed.get(row);
-    if (!byMetric) replayed.set(row, (byMetric = {}));
-    return (byMetric[metric] ??= toMetricUpdate(row, metric, freshness.of(row.tenantId), true));
-  }
-
-  async function catchUp(t: TenantState, members: Member[], since: number, reason: 'resume' | 'restored' | 'dropped'): Promise<void> {
-    const from = since - RESUME_OVERLAP_MS;
-    for (const m of members) m.beginCatchUp();
-    let batch: ReplayBatch;
-    try {
-      batch = await replay.load(t.id, from);
-    } catch (err) {
-      const error = err instanceof GraphQLError ? err : new GraphQLError('Catch-up failed', { extensions: { code: 'RESUME_FAILED' } });
-      logger.warn({ tenantId: t.id, reason, err: error.message }, 'subscription catch-up failed');
-      metrics.catchUps.inc({ reason, outcome: 'error' });
-      for (const m of members) m.endCatchUp({ error });
-      return;
-    }
-    metrics.catchUps.inc({ reason, outcome: 'ok' });
-    // A tenant-wide catch-up (after a gap) reaches every subscriber the live updates
-    // reached: skip what was delivered live already, and count what it sends as
-    // delivered. A resume is one subscriber's history and leaves the tenant's record alone.
-    const rows = batch.rows.filter((row) => {
-      if (row.writtenAt < from) return false;
-      if (reason === 'resume') return true;
-      const key = windowKey(row);
-      if (row.revision <= (t.revisions.get(key) ?? 0)) return false;
-      remember(t, key, row.revision);
-      return true;
-    });
-    for (const m of members) {
-      const values = rows.filter((r) => m.currency === null || r.currency === m.currency).flatMap((r) => m.metrics.map((metric) => replayedUpdate(r, metric)));
-      m.endCatchUp({ values, revisions: batch.revisions });
-    }
-  }
+  // ---- gaps: catch up from storage -------------------------------------------------
 
   const windowMembers = (t: TenantState): Member[] => [...t.byCurrency.values()].flatMap((s) => [...s]);
 
+  // Recovery after a Redis restart does not depend on the publishers' `dropped` markers
+  // (published once, possibly before this replica resubscribed): `restored` re-reads
+  // everything written since this replica's freshness when it lost its feed, and a
+  // publisher writes before it publishes (its progress tick before its windows), so every
+  // update it could not publish meanwhile is in that read. Markers cover the other case:
+  // a publisher's publish failed while this replica stayed connected, so it receives them.
   let lostSince: number | null = null;
   const offGaps = bus.subscribeGaps((gap: BusGap) => {
     if (gap.kind === 'lost') {
@@ -208,51 +163,67 @@ export function createSubscriptionHub(deps: {
     const affected = gap.kind === 'dropped' ? [tenants.get(gap.tenantId)] : [...tenants.values()];
     for (const t of affected) {
       const members = t ? windowMembers(t) : [];
-      if (t && members.length > 0) void catchUp(t, members, since, gap.kind);
+      if (t && members.length > 0) void catchUps.run(t.id, members, since, gap.kind);
     }
   });
 
   // ---- freshness pushes ------------------------------------------------------------
 
-  /** `all`: a heartbeat to every freshness subscriber; otherwise only where isStale flipped. */
-  function pushFreshness(all: boolean): void {
-    for (const t of tenants.values()) {
-      if (t.freshness.size === 0) continue;
-      const f = freshness.of(t.id);
-      if (!all && f.isStale === t.lastStale) continue;
-      t.lastStale = f.isStale;
-      for (const m of t.freshness) m.deliver(f);
-      metrics.deliveries.inc({ topic: 'freshness', mode }, t.freshness.size);
-    }
-  }
   const offProgress = bus.subscribeProgress((p) => {
     freshness.observeProgress(p); // idempotent; the tracker may not have seen this tick yet
-    pushFreshness(false);
+    pushes.progressed();
   });
 
   // ---- membership ------------------------------------------------------------------
 
   function join(t: TenantState, m: Member): void {
     t.size += 1;
-    if (m.topic === 'freshness') {
-      t.freshness.add(m);
-      if (freshnessMembers++ === 0) heartbeat = setInterval(() => pushFreshness(true), limits.heartbeatIntervalMs).unref();
-      return;
-    }
+    if (m.topic === 'freshness') return pushes.add(m);
     const filter = m.currency ?? '*';
     let set = t.byCurrency.get(filter);
     if (!set) t.byCurrency.set(filter, (set = new Set()));
     set.add(m);
-    t.offWindows ??= bus.subscribeWindows(t.id, (u) => onWindow(t, u));
+    if (!t.offWindows) {
+      t.busActive = false;
+      const generation = ++t.busGeneration;
+      // onActive may run before subscribeWindows returns (in-process bus: at once).
+      t.offWindows = bus.subscribeWindows(
+        t.id,
+        (u) => onWindow(t, u),
+        () => {
+          if (t.busGeneration === generation) activate(t);
+        },
+      );
+    }
+  }
+
+  /**
+   * The tenant's bus subscription is in effect: everything published from now on arrives.
+   * What was published between a pending member's joining and now is only in storage, so
+   * each catches up from where it joined (or from its `since`), as a resume does.
+   */
+  function activate(t: TenantState): void {
+    t.busActive = true;
+    const pending = t.pending;
+    t.pending = [];
+    for (const p of pending) if (!p.m.stream.ended) void catchUps.run(t.id, [p.m], p.since, p.reason);
+  }
+
+  /** Starts a windows member's catch-up now (`since`), or once the tenant's bus subscription is in effect. */
+  function startWindows(t: TenantState, m: Member, since: number | null): void {
+    if (t.busActive) {
+      if (since !== null) void catchUps.run(t.id, [m], since, 'resume');
+      return;
+    }
+    const joinedAt = Math.max(freshness.dataAsOf(), clock() - SUBSCRIBE_LOOKBACK_MS);
+    t.pending.push(since !== null ? { m, since, reason: 'resume' } : { m, since: joinedAt, reason: 'subscribed' });
   }
 
   function leave(t: TenantState, m: Member): void {
     t.size -= 1;
     m.release();
-    if (m.topic === 'freshness') {
-      t.freshness.delete(m);
-      if (--freshnessMembers === 0 && heartbeat) clearInterval(heartbeat);
-    } else {
+    if (m.topic === 'freshness') pushes.remove(m);
+    else {
       const filter = m.currency ?? '*';
       const set = t.byCurrency.get(filter);
       set?.delete(m);
@@ -260,6 +231,9 @@ export function createSubscriptionHub(deps: {
       if (t.byCurrency.size === 0) {
         t.offWindows?.();
         t.offWindows = null;
+        t.busActive = false;
+        t.busGeneration += 1;
+        t.pending = [];
       }
     }
     if (t.size === 0 && tenants.get(t.id) === t) tenants.delete(t.id);
@@ -275,7 +249,7 @@ export function createSubscriptionHub(deps: {
       });
     }
     if (!t) {
-      t = { id: o.tenantId, byCurrency: new Map(), freshness: new Set(), size: 0, revisions: new Map(), lastStale: null, offWindows: null };
+      t = { id: o.tenantId, byCurrency: new Map(), size: 0, revisions: new Map(), offWindows: null, busActive: false, busGeneration: 0, pending: [] };
       tenants.set(o.tenantId, t);
     }
     const stream = createStream<Value>({
@@ -292,13 +266,13 @@ export function createSubscriptionHub(deps: {
       currency: o.currency,
       connection: o.connection,
       stream,
-      ...sinkFor(o, stream, () => dropSlow(m)),
-      onSlow: () => dropSlow(m),
+      ...sinks.sinkFor(o, stream, () => sinks.dropSlow(m)),
+      onSlow: () => sinks.dropSlow(m),
     });
     join(t, m);
     o.onOpen?.();
     if (o.topic === 'freshness') m.deliver(freshness.of(o.tenantId));
-    if (o.topic === 'windows' && o.since !== null) void catchUp(t, [m], o.since, 'resume');
+    if (o.topic === 'windows') startWindows(t, m, o.since);
     return m.stream.iterator;
   }
 
@@ -315,7 +289,7 @@ export function createSubscriptionHub(deps: {
     close(): void {
       offGaps();
       offProgress();
-      if (heartbeat) clearInterval(heartbeat);
+      pushes.close();
     },
   };
 }

@@ -1,9 +1,13 @@
 /**
  * One open subscription inside the subscription hub: its filter, where its values go,
- * and the catch-up bookkeeping that keeps its revisions per window from repeating or
- * going backwards when storage and live updates overlap.
+ * and the bookkeeping that keeps its revisions per window from repeating or going
+ * backwards when storage and live updates overlap.
+ *
+ * The rule: a member skips a revision only if it was itself sent that revision (or a
+ * newer one) of the window — never because the tenant, another member or a storage
+ * read saw it. Live updates that arrive during a catch-up are held, not sent, so they
+ * count for nothing until they are released (after what storage returned).
  */
-import { performance } from 'node:perf_hooks';
 import type { GraphQLError } from 'graphql';
 import type { Metric } from '../contracts/metrics.ts';
 import type { SubscriptionConnection } from './connection.ts';
@@ -15,10 +19,23 @@ export type Value = MetricUpdate | Freshness;
 
 /** Values queued per subscription (per-subscriber mode, or held during a catch-up). */
 export const MAX_QUEUE = 10_000;
-/** How long revisions sent from storage keep filtering late live duplicates. */
-const FLOOR_TTL_MS = 30_000;
+/**
+ * Windows whose sent revision a member remembers (least recently sent forgotten first).
+ * Forgetting one costs at most a repeat of a revision it already has, sent again by a
+ * later catch-up (never an older one: storage holds at least every revision published
+ * before its read began, and what is published after is held).
+ */
+export const SENT_WINDOWS = 512;
 
-export type CatchUpResult = { values: readonly MetricUpdate[]; revisions: ReadonlyMap<string, number> } | { error: GraphQLError };
+/** One window's values for a member: every metric it asked for, of one revision. */
+export interface WindowValues {
+  /** windowKey() of the window. */
+  key: string;
+  revision: number;
+  values: readonly MetricUpdate[];
+}
+
+export type CatchUpResult = { windows: readonly WindowValues[] } | { error: GraphQLError };
 
 export function createMember(o: {
   topic: Topic;
@@ -34,23 +51,33 @@ export function createMember(o: {
   onSlow(): void;
 }) {
   let catchingUp = 0;
-  let held: { update: MetricUpdate; key: string }[] = [];
-  let floors: ReadonlyMap<string, number>[] = [];
-  let floorsUntil = 0;
+  let held: WindowValues[] = [];
+  let heldValues = 0;
+  /** Newest revision sent per window (recently sent windows; see SENT_WINDOWS). */
+  const sent = new Map<string, number>();
+  /** Sent from storage during the current catch-up(s), all of them: what held updates are checked against on release. */
+  let fromStorage: Map<string, number> | null = null;
 
-  /** A live update: held while a catch-up runs; skipped if storage already sent this revision or a newer one. */
-  function offer(update: MetricUpdate, key: string): void {
+  const sentRevision = (key: string): number => Math.max(sent.get(key) ?? 0, fromStorage?.get(key) ?? 0);
+
+  function send(w: WindowValues): void {
+    if (w.revision <= sentRevision(w.key)) return;
+    for (const v of w.values) o.deliver(v);
+    sent.delete(w.key); // re-insert: Map order = least recently sent first
+    sent.set(w.key, w.revision);
+    if (sent.size > SENT_WINDOWS) sent.delete(sent.keys().next().value!);
+  }
+
+  /** A live update of one window: held while a catch-up runs; otherwise sent unless this member already has that revision or a newer one. */
+  function offer(w: WindowValues): void {
     if (o.stream.ended) return;
     if (catchingUp > 0) {
-      if (held.length < MAX_QUEUE) held.push({ update, key });
-      else o.onSlow();
+      if (heldValues + w.values.length > MAX_QUEUE) return o.onSlow();
+      held.push(w);
+      heldValues += w.values.length;
       return;
     }
-    if (floors.length > 0) {
-      if (performance.now() > floorsUntil) floors = [];
-      else if (floors.some((f) => (f.get(key) ?? -1) >= update.revision)) return;
-    }
-    o.deliver(update);
+    send(w);
   }
 
   return {
@@ -63,21 +90,27 @@ export function createMember(o: {
     deliver: o.deliver,
     release: o.release,
     offer,
+    /** The newest revision of the window this member was sent (0: none, or forgotten). */
+    sentRevision,
     beginCatchUp(): void {
-      catchingUp += 1;
+      if (catchingUp++ === 0) fromStorage = new Map();
     },
-    /** Sends what storage returned, then what was held meanwhile (minus what storage covered). */
+    /** Sends what storage returned (minus what this member has), then — after the last catch-up — what was held meanwhile. */
     endCatchUp(result: CatchUpResult): void {
       catchingUp -= 1;
       if (o.stream.ended) return;
       if ('error' in result) return o.stream.fail(result.error);
-      for (const v of result.values) o.deliver(v);
-      floors.push(result.revisions);
-      floorsUntil = performance.now() + FLOOR_TTL_MS;
+      for (const w of result.windows) {
+        if (w.revision <= sentRevision(w.key)) continue;
+        send(w);
+        fromStorage?.set(w.key, w.revision);
+      }
       if (catchingUp > 0) return;
       const release = held;
       held = [];
-      for (const h of release) offer(h.update, h.key);
+      heldValues = 0;
+      for (const w of release) send(w);
+      fromStorage = null;
     },
   };
 }

@@ -1,9 +1,13 @@
 /**
  * Issue 2, done-when 6: dataAsOf advances for an idle tenant; isStale turns true
  * once the aggregator has been stopped for longer than STALE_AFTER_MS, and false
- * again after it restarts. Real clock, real timers.
+ * again after it restarts. Real clock, real timers. Issue 16 item 7: sources another
+ * deployment left in the progress table (docs/freshness.md) do not hold dataAsOf back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app/app.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { createProgressStore } from '../../src/storage/progress-store.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -54,5 +58,25 @@ describe('freshness', () => {
     const res = await t.post(ingest, JSON.stringify([{ eventType: 'signup', userId: 'u1', tenantId: 'idle-tenant', currency: 'EUR', traceId: 'ab'.repeat(16), timestamp: at }]));
     expect(res.status).toBe(202);
     await waitFor(async () => (await freshness()).lastEventAt === new Date(at).toISOString(), { what: 'lastEventAt' });
+  });
+
+  it('a Kafka partition an earlier distributed run left in the progress table does not hold dataAsOf back after a restart', async () => {
+    const dayAgo = Date.now() - 86_400_000;
+    await createProgressStore(t.app.db).save({ source: 'kafka:business.events.raw:3', processedThrough: dayAgo, watermark: dayAgo, checkpointSeq: 9 });
+    await t.app.stop();
+    // The same data directory, started again: every progress row is loaded.
+    const app = await createApp({ config: loadConfig({ DATA_DIR: t.dataDir, PORT: '0', LOG_LEVEL: 'silent', STALE_AFTER_MS: String(STALE_AFTER_MS), FLUSH_INTERVAL_MS: '100' }) });
+    const { url } = await app.start();
+    t = { ...t, app, url };
+    const query = async (): Promise<F> => {
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ freshness { dataAsOf ageMs isStale staleThresholdMs lastEventAt } }' }) });
+      return ((await res.json()) as { data: { freshness: F } }).data.freshness;
+    };
+    const f = await waitFor(async () => {
+      const x = await query();
+      return Date.parse(x.dataAsOf) > Date.now() - 60_000 ? x : null;
+    }, { what: 'dataAsOf of the http source only' });
+    expect(f.isStale).toBe(false);
+    expect(app.freshness.dataAsOf()).toBeGreaterThan(dayAgo);
   });
 });

@@ -15,6 +15,7 @@ import { createFrameGroups, createFrameWriter, type FrameSocket } from '../../sr
 import type { SubscriptionConnection } from '../../src/resolvers/connection.ts';
 import { createRequestContext, type ApiServices } from '../../src/resolvers/context.ts';
 import { createFreshnessTracker } from '../../src/resolvers/freshness.ts';
+import type { CatchUpHooks, CatchUpReason } from '../../src/resolvers/subscription-catchup.ts';
 import { RESUME_OVERLAP_MS, createSubscriptionHub, type HubLimits } from '../../src/resolvers/subscription-hub.ts';
 import { schema } from '../../src/schema/index.ts';
 import type { ChangedWindow, ChangedSinceParams } from '../../src/storage/window-changes.ts';
@@ -44,10 +45,21 @@ function fakeSocket(): FrameSocket & { sent: string[]; terminated: boolean; buff
   };
 }
 
-function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stored?: ChangedWindow[] } = {}) {
+function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stored?: ChangedWindow[]; hooks?: CatchUpHooks; deferActive?: boolean } = {}) {
   const inner = createInProcessBus();
   const gapHandlers = new Set<(g: BusGap) => void>();
-  const bus: UpdateBus = { ...inner, subscribeGaps: (h) => (gapHandlers.add(h), () => gapHandlers.delete(h)) };
+  // deferActive: like Redis, a tenant subscription receives nothing until activate() (its SUBSCRIBE confirmed).
+  const activations: (() => void)[] = [];
+  const subscribeWindows: UpdateBus['subscribeWindows'] = (tenantId, handler, onActive) => {
+    if (!o.deferActive) return inner.subscribeWindows(tenantId, handler, onActive);
+    let active = false;
+    activations.push(() => {
+      active = true;
+      onActive?.();
+    });
+    return inner.subscribeWindows(tenantId, (u) => active && handler(u));
+  };
+  const bus: UpdateBus = { ...inner, subscribeWindows, subscribeGaps: (h) => (gapHandlers.add(h), () => gapHandlers.delete(h)) };
   const stored = o.stored ?? [];
   const reads: ChangedSinceParams[] = [];
   let release: (() => void) | null = null;
@@ -62,7 +74,7 @@ function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stor
   const freshness = createFreshnessTracker({ clock: () => now, staleAfterMs: 30_000 });
   const limits: HubLimits = { maxSubscriptionsPerTenant: 100, heartbeatIntervalMs: 60_000, fanout: 'shared', ...o.limits };
   const logger = createLogger('silent');
-  const hub = createSubscriptionHub({ bus, freshness, changes, logger, limits });
+  const hub = createSubscriptionHub({ bus, freshness, changes, logger, limits, clock: () => now, hooks: o.hooks });
   // The websocket transport's frame sharing (src/app/ws/), around fake sockets.
   const sharing: FrameSharing = { groups: createFrameGroups({ logger }), writer: createFrameWriter({ maxBufferedBytes: o.maxBufferedBytes ?? 1_000_000 }) };
   const connection = (socket: FrameSocket, id: string, variables: Record<string, unknown>): SubscriptionConnection =>
@@ -92,6 +104,7 @@ function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stor
   return {
     bus, hub, freshness, reads, open, stored, sharing, connection,
     gap: (g: BusGap) => gapHandlers.forEach((h) => h(g)),
+    activate: () => activations.splice(0).forEach((f) => f()),
     block() {
       blocked = new Promise((r) => (release = r));
     },
@@ -205,6 +218,98 @@ describe('subscription hub', () => {
     h.gap({ kind: 'dropped', tenantId: 'globex', since: T0 });
     await waitFor(() => h.reads.length === 3);
     expect(h.reads[2]).toMatchObject({ tenantId: 'globex', since: T0 - RESUME_OVERLAP_MS });
+  });
+
+  /** A catch-up hook that holds the read of the given reason until released: the window in which live updates pile up. */
+  function slowRead(reason: CatchUpReason) {
+    let open: () => void = () => undefined;
+    let entered = 0;
+    const gate = new Promise<void>((r) => (open = r));
+    const hooks: CatchUpHooks = {
+      beforeRead: async (o) => {
+        if (o.reason !== reason) return;
+        entered += 1;
+        await gate;
+      },
+    };
+    return { hooks, entered: () => entered, open: () => open() };
+  }
+
+  // The Redis-restart lost update (issue 16): the worker writes a window before publishing it, so a
+  // catch-up read can return revision r while the live r is held by the members; r must still reach
+  // each of them exactly once, and a later revision must not be dropped as "already sent".
+  it.each(['restored', 'dropped'] as const)(
+    'a live update held during a %s catch-up whose revision the read also returns reaches every subscriber once, as do later ones',
+    async (kind) => {
+      const slow = slowRead(kind);
+      const h = setup({ hooks: slow.hooks });
+      h.freshness.observeProgress({ source: 'w', processedThrough: T0 + 60_000, watermark: 0 });
+      const q = 'subscription { windows(metrics: [REVENUE]) { value revision replayed } }';
+      const sockets = [fakeSocket(), fakeSocket()];
+      for (const socket of sockets) await h.open('acme', q, { socket });
+      const w = (revision: number) => update('acme', { revision, revenue: String(revision * 10) });
+
+      await h.bus.publishWindows([w(1)]); // delivered live before the gap
+      h.stored.push({ ...w(1), writtenAt: T0 + 61_000 });
+      if (kind === 'restored') {
+        h.gap({ kind: 'lost' });
+        h.gap({ kind: 'restored' });
+      } else h.gap({ kind: 'dropped', tenantId: 'acme', since: T0 + 60_000 });
+      await waitFor(() => slow.entered() === 1, { what: 'catch-up started' });
+      // While it waits to read: revision 2 is written, then published (held by the members).
+      h.stored.push({ ...w(2), writtenAt: T0 + 62_000 });
+      await h.bus.publishWindows([w(2)]);
+      slow.open();
+      await waitFor(() => sockets.every((s) => s.sent.length >= 2), { timeoutMs: 2_000, what: 'revision 2 on every socket' });
+      await h.bus.publishWindows([w(3)]); // the next live revision
+      const got = (s: ReturnType<typeof fakeSocket>) => s.sent.map((f) => (JSON.parse(f).payload.data.windows as { revision: number }).revision);
+      for (const socket of sockets) expect(got(socket)).toEqual([1, 2, 3]);
+    },
+  );
+
+  it('a catch-up never sends a revision older than one the subscriber was sent, nor one it has, however reads and live updates interleave', async () => {
+    const slow = slowRead('restored');
+    const h = setup({ hooks: slow.hooks });
+    const socket = fakeSocket();
+    await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { revision } }', { socket });
+    const w = (windowStart: number, revision: number) => update('acme', { windowStart, revision });
+    await h.bus.publishWindows([w(T0, 1), w(T0 + 60_000, 1)]);
+    h.gap({ kind: 'lost' });
+    h.gap({ kind: 'restored' });
+    await waitFor(() => slow.entered() === 1);
+    // Storage: window 1 at revision 3 (its live 2 and 3 are still in flight), window 2 unchanged.
+    h.stored.push({ ...w(T0, 3), writtenAt: T0 }, { ...w(T0 + 60_000, 1), writtenAt: T0 });
+    await h.bus.publishWindows([w(T0, 2)]); // held; older than what the read returns
+    slow.open();
+    await waitFor(() => socket.sent.length >= 3);
+    await h.bus.publishWindows([w(T0, 3), w(T0, 4)]); // 3 arrives late (storage sent it), 4 is new
+    const sent = socket.sent.map((f) => JSON.parse(f).payload.data.windows.revision as number);
+    // Window 1: 1 (live), 3 (storage), 4 (live); window 2: only its live 1.
+    expect(sent).toEqual([1, 1, 3, 4]);
+  });
+
+  it('the first subscriber of a tenant misses nothing published before the bus subscription took effect: it catches up from when it joined', async () => {
+    const h = setup({ deferActive: true });
+    const joinedAt = T0 + 120_000;
+    h.freshness.observeProgress({ source: 'w', processedThrough: joinedAt, watermark: 0 });
+    const socket = fakeSocket();
+    await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { windowStart revision replayed } }', { socket });
+    // Written and published before the SUBSCRIBE took effect: on no channel this process hears.
+    const early = update('acme', { windowStart: T0, revision: 2 });
+    h.stored.push({ ...early, writtenAt: joinedAt + 50 }, { ...update('acme', { windowStart: T0 - 60_000 }), writtenAt: joinedAt - RESUME_OVERLAP_MS - 1 });
+    await h.bus.publishWindows([early]);
+    expect(h.reads).toEqual([]);
+    h.activate();
+    await h.bus.publishWindows([update('acme', { windowStart: T0, revision: 3 })]);
+    await waitFor(() => socket.sent.length === 2);
+    expect(socket.sent.map((f) => JSON.parse(f).payload.data.windows)).toEqual([
+      { windowStart: new Date(T0).toISOString(), revision: 2, replayed: true },
+      { windowStart: new Date(T0).toISOString(), revision: 3, replayed: false },
+    ]);
+    expect(h.reads.map((r) => r.since)).toEqual([joinedAt - RESUME_OVERLAP_MS]);
+    // A second subscriber of the now-subscribed tenant needs no read.
+    await h.open('acme', 'subscription { windows(metrics: [REVENUE]) { revision } }', { socket: fakeSocket() });
+    expect(h.reads).toHaveLength(1);
   });
 
   it('refuses subscriptions over the tenant cap with TOO_MANY_SUBSCRIPTIONS, and counts closed ones out', async () => {

@@ -1,0 +1,83 @@
+/**
+ * Catch-ups from storage for the subscription hub: a resumed subscription's history,
+ * and — after a gap in the bus's delivery — every affected subscription's missed windows.
+ *
+ * While a catch-up runs its members hold live updates (subscription-member.ts); when the
+ * read returns, each member is sent the windows it does not have yet (judged by what was
+ * sent to that member, nothing else), then what it held. The worker writes a window
+ * before publishing it, so a read can return a revision whose live update is still held:
+ * the member is sent it once, from storage, and skips the held copy.
+ */
+import { GraphQLError } from 'graphql';
+import type { Metric } from '../contracts/metrics.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
+import type { FreshnessTracker } from './freshness.ts';
+import type { HubMetrics } from './hub-metrics.ts';
+import { createReplayLoader, type ReplayBatch } from './replay.ts';
+import type { Member, WindowValues } from './subscription-member.ts';
+import { toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+
+/**
+ * Resume reads start this much before `since`: `since` comes from the aggregator's
+ * clock, `written_at` from ClickHouse's. Re-sent windows are harmless (same revision).
+ */
+export const RESUME_OVERLAP_MS = 10_000;
+/** Windows a catch-up may send at most (beyond: RESUME_TOO_LARGE, the client re-queries). */
+const MAX_RESUME_ROWS = 5_000;
+
+/** resume: a subscription with `since`; restored/dropped: a bus gap (see BusGap); subscribed: the bus subscription of a tenant took effect. */
+export type CatchUpReason = 'resume' | 'restored' | 'dropped' | 'subscribed';
+
+/** Test hooks, passed in by whoever builds the hub (never set in production). */
+export interface CatchUpHooks {
+  /** Runs after the members began holding live updates and before storage is read: a slow read is where live updates pile up. */
+  beforeRead?(o: { tenantId: string; reason: CatchUpReason }): Promise<void>;
+}
+
+export function createCatchUps(deps: { reader: WindowChangesReader; freshness: FreshnessTracker; logger: Logger; metrics: HubMetrics; hooks?: CatchUpHooks }) {
+  const { freshness, logger, metrics } = deps;
+  const replay = createReplayLoader({ reader: deps.reader, maxRows: MAX_RESUME_ROWS });
+
+  // A row's MetricUpdates are built once and shared by every member it is sent to.
+  const replayed = new WeakMap<ChangedWindow, Partial<Record<Metric, MetricUpdate>>>();
+  function replayedUpdate(row: ChangedWindow, metric: Metric): MetricUpdate {
+    let byMetric = replayed.get(row);
+    if (!byMetric) replayed.set(row, (byMetric = {}));
+    return (byMetric[metric] ??= toMetricUpdate(row, metric, freshness.of(row.tenantId), true));
+  }
+
+  function windowsFor(m: Member, rows: readonly ChangedWindow[]): WindowValues[] {
+    const out: WindowValues[] = [];
+    for (const row of rows) {
+      if (m.currency !== null && row.currency !== m.currency) continue;
+      out.push({ key: windowKey(row), revision: row.revision, values: m.metrics.map((metric) => replayedUpdate(row, metric)) });
+    }
+    return out;
+  }
+
+  return {
+    /** Catches `members` of `tenantId` up with every window written since `since` (less the overlap). Never throws: a failure ends the members' streams with RESUME_FAILED. */
+    async run(tenantId: string, members: readonly Member[], since: number, reason: CatchUpReason): Promise<void> {
+      const from = since - RESUME_OVERLAP_MS;
+      for (const m of members) m.beginCatchUp();
+      let batch: ReplayBatch;
+      try {
+        await deps.hooks?.beforeRead?.({ tenantId, reason });
+        batch = await replay.load(tenantId, from);
+      } catch (err) {
+        const error = err instanceof GraphQLError ? err : new GraphQLError('Catch-up failed', { extensions: { code: 'RESUME_FAILED' } });
+        logger.warn({ tenantId, reason, err: error.message }, 'subscription catch-up failed');
+        metrics.catchUps.inc({ reason, outcome: 'error' });
+        for (const m of members) m.endCatchUp({ error });
+        return;
+      }
+      metrics.catchUps.inc({ reason, outcome: 'ok' });
+      // A shared read may have started earlier than this caller's `from`.
+      const rows = batch.rows.filter((row) => row.writtenAt >= from);
+      for (const m of members) m.endCatchUp({ windows: windowsFor(m, rows) });
+    },
+  };
+}
+
+export type CatchUps = ReturnType<typeof createCatchUps>;
