@@ -25,6 +25,7 @@ import type { ConsumedMessage } from '../ingest/kafka/consumer.ts';
 import { deadLetterRecord } from '../ingest/kafka/dead-letter.ts';
 import { decodeMessage, lineOf, MAX_EVENT_BYTES, type KafkaRejectReason } from '../ingest/kafka/decode.ts';
 import type { OutgoingMessage } from '../ingest/kafka/producer.ts';
+import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 import type { Issue } from '../ingest/validate.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RAW_LIMIT_BYTES, type DeadLetters } from '../storage/dead-letters.ts';
@@ -78,6 +79,8 @@ export interface PartitionPipelineDeps {
   /** A storage or dead-letter step slower than this fails the batch. */
   stepTimeoutMs: number;
   maxEventBytes?: number;
+  /** Reads schema-registry framed records (SCHEMA_REGISTRY_URL); without it they are dead-lettered. */
+  framed?: FramedDecoder;
 }
 
 interface Reject {
@@ -217,6 +220,9 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
      */
     async process(messages: readonly ConsumedMessage[], highWatermark: number, heartbeat: () => Promise<void> = async () => {}): Promise<void> {
       const startedAt = deps.clock();
+      // Schema ids new to this process are looked up before anything of the batch is applied;
+      // throws RegistryWaitError while the registry does not answer (the worker pauses).
+      if (deps.framed) await deps.framed.prepare(messages.map((m) => m.value));
       // Parallel arrays rather than an object per event: this loop runs for every event.
       const valid: AcceptedEvent[] = [];
       const validRecords: ConsumedMessage[] = [];
@@ -231,7 +237,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
         if (offset < next) continue;
         if (first < 0) first = offset;
         last = offset;
-        const decoded = decodeMessage(m, maxEventBytes);
+        const decoded = decodeMessage(m, maxEventBytes, deps.framed);
         consumed += decoded.length;
         for (const d of decoded) {
           if (d.ok) {

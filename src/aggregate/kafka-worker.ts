@@ -22,6 +22,7 @@
 import type { KafkaClient } from '../ingest/kafka/client.ts';
 import { createPartitionConsumer, isRebalanceError, type AssignmentChange, type ConsumedBatch } from '../ingest/kafka/consumer.ts';
 import type { KafkaProducer } from '../ingest/kafka/producer.ts';
+import { RegistryWaitError, type FramedDecoder } from '../ingest/registry/resolver.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { UpdateBus } from '../realtime/bus.ts';
@@ -57,6 +58,8 @@ export interface KafkaWorkerDeps {
   maxBackoffMs?: number;
   /** Fetch size per partition (bounds memory and batch size). Default 4 MiB. */
   maxBytesPerPartition?: number;
+  /** Reads schema-registry framed records (see kafka-partition.ts). */
+  framed?: FramedDecoder;
   /** kafkajs gave up on the consumer (non-retriable): the process should exit and be restarted. */
   onFatal: (err: Error) => void;
 }
@@ -125,6 +128,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
       metrics,
       clock,
       stepTimeoutMs,
+      framed: deps.framed,
     });
   }
 
@@ -171,6 +175,29 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
     o.timer = setTimeout(() => void recover(o), delay);
   }
 
+  /**
+   * The schema registry did not answer before the batch was decoded: nothing of it was
+   * applied and the pipeline is intact, so only pause, then fetch the batch again.
+   */
+  function pauseForRegistry(o: Owned, err: RegistryWaitError): void {
+    o.status = 'backoff';
+    consumer.pause([o.partition]);
+    metrics.kafkaPausedPartitions.set(pausedCount());
+    logger.warn({ partition: o.partition, retryInMs: err.retryInMs, err: err.message }, 'kafka partition waits for the schema registry');
+    o.timer = setTimeout(
+      () =>
+        void exclusive(o, async () => {
+          o.timer = null;
+          if (!current(o) || o.status !== 'backoff' || !o.pipeline || stopping) return;
+          o.status = 'running';
+          metrics.kafkaPausedPartitions.set(pausedCount());
+          if (o.pipeline.nextOffset() > 0) consumer.seek(o.partition, o.pipeline.nextOffset());
+          consumer.resume([o.partition]);
+        }),
+      err.retryInMs,
+    );
+  }
+
   function onAssignment(change: AssignmentChange): void {
     for (const p of change.revoked) {
       const o = owned.get(p);
@@ -208,6 +235,10 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
       } catch (err) {
         // A rebalance noticed mid-batch: nothing was applied; let kafkajs rejoin.
         if (!(err instanceof PartitionStepError) && isRebalanceError(err)) throw err;
+        if (err instanceof RegistryWaitError) {
+          pauseForRegistry(o, err);
+          return undefined;
+        }
         backoff(o, err);
         return undefined;
       } finally {

@@ -12,6 +12,7 @@
 import { requireApiConfig, type Config } from '../config/index.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
+import { createSchemaIdSource } from '../ingest/registry/producer-schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createApp, type AppOptions } from './app.ts';
 import { kafkaTopicSources } from './sources.ts';
@@ -30,7 +31,8 @@ export async function createApiApp(o: ApiAppOptions) {
   const kafka = config.kafka;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: 'tilecast-api', logger });
-  const producer = createKafkaProducer(client, logger);
+  // With a schema registry, records carry the registered schema's id (wire format).
+  const producer = createKafkaProducer(client, logger, { schemaId: config.schemaRegistry && createSchemaIdSource(config.schemaRegistry) });
   await client.ensureTopics([
     { topic: kafka.topic, partitions: kafka.topicPartitions },
     { topic: kafka.dlqTopic, partitions: 1 },

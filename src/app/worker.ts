@@ -12,6 +12,8 @@ import { createKafkaWorker } from '../aggregate/kafka-worker.ts';
 import type { Config } from '../config/index.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
+import { createRegistryClient } from '../ingest/registry/client.ts';
+import { createSchemaResolver } from '../ingest/registry/resolver.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus, type UpdateBus } from '../realtime/index.ts';
@@ -46,7 +48,12 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });
   const producer = createKafkaProducer(client, logger);
+  const registry = config.schemaRegistry;
+  const framed = registry
+    ? createSchemaResolver({ client: createRegistryClient({ url: registry.url }), subject: registry.subject, metricsRegistry: metrics.registry, clock })
+    : undefined;
   const worker = createKafkaWorker({
+    framed,
     client,
     producer,
     topic: kafka.topic,
@@ -92,6 +99,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
             const stuck = partitions.filter((p) => p.status !== 'running');
             return { ok: stuck.length === 0, detail: stuck.length ? `${stuck.map((p) => `${p.partition}: ${p.status}`).join(', ')}` : `${partitions.length} partitions consuming` };
           },
+          ...(framed ? { schemaRegistry: async () => framed.status() } : {}),
         });
         return json(r.ready ? 200 : 503, { ...r, partitions });
       }

@@ -90,7 +90,8 @@ export async function runSimulate(argv: string[]): Promise<void> {
     const admin = createKafkaClient({ brokers, clientId: 'tilecast-simulate', logger });
     await admin.ensureTopics([{ topic, partitions: topicPartitions }]);
     await admin.close();
-    const emitter = createBusinessEventEmitter({ brokers, topic, clientId: 'tilecast-simulate', logger });
+    // With SCHEMA_REGISTRY_URL the records are framed with the registered schema's id.
+    const emitter = createBusinessEventEmitter({ brokers, topic, clientId: 'tilecast-simulate', logger, schemaRegistry: config.schemaRegistry });
     send = async (events) => {
       await emitter.emitBusinessEvent(events);
       return { accepted: events.length, rejected: 0 };

@@ -66,6 +66,14 @@ const kafkaSection = z.object({
   WORKER_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
 });
 
+const schemaRegistrySection = z.object({
+  // Confluent-compatible schema registry API base (e.g. Apicurio's http://host:8080/apis/ccompat/v7). Set: producers frame
+  // records with the registered schema's id and workers read framed records (docs/kafka-producers.md).
+  SCHEMA_REGISTRY_URL: optionalString.pipe(z.url().optional()),
+  // The subject events are registered under; default `<KAFKA_TOPIC>-value` (the registry's topic naming).
+  SCHEMA_SUBJECT: optionalString.pipe(z.string().max(255).optional()),
+});
+
 const realtimeSection = z.object({
   REDIS_URL: optionalString,
   // Deployments (or test runs) sharing one Redis use different prefixes; no glob characters.
@@ -88,6 +96,7 @@ const envSchema = serverSection
   .extend(storageSection.shape)
   .extend(authSection.shape)
   .extend(kafkaSection.shape)
+  .extend(schemaRegistrySection.shape)
   .extend(realtimeSection.shape)
   .extend(aggregateSection.shape)
   .extend(observabilitySection.shape);
@@ -117,6 +126,8 @@ export interface Config {
   };
   auth: { secret?: string; jwks?: { url: string; issuer: string; audience: string; tenantClaim: string; scopeClaim: string } };
   kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string; sessionTimeoutMs: number; topicPartitions: number; workerPort: number };
+  /** Set with SCHEMA_REGISTRY_URL. */
+  schemaRegistry?: { url: string; subject: string };
   redisUrl?: string;
   realtime: {
     channelPrefix: string;
@@ -141,6 +152,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   if (e.AUTH_JWKS_URL && (!e.AUTH_ISSUER || !e.AUTH_AUDIENCE)) {
     throw new ConfigError(['AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE: tokens of the identity provider are checked against both']);
+  }
+  if (e.SCHEMA_SUBJECT && !e.SCHEMA_REGISTRY_URL) {
+    throw new ConfigError(['SCHEMA_SUBJECT is set but SCHEMA_REGISTRY_URL is not: without a registry records are plain JSON and the subject is unused']);
   }
   const brokers = e.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
   return {
@@ -183,6 +197,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           workerPort: e.WORKER_PORT,
         }
       : undefined,
+    schemaRegistry: e.SCHEMA_REGISTRY_URL ? { url: e.SCHEMA_REGISTRY_URL, subject: e.SCHEMA_SUBJECT ?? `${e.KAFKA_TOPIC}-value` } : undefined,
     redisUrl: e.REDIS_URL,
     realtime: {
       channelPrefix: e.REDIS_CHANNEL_PREFIX,

@@ -18,6 +18,7 @@ import type { Meter } from '@opentelemetry/api';
 import { eventV1Schema, type EventV1, type EventV1Input } from '../contracts/event.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
+import { createSchemaIdSource } from '../ingest/registry/producer-schema.ts';
 import { createBusinessMetrics } from '../observability/business-metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 
@@ -38,6 +39,12 @@ export interface BusinessEventEmitterOptions {
   logger?: Logger;
   /** Where `business.revenue.total` / `business.users.active` are recorded. Default: the global OTel meter provider (a no-op until an SDK registers one). */
   meter?: Meter;
+  /**
+   * A Confluent-compatible schema registry (SCHEMA_REGISTRY_URL): records are then written in its
+   * wire format with the id of the events' schema, registered beforehand by `tilecast schema push`.
+   * `subject` defaults to `<topic>-value`.
+   */
+  schemaRegistry?: { url: string; subject?: string };
 }
 
 /** Validates every event (Event v1) and returns the parsed ones, or throws InvalidEventError. */
@@ -57,7 +64,9 @@ export function createBusinessEventEmitter(o: BusinessEventEmitterOptions) {
   const logger = o.logger ?? createLogger('warn');
   const topic = o.topic ?? 'business.events.raw';
   const client = createKafkaClient({ brokers: o.brokers, clientId: o.clientId ?? 'tilecast-emitter', logger });
-  const producer = createKafkaProducer(client, logger);
+  const registry = o.schemaRegistry;
+  const schemaId = registry ? createSchemaIdSource({ url: registry.url, subject: registry.subject ?? `${topic}-value` }) : undefined;
+  const producer = createKafkaProducer(client, logger, { schemaId });
   const business = createBusinessMetrics(o.meter);
   return {
     /** Validates, then sends; resolves once Kafka acknowledged every event. */

@@ -16,6 +16,7 @@
  * writing snapshots of one window would overwrite each other.
  */
 import type { AcceptedEvent } from '../../contracts/event.ts';
+import { REGISTRY_REJECT_REASONS, type FramedDecoder } from '../registry/resolver.ts';
 import { validateEvent, type Issue } from '../validate.ts';
 import type { ConsumedMessage } from './consumer.ts';
 
@@ -27,7 +28,7 @@ export const MAX_BATCH_BYTES = 1024 * 1024;
 export const BATCH_HEADER = 'content-type';
 export const BATCH_CONTENT_TYPE = 'application/x-ndjson';
 
-export const KAFKA_REJECT_REASONS = ['oversized', 'invalid_json', 'schema_violation', 'tenant_mismatch', 'currency_budget_exceeded'] as const;
+export const KAFKA_REJECT_REASONS = ['oversized', 'invalid_json', 'schema_violation', 'tenant_mismatch', 'currency_budget_exceeded', ...REGISTRY_REJECT_REASONS] as const;
 export type KafkaRejectReason = (typeof KAFKA_REJECT_REASONS)[number];
 
 export type Decoded = { ok: true; event: AcceptedEvent } | { ok: false; reason: KafkaRejectReason; issues: Issue[] };
@@ -44,6 +45,10 @@ function decodeJson(text: string, key: Buffer | null): Decoded {
   } catch (err) {
     return reject('invalid_json', (err as Error).message);
   }
+  return decodeValue(parsed, key);
+}
+
+function decodeValue(parsed: unknown, key: Buffer | null): Decoded {
   const r = validateEvent(parsed);
   if (!r.ok) return { ok: false, reason: 'schema_violation', issues: r.issues };
   // tenantId is ASCII by contract, so latin1 decoding of a matching key is exact and cheap.
@@ -53,11 +58,20 @@ function decodeJson(text: string, key: Buffer | null): Decoded {
   return r;
 }
 
-/** A single-event record. */
-export function decodeRecord(m: ConsumedMessage, maxBytes = MAX_EVENT_BYTES): Decoded {
+/**
+ * A single-event record. First byte 0: the schema registry's wire format (schema id, then a
+ * JSON or Avro body; src/ingest/registry/), checked against the schema its id names and
+ * then against the contract like plain JSON.
+ */
+export function decodeRecord(m: ConsumedMessage, maxBytes = MAX_EVENT_BYTES, framed?: FramedDecoder): Decoded {
   const { value } = m;
   if (value === null || value.length === 0) return reject('invalid_json', 'record has no value');
   if (value.length > maxBytes) return reject('oversized', `value is ${value.length} bytes; the limit is ${maxBytes}`);
+  if (value[0] === 0) {
+    if (!framed) return reject('schema_unknown', 'the record is in the schema registry wire format (first byte 0) and SCHEMA_REGISTRY_URL is not set');
+    const body = framed.decode(value);
+    return body.ok ? decodeValue(body.value, m.key) : { ok: false, reason: body.reason, issues: body.issues };
+  }
   return decodeJson(value.toString('utf8'), m.key);
 }
 
@@ -67,8 +81,8 @@ export const isBatchRecord = (m: ConsumedMessage): boolean => {
 };
 
 /** Every event of a record, single or batch, in order. Empty lines of a batch are skipped. */
-export function decodeMessage(m: ConsumedMessage, maxEventBytes = MAX_EVENT_BYTES): DecodedLine[] {
-  if (!isBatchRecord(m)) return [decodeRecord(m, maxEventBytes)];
+export function decodeMessage(m: ConsumedMessage, maxEventBytes = MAX_EVENT_BYTES, framed?: FramedDecoder): DecodedLine[] {
+  if (!isBatchRecord(m)) return [decodeRecord(m, maxEventBytes, framed)];
   const { value } = m;
   if (value === null || value.length === 0) return [reject('invalid_json', 'batch record has no value')];
   if (value.length > MAX_BATCH_BYTES) return [reject('oversized', `batch is ${value.length} bytes; the limit is ${MAX_BATCH_BYTES}`)];

@@ -15,6 +15,7 @@
 import { Partitioners, type Producer } from 'kafkajs';
 import type { EventV1 } from '../../contracts/event.ts';
 import type { Logger } from '../../observability/logger.ts';
+import { frame } from '../registry/wire.ts';
 import type { KafkaClient } from './client.ts';
 import { BATCH_CONTENT_TYPE, BATCH_HEADER } from './decode.ts';
 
@@ -29,6 +30,11 @@ export interface KafkaProducerOptions {
   retries?: number;
   /** Broker-side wait for acknowledgements of one request. Default 10 s. */
   ackTimeoutMs?: number;
+  /**
+   * With a schema registry (SCHEMA_REGISTRY_URL): the id of the events' registered schema.
+   * Events are then written one per record in the registry's wire format (framedRecords).
+   */
+  schemaId?: () => Promise<number>;
 }
 
 /** The JSON value of an Event v1 message: exactly the contract's fields. */
@@ -81,6 +87,14 @@ export function batchRecords(events: readonly EventV1[]): OutgoingMessage[] {
     emit();
   }
   return out;
+}
+
+/**
+ * Events as records in the schema registry's wire format: one event per record (what every
+ * registry-aware consumer expects), byte 0, the schema id, then the event's JSON.
+ */
+export function framedRecords(events: readonly EventV1[], schemaId: number): OutgoingMessage[] {
+  return events.map((e) => ({ key: e.tenantId, value: frame(schemaId, encodeEvent(e)) }));
 }
 
 export function createKafkaProducer(client: KafkaClient, logger: Logger, o: KafkaProducerOptions = {}) {
@@ -150,8 +164,12 @@ export function createKafkaProducer(client: KafkaClient, logger: Logger, o: Kafk
 
     send,
 
-    /** Writes validated events to `topic` as batch records keyed by tenant (one tenant = one partition, in order). */
-    sendEvents: (topic: string, events: readonly EventV1[]): Promise<void> => send(topic, batchRecords(events)),
+    /**
+     * Writes validated events to `topic` keyed by tenant (one tenant = one partition, in order):
+     * as batch records, or framed one per record when a schema id is configured.
+     */
+    sendEvents: async (topic: string, events: readonly EventV1[]): Promise<void> =>
+      send(topic, o.schemaId ? framedRecords(events, await o.schemaId()) : batchRecords(events)),
 
     async close(): Promise<void> {
       const p = current;

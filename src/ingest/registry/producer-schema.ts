@@ -1,0 +1,30 @@
+/**
+ * The schema id Tilecast's own producers (POST /v1/events through `tilecast api`, `tilecast
+ * simulate --target kafka`, src/producer/) frame their records with: the id of the events'
+ * schema (events-schema.ts) under the subject. Looked up, never registered: registering is
+ * `tilecast schema push`'s job, so a contract change reaches the registry only through its
+ * compatibility check. One lookup per process; a failed one is tried again on the next send.
+ */
+import { RegistryRequestError, createRegistryClient } from './client.ts';
+import { eventsJsonSchemaText } from './events-schema.ts';
+
+export function createSchemaIdSource(o: { url: string; subject: string; timeoutMs?: number }): () => Promise<number> {
+  const client = createRegistryClient({ url: o.url, timeoutMs: o.timeoutMs });
+  let id: Promise<number> | null = null;
+  return () => {
+    id ??= client
+      .lookup(o.subject, eventsJsonSchemaText(), 'JSON')
+      .then((r) => r.id)
+      .catch((err: unknown) => {
+        id = null;
+        if (err instanceof RegistryRequestError && err.status === 404) {
+          throw new Error(
+            `the events' schema is not registered under subject ${o.subject} in ${client.url}: run \`tilecast schema push\` first (${err.message})`,
+            { cause: err },
+          );
+        }
+        throw err;
+      });
+    return id;
+  };
+}
