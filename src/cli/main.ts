@@ -16,6 +16,7 @@ import { createClickHouse } from '../storage/clickhouse.ts';
 import { migrate } from '../storage/migrations.ts';
 import { handleSignals } from './lifecycle.ts';
 import { runReplay } from './replay.ts';
+import { runSchema } from './schema.ts';
 import { runSimulate } from './simulate.ts';
 import { createTrafficGenerator } from './traffic.ts';
 
@@ -35,6 +36,8 @@ Commands:
                                        (idempotent; embedded: stop \`tilecast start\` first)
   token --tenant T [--scope read|ingest|admin] [--ttl 1h]
                                        mint a signed token with the configured secret
+  schema push|check|print [--file F] [--type JSON|AVRO]
+                                       the events' schema in SCHEMA_REGISTRY_URL (docs/kafka-producers.md)
 `;
 
 async function start(argv: string[]) {
@@ -131,7 +134,7 @@ async function token(argv: string[]) {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token, replay: runReplay };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token, replay: runReplay, schema: runSchema };
 const run = command ? commands[command] : undefined;
 if (!run) {
   console.error(USAGE);
