@@ -35,18 +35,53 @@ export async function registerSchema(url: string, subject: string, schema: unkno
   return client.register(subject, typeof schema === 'string' ? schema : JSON.stringify(schema), type);
 }
 
-/** Produces records with Buffer values in order (acks=all), `chunk` per send. */
-export async function produceBuffers(brokers: string, topic: string, records: readonly { key: string; value: Buffer | string }[], chunk = 1_000): Promise<void> {
+/** Produces records with Buffer values in order (acks=all), `chunk` per send; `pace` records/s when given. */
+export async function produceBuffers(
+  brokers: string,
+  topic: string,
+  records: readonly { key: string; value: Buffer | string }[],
+  o: { chunk?: number; pace?: number; onProgress?: (sent: number) => void } = {},
+): Promise<void> {
   const producer = kafkaClient(brokers, 'tilecast-test-registry-producer').producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const chunk = o.chunk ?? 1_000;
+  const started = Date.now();
   await producer.connect();
   try {
     for (let i = 0; i < records.length; i += chunk) {
+      if (o.pace) {
+        const dueAt = started + (i / o.pace) * 1000;
+        if (dueAt > Date.now()) await new Promise((r) => setTimeout(r, dueAt - Date.now()));
+      }
       await producer.send({ topic, acks: -1, messages: records.slice(i, i + chunk).map((r) => ({ key: r.key, value: r.value })) });
+      o.onProgress?.(Math.min(records.length, i + chunk));
     }
   } finally {
     await producer.disconnect();
   }
 }
+
+/** An Avro schema of the event as an outside producer would write it: optional fields as ["null", T], amounts as strings. */
+export function avroEventSchema(namespace: string, extra: object[] = []) {
+  return {
+    type: 'record',
+    name: 'BusinessEvent',
+    namespace,
+    fields: [
+      { name: 'eventId', type: ['null', 'string'], default: null },
+      { name: 'eventType', type: 'string' },
+      { name: 'userId', type: 'string' },
+      { name: 'tenantId', type: 'string' },
+      { name: 'amount', type: ['null', 'string'], default: null },
+      { name: 'currency', type: 'string' },
+      { name: 'traceId', type: 'string' },
+      { name: 'timestamp', type: 'long' },
+      ...extra,
+    ],
+  };
+}
+
+/** An event of the JSON stream as that Avro producer's record (every field present, null when absent). */
+export const asAvro = (e: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ eventId: null, amount: null, ...e, ...extra });
 
 /** Runs `tilecast <args>` with `env` on top of this process's; resolves with exit code and output. */
 export function tilecast(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
