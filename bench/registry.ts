@@ -1,0 +1,225 @@
+/**
+ * What the schema registry's wire format costs the worker: one worker's throughput from
+ * Kafka to committed windows and its CPU per event, for the same events as plain JSON,
+ * registry-framed JSON (JSON Schema) and registry-framed Avro, one record per event each
+ * (the wire format carries one event per record), measured in one run. Beside it, the
+ * decode step alone (decode.ts with the resolver, no I/O) per format. Not a test: it
+ * prints figures.
+ *
+ *   node --import tsx bench/registry.ts [--events 100000]
+ *
+ * Broker: KAFKA_BROKERS, else scripts/kafka/kafka.sh start. Registry: SCHEMA_REGISTRY_URL,
+ * else scripts/schema-registry/registry.sh start. ClickHouse: a chdb-server the worker
+ * talks HTTP to (as in bench/kafka-throughput.ts, whose method this follows: produce first,
+ * time from "all partitions running" to "every event in a completed window write").
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import avro from 'avsc';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { z } from 'zod';
+import { createWorkerApp } from '../src/app/worker.ts';
+import { loadConfig } from '../src/config/index.ts';
+import type { EventV1 } from '../src/contracts/event.ts';
+import { decodeMessage } from '../src/ingest/kafka/decode.ts';
+import { encodeEvent } from '../src/ingest/kafka/producer.ts';
+import { createRegistryClient } from '../src/ingest/registry/client.ts';
+import { eventsJsonSchemaText } from '../src/ingest/registry/events-schema.ts';
+import { createSchemaResolver } from '../src/ingest/registry/resolver.ts';
+import { frame } from '../src/ingest/registry/wire.ts';
+import { createLogger } from '../src/observability/logger.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' } } });
+const N = Number(args.events);
+const PARTITIONS = 4;
+const TENANTS = Array.from({ length: 20 }, (_, i) => `bench-t${i}`);
+const run = Date.now().toString(36);
+const FORMATS = ['plain', 'json', 'avro'] as const;
+type Format = (typeof FORMATS)[number];
+const LABEL: Record<Format, string> = { plain: 'plain JSON', json: 'framed JSON (JSON Schema)', avro: 'framed Avro' };
+
+const AVRO_SCHEMA = {
+  type: 'record',
+  name: 'BusinessEvent',
+  namespace: 'bench',
+  fields: [
+    { name: 'eventId', type: ['null', 'string'], default: null },
+    { name: 'eventType', type: 'string' },
+    { name: 'userId', type: 'string' },
+    { name: 'tenantId', type: 'string' },
+    { name: 'amount', type: ['null', 'string'], default: null },
+    { name: 'currency', type: 'string' },
+    { name: 'traceId', type: 'string' },
+    { name: 'timestamp', type: 'long' },
+  ],
+};
+
+const started = (cmd: string[], env: string | undefined) =>
+  env ?? execFileSync('bash', cmd, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 }).trim().split('\n').at(-1)!;
+
+function events(): EventV1[] {
+  const start = Date.now() - 11 * 60_000;
+  const currencies = ['USD', 'EUR', 'JPY'];
+  const types = ['purchase', 'purchase', 'signup', 'upgrade', 'churn'] as const;
+  return Array.from({ length: N }, (_, i) => {
+    const currency = currencies[(i * 7) % 3]!;
+    const eventType = types[(i * 13) % types.length]!;
+    return {
+      eventId: randomUUID(),
+      eventType,
+      userId: `user-${(i * 31) % 5000}`,
+      tenantId: TENANTS[i % TENANTS.length]!,
+      currency,
+      ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(100 + (i % 9000)) : `${(i % 500) + 1}.${String(i % 100).padStart(2, '0')}` } : {}),
+      traceId: randomUUID().replaceAll('-', ''),
+      timestamp: start + Math.floor((i / N) * 10 * 60_000),
+    };
+  });
+}
+
+type Rec = { key: string; value: Buffer };
+
+async function chdbServer(): Promise<{ url: string; stop: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tilecast-bench-ch-'));
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'scripts/chdb-server.ts', '--path', dir, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /^(http:\/\/[\d.]+:\d+)\n/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`chdb-server exited ${code}`)));
+  });
+  return { url, stop: () => proc.kill('SIGTERM') };
+}
+
+/** The decode step alone: best of 3 rounds, µs per event (ids resolved beforehand, as in the worker). */
+async function decodeCost(recs: readonly Rec[], registryUrl: string, subject: string): Promise<number> {
+  const messages = recs.map((r, i) => ({ key: Buffer.from(r.key), value: r.value, offset: String(i), timestamp: '0' }));
+  const resolver = createSchemaResolver({ client: createRegistryClient({ url: registryUrl }), subject });
+  await resolver.prepare(messages.map((m) => m.value));
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    const t0 = performance.now();
+    let ok = 0;
+    for (const m of messages) for (const d of decodeMessage(m, undefined, resolver)) ok += d.ok ? 1 : 0;
+    if (ok !== messages.length) throw new Error(`decoded ${ok} of ${messages.length}`);
+    best = Math.min(best, ((performance.now() - t0) * 1000) / messages.length);
+  }
+  return best;
+}
+
+async function runWorker(kafka: Kafka, bootstrap: string, registryUrl: string, chdb: string, topic: string, recs: Rec[]) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
+  await admin.disconnect();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  for (let i = 0, j = 0; i < recs.length; i = j) {
+    for (let bytes = 0; j < recs.length && (j === i || bytes + recs[j]!.value.length < 768 * 1024); j++) bytes += recs[j]!.value.length;
+    await producer.send({ topic, acks: -1, messages: recs.slice(i, j) });
+  }
+  await producer.disconnect();
+
+  const config = loadConfig({
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'tilecast-bench-')),
+    CLICKHOUSE_URL: chdb,
+    KAFKA_BROKERS: bootstrap,
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: `bench-${topic}`,
+    WORKER_PORT: '0',
+    FLUSH_INTERVAL_MS: '1000',
+    LOG_LEVEL: 'warn',
+    // Every run has the registry configured; plain records simply never need it.
+    SCHEMA_REGISTRY_URL: registryUrl,
+  });
+  const app = await createWorkerApp({ config, logger: createLogger('warn') });
+  await app.start();
+  const ready = () => app.worker.partitions().length === PARTITIONS && app.worker.partitions().every((p) => p.status === 'running');
+  while (!ready()) await new Promise((r) => setTimeout(r, 20));
+  const value = async (name: string, label?: [string, string]) =>
+    ((await app.metrics.registry.getSingleMetric(name)?.get())?.values ?? [])
+      .filter((v) => !label || v.labels[label[0]] === label[1])
+      .filter((v) => {
+        const n = (v as { metricName?: string }).metricName ?? name;
+        return !n.endsWith('_bucket') && !n.endsWith('_sum');
+      })
+      .reduce((a, v) => a + Number(v.value), 0);
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const flushes = () => value('tilecast_flush_duration_seconds');
+  while ((await value('tilecast_kafka_records_total', ['outcome', 'accepted'])) < N) await new Promise((r) => setTimeout(r, 5));
+  const flushesAtAccepted = await flushes();
+  while ((await flushes()) < flushesAtAccepted + 2 * PARTITIONS) await new Promise((r) => setTimeout(r, 5));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const [row] = await app.db.query({
+    queryId: 'bench.count',
+    sql: 'SELECT sum(purchases + signups + upgrades + churns) AS n FROM windows FINAL WHERE tenant_id IN {t:Array(String)}',
+    params: { t: TENANTS },
+    row: z.object({ n: z.coerce.number() }),
+  });
+  const dead = await value('tilecast_kafka_records_total', ['outcome', 'dead_lettered']);
+  await app.stop();
+  // Each run has its own topic but the same tenants and chdb-server: windows add up across runs.
+  return { rate: N / seconds, seconds, cpuPerEvent: (cpu.user + cpu.system) / N, stored: row?.n ?? 0, dead };
+}
+
+async function main() {
+  const bootstrap = started(['scripts/kafka/kafka.sh', 'start'], process.env.KAFKA_BROKERS);
+  const registryUrl = started(['scripts/schema-registry/registry.sh', 'start'], process.env.SCHEMA_REGISTRY_URL);
+  const registry = createRegistryClient({ url: registryUrl });
+  const topics = Object.fromEntries(FORMATS.map((f) => [f, `tilecast.bench.${run}.${f}`])) as Record<Format, string>;
+  for (const f of ['json', 'avro'] as const) await registry.setCompatibility(`${topics[f]}-value`, 'BACKWARD');
+  const jsonId = await registry.register(`${topics.json}-value`, eventsJsonSchemaText(), 'JSON');
+  const avroId = await registry.register(`${topics.avro}-value`, JSON.stringify(AVRO_SCHEMA), 'AVRO');
+  const avroType = avro.Type.forSchema(AVRO_SCHEMA as avro.Schema);
+
+  const evs = events();
+  const recs: Record<Format, Rec[]> = {
+    plain: evs.map((e) => ({ key: e.tenantId, value: Buffer.from(encodeEvent(e)) })),
+    json: evs.map((e) => ({ key: e.tenantId, value: frame(jsonId, encodeEvent(e)) })),
+    avro: evs.map((e) => ({ key: e.tenantId, value: frame(avroId, avroType.toBuffer({ eventId: null, amount: null, ...e })) })),
+  };
+  const decode = {} as Record<Format, number>;
+  for (const f of FORMATS) decode[f] = await decodeCost(recs[f], registryUrl, `${topics[f]}-value`);
+
+  const kafka = new Kafka({ clientId: 'tilecast-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
+  const server = await chdbServer();
+  const results = {} as Record<Format, Awaited<ReturnType<typeof runWorker>>>;
+  let stored = 0;
+  for (const f of FORMATS) {
+    results[f] = await runWorker(kafka, bootstrap, registryUrl, server.url, topics[f], recs[f]);
+    stored += N;
+    if (results[f].stored !== stored || results[f].dead !== 0) throw new Error(`${f}: windows hold ${results[f].stored} events (expected ${stored}), ${results[f].dead} dead letters`);
+  }
+  server.stop();
+
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  const pct = (x: number, base: number) => `${x >= base ? '+' : ''}${(((x - base) / base) * 100).toFixed(0)}%`;
+  console.log(`\nKafka → committed windows, one worker, ${fmt(N)} events per format (one record per event), ${PARTITIONS} partitions, ClickHouse server (chdb-server), load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
+  console.log(`\n  ${'format'.padEnd(28)}${'events/s'.padStart(10)}${'vs plain'.padStart(10)}${'CPU µs/event'.padStart(14)}${'vs plain'.padStart(10)}${'decode µs/event'.padStart(17)}`);
+  for (const f of FORMATS) {
+    const r = results[f];
+    const p = results.plain;
+    console.log(
+      `  ${LABEL[f].padEnd(28)}${fmt(r.rate).padStart(10)}${(f === 'plain' ? '' : pct(r.rate, p.rate)).padStart(10)}${r.cpuPerEvent.toFixed(1).padStart(14)}${(f === 'plain' ? '' : pct(r.cpuPerEvent, p.cpuPerEvent)).padStart(10)}${decode[f].toFixed(2).padStart(17)}`,
+    );
+  }
+  console.log('\n  decode = decode.ts alone on the same records (JSON.parse or Avro decode, registered-schema check, contract, key rule), best of 3');
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
