@@ -38,7 +38,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' } } });
 const N = Number(args.events);
 const PARTITIONS = 4;
-const TENANTS = Array.from({ length: 20 }, (_, i) => `bench-t${i}`);
 const run = Date.now().toString(36);
 const FORMATS = ['plain', 'json', 'avro'] as const;
 type Format = (typeof FORMATS)[number];
@@ -63,7 +62,10 @@ const AVRO_SCHEMA = {
 const started = (cmd: string[], env: string | undefined) =>
   env ?? execFileSync('bash', cmd, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 }).trim().split('\n').at(-1)!;
 
-function events(): EventV1[] {
+/** Each format's run has tenants of its own: windows are keyed by tenant, not by topic. */
+const tenantsOf = (f: string) => Array.from({ length: 20 }, (_, i) => `bench-${run}-${f}-t${i}`);
+
+function events(tenants: readonly string[]): EventV1[] {
   const start = Date.now() - 11 * 60_000;
   const currencies = ['USD', 'EUR', 'JPY'];
   const types = ['purchase', 'purchase', 'signup', 'upgrade', 'churn'] as const;
@@ -74,7 +76,7 @@ function events(): EventV1[] {
       eventId: randomUUID(),
       eventType,
       userId: `user-${(i * 31) % 5000}`,
-      tenantId: TENANTS[i % TENANTS.length]!,
+      tenantId: tenants[i % tenants.length]!,
       currency,
       ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(100 + (i % 9000)) : `${(i % 500) + 1}.${String(i % 100).padStart(2, '0')}` } : {}),
       traceId: randomUUID().replaceAll('-', ''),
@@ -116,7 +118,7 @@ async function decodeCost(recs: readonly Rec[], registryUrl: string, subject: st
   return best;
 }
 
-async function runWorker(kafka: Kafka, bootstrap: string, registryUrl: string, chdb: string, topic: string, recs: Rec[]) {
+async function runWorker(kafka: Kafka, bootstrap: string, registryUrl: string, chdb: string, topic: string, recs: Rec[], tenants: readonly string[]) {
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
@@ -165,12 +167,11 @@ async function runWorker(kafka: Kafka, bootstrap: string, registryUrl: string, c
   const [row] = await app.db.query({
     queryId: 'bench.count',
     sql: 'SELECT sum(purchases + signups + upgrades + churns) AS n FROM windows FINAL WHERE tenant_id IN {t:Array(String)}',
-    params: { t: TENANTS },
+    params: { t: tenants },
     row: z.object({ n: z.coerce.number() }),
   });
   const dead = await value('tilecast_kafka_records_total', ['outcome', 'dead_lettered']);
   await app.stop();
-  // Each run has its own topic but the same tenants and chdb-server: windows add up across runs.
   return { rate: N / seconds, seconds, cpuPerEvent: (cpu.user + cpu.system) / N, stored: row?.n ?? 0, dead };
 }
 
@@ -184,11 +185,12 @@ async function main() {
   const avroId = await registry.register(`${topics.avro}-value`, JSON.stringify(AVRO_SCHEMA), 'AVRO');
   const avroType = avro.Type.forSchema(AVRO_SCHEMA as avro.Schema);
 
-  const evs = events();
+  // The same events for each format, but with the format's own tenants.
+  const evs = (f: Format) => events(tenantsOf(f));
   const recs: Record<Format, Rec[]> = {
-    plain: evs.map((e) => ({ key: e.tenantId, value: Buffer.from(encodeEvent(e)) })),
-    json: evs.map((e) => ({ key: e.tenantId, value: frame(jsonId, encodeEvent(e)) })),
-    avro: evs.map((e) => ({ key: e.tenantId, value: frame(avroId, avroType.toBuffer({ eventId: null, amount: null, ...e })) })),
+    plain: evs('plain').map((e) => ({ key: e.tenantId, value: Buffer.from(encodeEvent(e)) })),
+    json: evs('json').map((e) => ({ key: e.tenantId, value: frame(jsonId, encodeEvent(e)) })),
+    avro: evs('avro').map((e) => ({ key: e.tenantId, value: frame(avroId, avroType.toBuffer({ eventId: null, amount: null, ...e })) })),
   };
   const decode = {} as Record<Format, number>;
   for (const f of FORMATS) decode[f] = await decodeCost(recs[f], registryUrl, `${topics[f]}-value`);
@@ -196,11 +198,9 @@ async function main() {
   const kafka = new Kafka({ clientId: 'tilecast-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
   const server = await chdbServer();
   const results = {} as Record<Format, Awaited<ReturnType<typeof runWorker>>>;
-  let stored = 0;
   for (const f of FORMATS) {
-    results[f] = await runWorker(kafka, bootstrap, registryUrl, server.url, topics[f], recs[f]);
-    stored += N;
-    if (results[f].stored !== stored || results[f].dead !== 0) throw new Error(`${f}: windows hold ${results[f].stored} events (expected ${stored}), ${results[f].dead} dead letters`);
+    results[f] = await runWorker(kafka, bootstrap, registryUrl, server.url, topics[f], recs[f], tenantsOf(f));
+    if (results[f].stored !== N || results[f].dead !== 0) throw new Error(`${f}: windows hold ${results[f].stored} events (expected ${N}), ${results[f].dead} dead letters`);
   }
   server.stop();
 
