@@ -3,7 +3,7 @@
  * into FieldSpecs, the same field name meaning the same thing on every event type.
  */
 import { DECIMAL_PATTERN, canonicalDecimal } from '../contracts/decimal.ts';
-import type { FieldDecl, ModelFile } from './file-schema.ts';
+import type { Broken, FieldDecl, ModelFile } from './file-schema.ts';
 import { NAME_PATTERN } from './file-schema.ts';
 import type { ModelSource, PathSegment } from './source.ts';
 import type { DimensionSpec, EventTypeSpec, FieldSpec, ModelError } from './types.ts';
@@ -20,6 +20,8 @@ export interface FieldsResult {
   /** Every declared field name, with its spec as first declared (types agree everywhere, or it is an error). */
   allFields: Map<string, FieldSpec>;
   dimensions: Map<string, DimensionSpec>;
+  /** Entries whose shape was wrong (reported already): a reference to one is not reported again. */
+  broken: Broken;
 }
 
 export function checkName(name: string, path: PathSegment[], src: ModelSource, errors: ModelError[], what: string): boolean {
@@ -78,7 +80,7 @@ const sameMeaning = (a: FieldSpec, b: FieldSpec): boolean => {
   return strip(a) === strip(b);
 };
 
-export function compileFields(file: ModelFile, src: ModelSource, errors: ModelError[]): FieldsResult {
+export function compileFields(file: ModelFile, src: ModelSource, errors: ModelError[], broken: Broken): FieldsResult {
   const declare = (name: string, d: FieldDecl, path: PathSegment[]): FieldSpec | null => {
     if (!checkName(name, path, src, errors, 'field')) return null;
     if (RESERVED.has(name.toLowerCase()) && name !== 'currency') {
@@ -105,7 +107,7 @@ export function compileFields(file: ModelFile, src: ModelSource, errors: ModelEr
     const fields = new Map<string, FieldSpec>();
     const requiredHere = new Set(decl?.required ?? []);
     (decl?.required ?? []).forEach((f, i) => {
-      if (!commonFields.has(f)) errors.push(src.error(['events', typeName, 'required', i], `"${f}" is not a common field (declared under fields:); declare the type's own fields with required: true`));
+      if (!commonFields.has(f) && !broken.fields.has(f)) errors.push(src.error(['events', typeName, 'required', i], `"${f}" is not a common field (declared under fields:); declare the type's own fields with required: true`));
     });
     for (const [name, spec] of commonFields) fields.set(name, { ...spec, required: spec.required || requiredHere.has(name) });
     for (const [name, d] of Object.entries(decl?.fields ?? {})) {
@@ -135,7 +137,7 @@ export function compileFields(file: ModelFile, src: ModelSource, errors: ModelEr
     const path = ['dimensions', name];
     const field = allFields.get(name);
     if (!field) {
-      errors.push(src.error(path, `dimension "${name}" has no field of that name: declare it under fields: or an event type's fields:`));
+      if (!broken.fields.has(name)) errors.push(src.error(path, `dimension "${name}" has no field of that name: declare it under fields: or an event type's fields:`));
       continue;
     }
     if (!DIMENSION_TYPES.has(field.type)) {
@@ -150,5 +152,5 @@ export function compileFields(file: ModelFile, src: ModelSource, errors: ModelEr
       ...(d.description ? { description: d.description } : {}),
     });
   }
-  return { commonFields, commonRequired, eventTypes, allFields, dimensions };
+  return { commonFields, commonRequired, eventTypes, allFields, dimensions, broken };
 }

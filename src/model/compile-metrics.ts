@@ -58,7 +58,8 @@ function seriesOf(fields: FieldsResult, dim: string, types: readonly string[]): 
   const other = !d.rejectOverBudget && possible > d.maxValuesPerTenant ? 1 : 0;
   const nullable = types.some((t) => !fields.eventTypes.get(t)!.fields.get(dim)?.required) ? 1 : 0;
   const extra = [other ? 'other' : '', nullable ? 'null' : ''].filter(Boolean).join(' + ');
-  return { n: kept + other + nullable, text: `${dim} ${kept}${extra ? ` + ${extra}` : ''}` };
+  const n = kept + other + nullable;
+  return { n, text: `${dim} ${n}${extra ? ` (${kept} + ${extra})` : ''}` };
 }
 
 export function compileMeasure(
@@ -74,6 +75,8 @@ export function compileMeasure(
   const path: PathSegment[] = ['metrics', index];
   const before = errors.length;
   const fail = (at: PathSegment[], message: string) => errors.push(src.error([...path, ...at], message));
+  // A reference to an entry whose own shape was wrong: reported there already; this metric is not compiled.
+  let poisoned = false;
   const typeNames = [...fields.eventTypes.keys()];
   if (e.onZeroDivision !== undefined) fail(['onZeroDivision'], 'onZeroDivision applies to formulas only');
 
@@ -82,8 +85,9 @@ export function compileMeasure(
   let candidates = typeNames;
   const where = e.where ?? {};
   if (where.eventType !== undefined) {
-    const r = normaliseCondition('eventType', where.eventType, { kind: 'eventType', types: typeNames });
+    const r = normaliseCondition('eventType', where.eventType, { kind: 'eventType', types: [...typeNames, ...fields.broken.events] });
     for (const p of r.problems) fail(['where', 'eventType', ...p.at], p.message);
+    if (r.conditions.some((c) => 'values' in c && c.values.some((v) => fields.broken.events.has(String(v))))) poisoned = true;
     for (const c of r.conditions) {
       conditions.push(c);
       if (c.op === 'in') candidates = candidates.filter((t) => c.values.includes(t));
@@ -95,6 +99,10 @@ export function compileMeasure(
   const typesText = candidates.join(', ') || 'none';
   const fieldRef = (field: string, at: PathSegment[], what: string): boolean => {
     if (!fields.allFields.has(field)) {
+      if (fields.broken.fields.has(field)) {
+        poisoned = true;
+        return false;
+      }
       fail(at, `unknown field "${field}" in ${what}: declared fields are ${[...fields.allFields.keys()].join(', ') || 'none'}`);
       return false;
     }
@@ -135,6 +143,7 @@ export function compileMeasure(
   const by: string[] = [];
   (e.by ?? []).forEach((dim, i) => {
     if (by.includes(dim)) return fail(['by', i], `dimension "${dim}" is listed twice`);
+    if (fields.broken.dimensions.has(dim) || fields.broken.fields.has(dim)) return void (poisoned = true);
     if (!fields.dimensions.has(dim)) return fail(['by', i], `unknown dimension "${dim}": declared dimensions are ${[...fields.dimensions.keys()].join(', ') || 'none'}`);
     if (declaredOn(dim).length === 0) return fail(['by', i], `dimension "${dim}" is not a field of the event types this metric counts (${typesText})`);
     by.push(dim);
@@ -152,7 +161,7 @@ export function compileMeasure(
       );
     }
   }
-  if (errors.length > before) return null;
+  if (errors.length > before || poisoned) return null;
 
   const matches = compileWhere(conditions);
   const dimsOf = (ev: ValidEvent) => by.map((d) => dimValue(ev.fields[d]));

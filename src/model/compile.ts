@@ -18,14 +18,14 @@ export type Compiled = { ok: true; plan: ModelPlan } | { ok: false; errors: Mode
 export function compileModel(text: string): Compiled {
   const parsed = parseModelText(text);
   if (!parsed.ok) return parsed;
-  const { file, source: src } = parsed;
-  const errors: ModelError[] = [];
-  const fields = compileFields(file, src, errors);
+  const { file, source: src, broken } = parsed;
+  const errors: ModelError[] = [...parsed.errors];
+  const fields = compileFields(file, src, errors, broken);
 
   // Names and versions first: formulas resolve operands against every entry, in any order.
   const versionsOf = new Map<string, number[]>();
   const firstLine = new Map<string, number | null>();
-  const entries = file.metrics.flatMap((entry, index) => {
+  const entries = file.metrics.flatMap(({ entry, index }) => {
     const path = ['metrics', index];
     const base = entryBase(entry, index, src);
     if (firstLine.has(base.id)) {
@@ -45,7 +45,7 @@ export function compileModel(text: string): Compiled {
     if (kind === 'formula') formulaInputs.push({ entry, index, base });
     else measures.set(base.id, compileMeasure(entry, index, base, kind, fields, file.maxSeriesPerMetric, src, errors));
   }
-  const formulas = new Map(compileFormulas(formulaInputs, { measures, versionsOf }, fields, src, errors).map((f) => [f.id, f]));
+  const formulas = new Map(compileFormulas(formulaInputs, { measures, versionsOf, broken: broken.metrics }, fields, src, errors).map((f) => [f.id, f]));
   if (errors.length > 0) return { ok: false, errors: errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)) };
 
   const current = new Map([...versionsOf].map(([name, vs]) => [name, Math.max(...vs)]));

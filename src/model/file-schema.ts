@@ -35,7 +35,7 @@ const dimensionDecl = z
 const eventDecl = z
   .object({
     description: text.optional(),
-    fields: z.record(z.string(), fieldDecl).optional(),
+    fields: z.record(z.string(), z.unknown()).optional(),
     /** Common (model-wide) fields that this event type must carry. */
     required: z.array(z.string()).optional(),
   })
@@ -75,7 +75,8 @@ const metricEntry = z
   .strict();
 export type MetricEntry = z.infer<typeof metricEntry>;
 
-export const modelFile = z
+/** The file's top level; each entry of fields, dimensions, events and metrics is checked on its own (source.ts), so one bad entry does not hide the others' errors. */
+export const modelFileTop = z
   .object({
     model: text,
     window: z.literal('1m', 'only 1m is supported: MINUTE granularity and half-hour time zones rely on it').default('1m'),
@@ -83,13 +84,30 @@ export const modelFile = z
     staleAfter: duration.default('30s'),
     /** Per metric and tenant: the product of its `by` dimensions' budgets may not exceed it. */
     maxSeriesPerMetric: z.number().int().positive().default(10_000),
-    fields: z.record(z.string(), fieldDecl).default({}),
-    dimensions: z.record(z.string(), dimensionDecl).default({}),
-    events: z.record(z.string(), eventDecl.nullable()).refine((e) => Object.keys(e).length > 0, 'declares no event type'),
-    metrics: z.array(metricEntry).min(1),
+    fields: z.record(z.string(), z.unknown()).default({}),
+    dimensions: z.record(z.string(), z.unknown()).default({}),
+    events: z.record(z.string(), z.unknown()).refine((e) => Object.keys(e).length > 0, 'declares no event type'),
+    metrics: z.array(z.unknown()).min(1),
   })
   .strict();
-export type ModelFile = z.infer<typeof modelFile>;
+
+export const entrySchemas = { field: fieldDecl, dimension: dimensionDecl, event: eventDecl.nullable(), metric: metricEntry };
+
+export interface ModelFile extends Omit<z.infer<typeof modelFileTop>, 'fields' | 'dimensions' | 'events' | 'metrics'> {
+  fields: Record<string, FieldDecl>;
+  dimensions: Record<string, z.infer<typeof dimensionDecl>>;
+  events: Record<string, { description?: string; fields?: Record<string, FieldDecl>; required?: string[] } | null>;
+  /** Index in the file's list, then the entry. */
+  metrics: { index: number; entry: MetricEntry }[];
+}
+
+/** Names of entries whose own shape was wrong: already reported, so references to them are not reported again. */
+export interface Broken {
+  fields: Set<string>;
+  events: Set<string>;
+  dimensions: Set<string>;
+  metrics: Set<string>;
+}
 
 export function durationMs(d: string): number {
   const [, n, unit] = DURATION_PATTERN.exec(d)!;

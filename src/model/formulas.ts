@@ -22,6 +22,8 @@ export interface FormulaInput {
 export interface Known {
   measures: ReadonlyMap<string, MeasureVersion | null>;
   versionsOf: ReadonlyMap<string, readonly number[]>;
+  /** Names of entries whose shape was wrong (reported already). */
+  broken: ReadonlySet<string>;
 }
 
 export function compileFormulas(inputs: readonly FormulaInput[], known: Known, fields: FieldsResult, src: ModelSource, errors: ModelError[]): FormulaVersion[] {
@@ -44,7 +46,7 @@ export function compileFormulas(inputs: readonly FormulaInput[], known: Known, f
     for (const op of operandsOf(ast)) {
       const versions = known.versionsOf.get(op.name);
       if (!versions) {
-        errors.push(src.error([...path, 'formula'], `${base.id}: unknown metric "${op.name}" in formula "${entry.formula}"`));
+        if (!known.broken.has(op.name)) errors.push(src.error([...path, 'formula'], `${base.id}: unknown metric "${op.name}" in formula "${entry.formula}"`));
         ok = false;
       } else if (op.version !== null && !versions.includes(op.version)) {
         errors.push(src.error([...path, 'formula'], `${base.id}: metric ${op.name} has no version ${op.version} (versions in the file: ${versions.join(', ')})`));

@@ -4,7 +4,7 @@
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { modelFile, type ModelFile } from './file-schema.ts';
+import { entrySchemas, modelFileTop, type Broken, type FieldDecl, type MetricEntry, type ModelFile } from './file-schema.ts';
 import type { ModelError } from './types.ts';
 
 export type PathSegment = string | number;
@@ -64,7 +64,8 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 
 const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : JSON.stringify(v));
 
-export type Parsed = { ok: true; file: ModelFile; source: ModelSource } | { ok: false; errors: ModelError[] };
+/** The file's valid parts (compile.ts checks them further), its shape errors and the names of the broken entries. */
+export type Parsed = { ok: true; file: ModelFile; source: ModelSource; errors: ModelError[]; broken: Broken } | { ok: false; errors: ModelError[] };
 
 /** Parses and shape-checks a model file's text: every YAML and shape error at once. */
 export function parseModelText(text: string): Parsed {
@@ -80,15 +81,41 @@ export function parseModelText(text: string): Parsed {
       }),
     };
   }
-  const parsed = modelFile.safeParse(doc.toJS({ maxAliasCount: 100 }) ?? {});
-  if (!parsed.success) {
-    const errors = parsed.error.issues.map((issue) => {
-      const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol');
+  const errors: ModelError[] = [];
+  const check = <T>(schema: z.ZodType<T>, value: unknown, at: PathSegment[]): T | null => {
+    const r = schema.safeParse(value);
+    if (r.success) return r.data;
+    for (const issue of r.error.issues) {
+      const path = [...at, ...issue.path.filter((p): p is PathSegment => typeof p !== 'symbol')];
       // An unknown key is reported where the key is.
-      const at = issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? [...path, issue.keys[0]!] : path;
-      return { ...source.locate(at), path: formatPath(path), message: issueMessage(issue) };
-    });
-    return { ok: false, errors };
+      const pos = issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? [...path, issue.keys[0]!] : path;
+      errors.push({ ...source.locate(pos), path: formatPath(path), message: issueMessage(issue) });
+    }
+    return null;
+  };
+  const top = check(modelFileTop, doc.toJS({ maxAliasCount: 100 }) ?? {}, []);
+  if (!top) return { ok: false, errors };
+  const broken: Broken = { fields: new Set(), events: new Set(), dimensions: new Set(), metrics: new Set() };
+  const entries = <T>(record: Record<string, unknown>, schema: z.ZodType<T>, at: PathSegment[], bad: Set<string>) => {
+    const out: Record<string, T> = {};
+    for (const [name, value] of Object.entries(record)) {
+      const v = check(schema, value, [...at, name]);
+      if (v === null && value !== null) bad.add(name);
+      else out[name] = v as T;
+    }
+    return out;
+  };
+  const fields = entries(top.fields, entrySchemas.field, ['fields'], broken.fields);
+  const events: ModelFile['events'] = {};
+  for (const [name, e] of Object.entries(entries(top.events, entrySchemas.event, ['events'], broken.events))) {
+    events[name] = e && { ...e, fields: e.fields && (entries(e.fields, entrySchemas.field, ['events', name, 'fields'], broken.fields) as Record<string, FieldDecl>) };
   }
-  return { ok: true, file: parsed.data, source };
+  const metrics: { index: number; entry: MetricEntry }[] = [];
+  top.metrics.forEach((value, index) => {
+    const entry = check(entrySchemas.metric, value, ['metrics', index]);
+    if (entry) metrics.push({ index, entry });
+    else if (value && typeof value === 'object' && typeof (value as { name?: unknown }).name === 'string') broken.metrics.add((value as { name: string }).name);
+  });
+  const file: ModelFile = { ...top, fields, dimensions: entries(top.dimensions, entrySchemas.dimension, ['dimensions'], broken.dimensions), events, metrics };
+  return { ok: true, file, source, errors, broken };
 }
