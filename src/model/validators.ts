@@ -11,9 +11,9 @@ import type { EventTypeSpec, FieldSpec, FieldValue, Validation, ValidEvent } fro
 import { ISO_CURRENCIES } from './where.ts';
 
 /** Built-in fields before the declared ones, and after them: the order issues are listed in. */
-const builtInsBefore = (types: readonly [string, ...string[]]) => ({
+const builtInsBefore = (eventType: z.ZodType<string>) => ({
   eventId: z.uuid().optional().describe('Idempotency key; derived from traceId, eventType, timestamp and userId when absent'),
-  eventType: z.enum(types),
+  eventType,
   userId: z.string().min(1).max(256),
   tenantId: tenantIdSchema,
 });
@@ -98,8 +98,9 @@ interface Slot {
   forType: boolean;
 }
 
+/** `type`: the event type the schema is for (its eventType must be that one); null: any declared type. */
 function objectSchema(types: readonly [string, ...string[]], slots: readonly Slot[], type: string | null): z.ZodType<ValidEvent> {
-  const shape: Record<string, z.ZodType> = { ...builtInsBefore(types) };
+  const shape: Record<string, z.ZodType> = { ...builtInsBefore(type === null ? z.enum(types) : z.literal(type)) };
   for (const s of slots) shape[s.spec.name] = s.always ? fieldSchema(s.spec) : fieldSchema(s.spec).optional();
   Object.assign(shape, builtInsAfter);
   const own = slots.filter((s) => s.forType).map((s) => s.spec.name);
