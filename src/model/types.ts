@@ -194,8 +194,8 @@ export interface ModelPlan {
   names: readonly string[];
   /** Validates one decoded JSON value as an event of this model (strict: unknown fields are issues). */
   validate(value: unknown): Validation;
-  /** The strict zod schema of each event type (what `validate` picks by `eventType`). */
-  eventSchemas: ReadonlyMap<string, ZodType<ValidEvent>>;
+  /** The strict zod schema of each event type (what `validate` picks by `eventType`; its output has the declared fields at the top level). */
+  eventSchemas: ReadonlyMap<string, ZodType<Record<string, unknown>>>;
   /** The canonical definition and checksum of every version, by id (`name@version`), in file order. */
   definitions: ReadonlyMap<string, RecordedDefinition>;
   /** sha256 of the file's text. */

@@ -30,6 +30,7 @@ const BUILT_INS = new Set(['eventId', 'eventType', 'userId', 'tenantId', 'traceI
 function decimalSchema(f: FieldSpec): z.ZodType<string> {
   const min = f.min === undefined ? null : toMicros(f.min);
   const exclusiveMin = f.exclusiveMin === undefined ? null : toMicros(f.exclusiveMin);
+  const positiveOnly = exclusiveMin === 0n && min === null;
   return z.union([z.string(), z.number()]).transform((v, ctx) => {
     const literal = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v.trim();
     if (!DECIMAL_PATTERN.test(literal)) {
@@ -37,12 +38,13 @@ function decimalSchema(f: FieldSpec): z.ZodType<string> {
       return z.NEVER;
     }
     const canonical = canonicalDecimal(literal);
-    const micros = toMicros(canonical);
-    if (exclusiveMin !== null && micros <= exclusiveMin) {
+    // Most bounds are "> 0": decided on the canonical string without BigInt (hot path of every event).
+    const micros = positiveOnly ? null : toMicros(canonical);
+    if (positiveOnly ? canonical.startsWith('-') || canonical === '0' : exclusiveMin !== null && micros! <= exclusiveMin) {
       ctx.addIssue({ code: 'custom', message: `${f.name} must be greater than ${f.exclusiveMin}` });
       return z.NEVER;
     }
-    if (min !== null && micros < min) {
+    if (min !== null && micros! < min) {
       ctx.addIssue({ code: 'custom', message: `${f.name} must be at least ${f.min}` });
       return z.NEVER;
     }
@@ -99,24 +101,24 @@ interface Slot {
 }
 
 /** `type`: the event type the schema is for (its eventType must be that one); null: any declared type. */
-function objectSchema(types: readonly [string, ...string[]], slots: readonly Slot[], type: string | null): z.ZodType<ValidEvent> {
+function objectSchema(types: readonly [string, ...string[]], slots: readonly Slot[], type: string | null): { schema: z.ZodType<Parsed>; names: string[] } {
   const shape: Record<string, z.ZodType> = { ...builtInsBefore(type === null ? z.enum(types) : z.literal(type)) };
   for (const s of slots) shape[s.spec.name] = s.always ? fieldSchema(s.spec) : fieldSchema(s.spec).optional();
   Object.assign(shape, builtInsAfter);
   const own = slots.filter((s) => s.forType).map((s) => s.spec.name);
   const names = slots.map((s) => s.spec.name);
-  return z
+  const schema = z
     .object(shape)
     .strict()
     .superRefine((e, ctx) => {
       for (const name of own) if (e[name] === undefined) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is required for ${type}` });
-    })
-    .transform((e) => toValidEvent(e as Parsed, names));
+    }) as unknown as z.ZodType<Parsed>;
+  return { schema, names };
 }
 
 export interface EventValidators {
-  /** Per event type: the strict schema of that type. */
-  byType: ReadonlyMap<string, z.ZodType<ValidEvent>>;
+  /** Per event type: the strict schema of that type (its output: the event with its declared fields at the top level). */
+  byType: ReadonlyMap<string, z.ZodType<Record<string, unknown>>>;
   validate(value: unknown): Validation;
 }
 
@@ -126,7 +128,7 @@ export interface EventValidators {
  */
 export function buildValidators(eventTypes: ReadonlyMap<string, EventTypeSpec>, commonRequired: ReadonlySet<string>): EventValidators {
   const names = [...eventTypes.keys()] as [string, ...string[]];
-  const byType = new Map<string, z.ZodType<ValidEvent>>();
+  const byType = new Map<string, { schema: z.ZodType<Parsed>; names: string[] }>();
   const all = new Map<string, Slot>();
   for (const [name, t] of eventTypes) {
     const slots = [...t.fields.values()].map((spec) => ({ spec, always: commonRequired.has(spec.name), forType: spec.required && !commonRequired.has(spec.name) }));
@@ -137,12 +139,12 @@ export function buildValidators(eventTypes: ReadonlyMap<string, EventTypeSpec>, 
   const fallback = objectSchema(names, [...all.values()], null);
   const validate = (value: unknown): Validation => {
     const type = typeof value === 'object' && value !== null ? (value as { eventType?: unknown }).eventType : undefined;
-    const schema = (typeof type === 'string' && byType.get(type)) || fallback;
+    const { schema, names } = (typeof type === 'string' && byType.get(type)) || fallback;
     const r = schema.safeParse(value);
-    if (r.success) return { ok: true, event: r.data };
+    if (r.success) return { ok: true, event: toValidEvent(r.data, names) };
     return { ok: false, issues: r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) };
   };
-  return { byType, validate };
+  return { byType: new Map([...byType].map(([name, s]) => [name, s.schema])), validate };
 }
 
 export const isBuiltIn = (name: string): boolean => BUILT_INS.has(name);

@@ -58,7 +58,7 @@ describe('shipped models', () => {
     expect(plan.staleAfterMs).toBe(30_000);
 
     // What each measure counts, on events as the validator makes them.
-    const ev = (eventType: string, fields: Record<string, string>) => ({ eventType, userId: 'u', tenantId: 't', traceId: 'a'.repeat(32), timestamp: 0, fields });
+    const ev = (eventType: string, fields: Record<string, string>) => ({ eventType, userId: 'u', tenantId: 't', traceId: 'a'.repeat(32), timestamp: 0, fields, key: 'k', fingerprint: 'f' });
     const purchase = ev('purchase', { amount: '9.99', currency: 'EUR' });
     const upgrade = ev('upgrade', { amount: '5', currency: 'EUR' });
     const counted = (e: ReturnType<typeof ev>) => plan.measures.filter((m) => m.matches(e)).map((m) => m.name);
@@ -73,7 +73,7 @@ describe('shipped models', () => {
     expect(plan.metric('net_revenue')).toMatchObject({ money: true, by: ['currency', 'plan', 'country'] });
     expect(plan.metric('trial_to_paid')).toMatchObject({ money: false, by: ['plan', 'country'] });
     expect(plan.metric('paying_users')).toMatchObject({ kind: 'distinct', field: 'userId' });
-    const refund = (reason: string) => ({ eventType: 'refund', userId: 'u', tenantId: 't', traceId: 'a'.repeat(32), timestamp: 0, fields: { amount: '5', currency: 'EUR', plan: 'pro', reason } });
+    const refund = (reason: string) => ({ eventType: 'refund', userId: 'u', tenantId: 't', traceId: 'a'.repeat(32), timestamp: 0, fields: { amount: '5', currency: 'EUR', plan: 'pro', reason }, key: 'k', fingerprint: 'f' });
     const refunds = plan.measures.find((m) => m.name === 'refunds')!;
     expect([refunds.matches(refund('fraud')), refunds.matches(refund('duplicate'))]).toEqual([true, false]);
     expect(refunds.dimsOf(refund('fraud'))).toEqual(['EUR', 'pro', null]); // no country: a null slice

@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { eventV1Schema } from '../../src/contracts/event.ts';
+import { eventV1Schema, idempotencyKey } from '../../src/contracts/event.ts';
 import { compileModel } from '../../src/model/compile.ts';
+import { eventKey, identify } from '../../src/model/identity.ts';
 import { eventsJsonSchema } from '../../src/model/json-schema.ts';
 import type { ModelPlan, Validation } from '../../src/model/types.ts';
 import { generateDataset } from '../helpers/dataset.ts';
@@ -152,5 +153,23 @@ describe('events JSON Schema', () => {
       refund: ['currency', 'plan', 'country', 'amount', 'reason'],
       churn: ['currency', 'plan', 'country', 'reason'],
     });
+  });
+});
+
+describe('identity', () => {
+  it("the key is Event v1's idempotency key; the fingerprint changes with the content, not with eventId or tenant", () => {
+    const dataset = generateDataset({ seed: 7, tenants: ['acme'], currencies: ['EUR'], count: 200, start: 0, spanMs: 60_000, allowedLatenessMs: 1000 });
+    for (const { body } of dataset.items.filter((i) => i.kind !== 'invalid')) {
+      const r = plan.validate(body);
+      const v = eventV1Schema.parse(body);
+      expect(r.ok && eventKey(r.event)).toBe(idempotencyKey(v));
+    }
+    const a = plan.validate(base);
+    const b = plan.validate({ ...base, tenantId: 'other', eventId: '6f9619ff-8b86-4011-b42d-00c04fc964ff' });
+    const c = plan.validate({ ...base, amount: '12.51' });
+    if (!a.ok || !b.ok || !c.ok) throw new Error('valid events');
+    expect(identify(a.event).fingerprint).toBe(identify(b.event).fingerprint);
+    expect(identify(c.event).fingerprint).not.toBe(identify(a.event).fingerprint);
+    expect(identify(b.event).key).toBe('6f9619ff-8b86-4011-b42d-00c04fc964ff');
   });
 });
