@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../../src/model/compile.ts';
 import type { ModelError, ModelPlan } from '../../src/model/types.ts';
-import { runModel } from '../../src/cli/model.ts';
+import { runModel, runSchema } from '../../src/cli/model.ts';
+import { loadConfig } from '../../src/config/index.ts';
 
 const compile = (text: string): ModelPlan => {
   const r = compileModel(text);
@@ -181,5 +182,13 @@ describe('tilecast model check', () => {
     expect(err).toEqual([]);
     expect(await runModel(['check', 'models/missing.yaml'], (l) => out.push(l), (l) => err.push(l))).toBe(1);
     expect(err).toEqual(['models/missing.yaml: cannot read models/missing.yaml: ENOENT', 'models/missing.yaml: 1 error']);
+  });
+
+  it('reads TILECAST_MODEL (default models/default.yaml); schema events prints the JSON Schema', async () => {
+    expect(loadConfig({}).model.path).toBe('models/default.yaml');
+    expect(loadConfig({ TILECAST_MODEL: 'models/saas.yaml' }).model.path).toBe('models/saas.yaml');
+    const out: string[] = [];
+    expect(await runSchema(['events', '--model', 'models/saas.yaml'], (l) => out.push(l))).toBe(0);
+    expect((JSON.parse(out.join('\n')) as { oneOf: unknown[] }).oneOf).toHaveLength(5);
   });
 });
