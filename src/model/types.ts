@@ -135,6 +135,8 @@ export interface RecordedDefinition {
   definition: string;
   /** sha256 of the canonical JSON of the definition (description, hidden and effectiveFrom excluded). */
   checksum: string;
+  /** A formula's operand versions as pinned when it was published (name → version); absent for stored metrics. */
+  pins?: Readonly<Record<string, number>>;
 }
 
 export interface ValidEvent {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileModel } from '../../src/model/compile.ts';
+import { changedDefinitions } from '../../src/model/definition.ts';
 import type { ModelError, ModelPlan } from '../../src/model/types.ts';
 import { runModel, runSchema } from '../../src/cli/model.ts';
 import { loadConfig } from '../../src/config/index.ts';
@@ -169,6 +170,35 @@ describe('versions and canonical definitions', () => {
     expect(plan.metric('revenue')!.version).toBe(2);
     expect(plan.versions.map((v) => [v.id, v.current])).toEqual([['revenue@1', false], ['users@1', true], ['revenue@2', true], ['arppu@1', true]]);
     expect(plan.definitions.get('arppu@1')!.definition).toBe('revenue@2 / users@1 by (currency); x / 0 = null');
+  });
+});
+
+describe('changedDefinitions (what a process compares with what storage recorded)', () => {
+  const publish = (text: string) => [...compile(text).definitions.values()].map((d) => ({ ...d, publishedAt: '2026-11-01' }));
+  const formula = '  - { name: arppu, version: 1, unit: currency per user, formula: revenue / users }\n';
+  const published = publish(HEAD + formula);
+
+  it('nothing changed, or only a description: nothing to report', () => {
+    expect(changedDefinitions(compile(HEAD + formula), published)).toEqual([]);
+    expect(changedDefinitions(compile(HEAD.replace('unit: users,', 'unit: users, description: People.,') + formula), published)).toEqual([]);
+  });
+
+  it('a changed rule under the same version is reported with the version to give it', () => {
+    const changed = HEAD.replace('where: { eventType: purchase }, by: [currency, plan]', 'by: [currency, plan]') + formula;
+    expect(changedDefinitions(compile(changed), published)).toEqual([
+      {
+        id: 'revenue@1',
+        message:
+          'metric revenue v1 changed since it was published on 2026-11-01: give it version 2 (published: sum(amount) of events where eventType = purchase by (currency, plan); now: sum(amount) of events by (currency, plan))',
+      },
+    ]);
+  });
+
+  it("a new version of an operand does not change a published formula (its operands stay pinned)", () => {
+    const text = `${HEAD}  - { name: revenue, version: 2, unit: currency, sum: amount, by: [currency, plan] }\n${formula}`;
+    expect(compile(text).definitions.get('arppu@1')!.definition).toMatch(/^revenue@2/); // unpublished: pinned to the current version
+    expect(changedDefinitions(compile(text), published)).toEqual([]);
+    expect(published.find((d) => d.id === 'arppu@1')!.pins).toEqual({ revenue: 1, users: 1 });
   });
 });
 
