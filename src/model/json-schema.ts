@@ -2,7 +2,7 @@
  * The JSON Schema (draft-07) of the events a model accepts, generated from the same plan as
  * the zod validators: one branch per event type (`eventType` constant, its fields, nothing
  * else). What JSON Schema cannot say exactly is in the descriptions (a decimal's bounds on
- * its string form, at most 6 fractional digits on a JSON number).
+ * its string form other than > 0 and ≥ 0, at most 6 fractional digits on a JSON number).
  */
 import { DECIMAL_PATTERN } from '../contracts/decimal.ts';
 import { TENANT_ID_PATTERN } from '../contracts/event.ts';
@@ -24,6 +24,17 @@ function boundsText(f: FieldSpec): string {
   return `Exact decimal${parts.length ? ` ${parts.join(', ')}` : ''}, at most 6 fractional digits, as a string or a JSON number`;
 }
 
+/**
+ * A decimal string's pattern. The common bounds "> 0" and "≥ 0" are expressed with
+ * lookaheads (no minus sign; not zero); other bounds only in the description.
+ */
+function stringPattern(f: FieldSpec): string {
+  const digits = DECIMAL_PATTERN.source.slice(1); // without the leading ^
+  if (f.exclusiveMin === '0' && (f.min === undefined || f.min === '0')) return `^(?!-)(?!0(\\.0+)?$)${digits}`;
+  if (f.min === '0' && f.exclusiveMin === undefined) return `^(?!-(?!0(\\.0+)?$))${digits}`;
+  return DECIMAL_PATTERN.source;
+}
+
 function fieldJsonSchema(f: FieldSpec): Schema {
   const described = (s: Schema, text?: string): Schema => (text || f.description ? { ...s, description: [f.description, text].filter(Boolean).join('. ') } : s);
   switch (f.type) {
@@ -31,7 +42,7 @@ function fieldJsonSchema(f: FieldSpec): Schema {
       const number: Schema = { type: 'number' };
       if (f.exclusiveMin !== undefined) number.exclusiveMinimum = Number(f.exclusiveMin);
       if (f.min !== undefined) number.minimum = Number(f.min);
-      return described({ oneOf: [{ type: 'string', pattern: DECIMAL_PATTERN.source }, number] }, boundsText(f));
+      return described({ oneOf: [{ type: 'string', pattern: stringPattern(f) }, number] }, boundsText(f));
     }
     case 'currency':
       // Draft-07 ignores keywords beside $ref: the description goes on a wrapper.

@@ -143,6 +143,14 @@ describe('events JSON Schema', () => {
     expect((s.oneOf[0]!.properties.amount as { oneOf: { exclusiveMinimum?: number }[] }).oneOf[1]).toEqual({ type: 'number', exclusiveMinimum: 0 });
   });
 
+  it("a decimal string's pattern agrees with the validator on > 0", () => {
+    const s = eventsJsonSchema(plan) as { oneOf: { properties: { amount: { oneOf: { pattern?: string }[] } } }[] };
+    const pattern = new RegExp(s.oneOf[0]!.properties.amount.oneOf[0]!.pattern!);
+    for (const amount of ['1', '0.000001', '12.5', '100.000000', '0', '0.0', '-0', '-5.00', '-0.1', '1.1234567', '01', '.5', 'ten', '']) {
+      expect(pattern.test(amount), amount).toBe(plan.validate({ ...base, amount }).ok);
+    }
+  });
+
   it("lists only a type's own fields on its branch (saas.yaml)", () => {
     const s = eventsJsonSchema(saas) as { oneOf: { title: string; properties: Record<string, unknown> }[] };
     const props = Object.fromEntries(s.oneOf.map((b) => [b.title, Object.keys(b.properties).filter((k) => !['eventId', 'eventType', 'userId', 'tenantId', 'traceId', 'timestamp'].includes(k))]));
