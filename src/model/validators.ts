@@ -24,7 +24,6 @@ const builtInsAfter = {
     .refine((t) => !/^0+$/.test(t), 'traceId must not be all zeros'),
   timestamp: z.number().int().min(0).max(253_402_300_799_999, 'timestamp must be epoch milliseconds'),
 };
-const BUILT_INS = new Set(['eventId', 'eventType', 'userId', 'tenantId', 'traceId', 'timestamp']);
 
 /** Exact decimal given as a string or a JSON number, kept as its canonical string, within the field's bounds. */
 function decimalSchema(f: FieldSpec): z.ZodType<string> {
@@ -146,5 +145,3 @@ export function buildValidators(eventTypes: ReadonlyMap<string, EventTypeSpec>, 
   };
   return { byType: new Map([...byType].map(([name, s]) => [name, s.schema])), validate };
 }
-
-export const isBuiltIn = (name: string): boolean => BUILT_INS.has(name);
