@@ -140,6 +140,8 @@ export function compileFormulas(inputs: readonly FormulaInput[], known: Known, f
           `${base.id} is money, but operand ${without.join(', ')} has no currency in by: its operands share no way to be queried in one currency`,
         ),
       );
+    } else if (money && !by.includes('currency') && errors.length === before) {
+      errors.push(src.error([...path, 'by'], `${base.id} is money: keep currency in by, so it is only ever queried in one currency`));
     }
     if (errors.length > before) return null;
     const v: FormulaVersion = { ...base, kind: 'formula', expr: f.ast, pinned: f.pinned, where, by, money, onZeroDivision: entry.onZeroDivision ?? 'null', current: false };
