@@ -13,7 +13,7 @@ import tseslint from 'typescript-eslint';
 
 /** Layers under src/ and the other layers each one must not import (DESIGN.md). */
 const ALL_LAYERS = [
-  'contracts', 'config', 'auth', 'observability', 'storage', 'realtime',
+  'contracts', 'config', 'auth', 'observability', 'model', 'storage', 'realtime',
   'resolvers', 'ingest', 'schema', 'aggregate', 'app', 'cli',
 ];
 const except = (...allowed) => ALL_LAYERS.filter((l) => !allowed.includes(l));
@@ -23,6 +23,8 @@ const FORBIDDEN_LAYERS = {
   auth: except('auth', 'contracts'),
   // Logger and metrics registry: a leaf like config, used by every layer above.
   observability: except('observability', 'contracts', 'config'),
+  // The metric model: read by every layer above, reads only contracts and config.
+  model: except('model', 'contracts', 'config'),
   storage: ['realtime', 'resolvers', 'schema', 'ingest', 'aggregate', 'app', 'cli'],
   realtime: ['resolvers', 'schema', 'ingest', 'aggregate', 'app', 'cli'],
   resolvers: ['schema', 'ingest', 'aggregate', 'app', 'cli'],

@@ -15,6 +15,7 @@ import { applyRetention } from '../storage/retention.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { migrate } from '../storage/migrations.ts';
 import { handleSignals } from './lifecycle.ts';
+import { modelCommands } from './model.ts';
 import { runReplay } from './replay.ts';
 import { runSimulate } from './simulate.ts';
 import { createTrafficGenerator } from './traffic.ts';
@@ -35,6 +36,8 @@ Commands:
                                        (idempotent; embedded: stop \`tilecast start\` first)
   token --tenant T [--scope read|ingest|admin] [--ttl 1h]
                                        mint a signed token with the configured secret
+  model check [FILE]                   validate a metric model (default TILECAST_MODEL): errors with line, path, reason
+  schema events [--model FILE]         JSON Schema (draft-07) of the model's events
 `;
 
 async function start(argv: string[]) {
@@ -131,7 +134,7 @@ async function token(argv: string[]) {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token, replay: runReplay };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { start, api, worker, simulate: runSimulate, migrate: runMigrate, token, replay: runReplay, ...modelCommands };
 const run = command ? commands[command] : undefined;
 if (!run) {
   console.error(USAGE);

@@ -84,13 +84,19 @@ const aggregateSection = z.object({
   CURRENCY_BUDGET: z.coerce.number().int().positive().default(20),
 });
 
+const modelSection = z.object({
+  // The metric model file every process reads (docs/metrics.md).
+  TILECAST_MODEL: z.string().trim().min(1).default('models/default.yaml'),
+});
+
 const envSchema = serverSection
   .extend(storageSection.shape)
   .extend(authSection.shape)
   .extend(kafkaSection.shape)
   .extend(realtimeSection.shape)
   .extend(aggregateSection.shape)
-  .extend(observabilitySection.shape);
+  .extend(observabilitySection.shape)
+  .extend(modelSection.shape);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -130,6 +136,8 @@ export interface Config {
   observability: { otlpEndpoint?: string; serviceName: string };
   /** Days to keep; 0 = forever. */
   retention: { eventsDays: number; windowsDays: number };
+  /** Path of the metric model file (TILECAST_MODEL). */
+  model: { path: string };
 }
 
 /** Parses `env` (normally `process.env`) into a typed Config or throws ConfigError listing every problem. */
@@ -200,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     observability: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     retention: { eventsDays: e.RETENTION_EVENTS_DAYS, windowsDays: e.RETENTION_WINDOWS_DAYS },
+    model: { path: e.TILECAST_MODEL },
   };
 }
 

@@ -43,6 +43,7 @@ describe('layer boundaries (eslint.config.js)', () => {
     ['src/resolvers/x.ts', "import type { WebSocket } from 'ws';\nexport type S = WebSocket;\n", 'no-restricted-imports'],
     ['src/app/x.ts', "import { useServer } from 'graphql-ws/use/ws';\nexport { useServer };\n", 'no-restricted-imports'],
     ['src/app/x.ts', 'export const port = process.env.PORT;\n', 'no-restricted-properties'],
+    ['src/model/x.ts', "import { a } from '../ingest/validate.ts';\nexport { a };\n", 'no-restricted-imports'],
   ])('rejects %s: %s', async (filePath, code, rule) => {
     const messages = await lint(filePath, code);
     expect(messages.map((m) => m.rule)).toEqual([rule]);
