@@ -63,8 +63,3 @@ export async function runSchema(argv: string[], out: Print = console.log, err: P
   return 0;
 }
 
-/** The commands as main.ts runs them: the exit code becomes the process's. */
-export const modelCommands: Record<string, (argv: string[]) => Promise<void>> = {
-  model: async (argv) => void (process.exitCode = await runModel(argv)),
-  schema: async (argv) => void (process.exitCode = await runSchema(argv)),
-};
