@@ -11,10 +11,10 @@ import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-/** Layers under src/ and the other layers each one must not import (DESIGN.md). */
+/** Layers under src/ (every folder of src/ is one) and the other layers each one must not import (DESIGN.md). */
 const ALL_LAYERS = [
-  'contracts', 'config', 'auth', 'observability', 'storage', 'realtime',
-  'resolvers', 'ingest', 'schema', 'aggregate', 'app', 'cli',
+  'contracts', 'config', 'auth', 'observability', 'model', 'storage', 'realtime',
+  'resolvers', 'ingest', 'producer', 'schema', 'aggregate', 'app', 'cli',
 ];
 const except = (...allowed) => ALL_LAYERS.filter((l) => !allowed.includes(l));
 const FORBIDDEN_LAYERS = {
@@ -23,12 +23,16 @@ const FORBIDDEN_LAYERS = {
   auth: except('auth', 'contracts'),
   // Logger and metrics registry: a leaf like config, used by every layer above.
   observability: except('observability', 'contracts', 'config'),
-  storage: ['realtime', 'resolvers', 'schema', 'ingest', 'aggregate', 'app', 'cli'],
-  realtime: ['resolvers', 'schema', 'ingest', 'aggregate', 'app', 'cli'],
-  resolvers: ['schema', 'ingest', 'aggregate', 'app', 'cli'],
-  ingest: ['schema', 'resolvers', 'aggregate', 'app', 'cli'],
-  schema: ['ingest', 'aggregate', 'app', 'cli'],
-  aggregate: ['schema', 'resolvers', 'app', 'cli'],
+  // The metric model: read by every layer above, built only on contracts and config.
+  model: except('model', 'contracts', 'config'),
+  storage: ['realtime', 'resolvers', 'schema', 'ingest', 'producer', 'aggregate', 'app', 'cli'],
+  realtime: ['resolvers', 'schema', 'ingest', 'producer', 'aggregate', 'app', 'cli'],
+  resolvers: ['schema', 'ingest', 'producer', 'aggregate', 'app', 'cli'],
+  ingest: ['schema', 'resolvers', 'producer', 'aggregate', 'app', 'cli'],
+  // The typed emitter other services embed: events over ingest's Kafka wrapper, nothing of the server.
+  producer: ['storage', 'realtime', 'resolvers', 'schema', 'aggregate', 'app', 'cli'],
+  schema: ['ingest', 'producer', 'aggregate', 'app', 'cli'],
+  aggregate: ['schema', 'resolvers', 'producer', 'app', 'cli'],
   app: ['cli'],
   cli: [],
 };

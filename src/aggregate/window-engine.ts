@@ -130,6 +130,24 @@ function apply(w: WindowState, e: WindowEvent): boolean {
   return true;
 }
 
+/** The update that writes `w` as it is now (`final`: the watermark has passed it). */
+function nextUpdate(w: WindowState, final: boolean): CollectedUpdate {
+  const kind: UpdateKind = w.finalWritten ? 'correction' : final ? 'final' : 'partial';
+  return {
+    tenantId: w.tenantId,
+    currency: w.currency,
+    windowStart: w.windowStart,
+    windowEnd: w.windowStart + WINDOW_MS,
+    revision: w.revision + 1,
+    final: final || w.finalWritten,
+    kind,
+    ...valuesOf(w),
+    lastEventAt: w.lastEventAt,
+    traceSample: [...w.traces],
+    version: w.version,
+  };
+}
+
 export function createWindowEngine(options: WindowEngineOptions) {
   const retainFinalMs = options.retainFinalMs ?? 5 * 60_000;
   const windows = new Map<string, WindowState>();
@@ -212,20 +230,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
         const final = isFinal(w);
         const changed = w.version !== w.ackedVersion;
         if (!changed && !(final && !w.finalWritten)) continue;
-        const kind: UpdateKind = w.finalWritten ? 'correction' : final ? 'final' : 'partial';
-        out.push({
-          tenantId: w.tenantId,
-          currency: w.currency,
-          windowStart: w.windowStart,
-          windowEnd: w.windowStart + WINDOW_MS,
-          revision: w.revision + 1,
-          final: final || w.finalWritten,
-          kind,
-          ...valuesOf(w),
-          lastEventAt: w.lastEventAt,
-          traceSample: [...w.traces],
-          version: w.version,
-        });
+        out.push(nextUpdate(w, final));
       }
       return out.sort((a, b) => a.windowStart - b.windowStart || a.tenantId.localeCompare(b.tenantId) || a.currency.localeCompare(b.currency));
     },

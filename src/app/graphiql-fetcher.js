@@ -18,14 +18,67 @@
     return '';
   }
 
-  function operationOf(params, documentAST) {
-    var definitions = (documentAST && documentAST.definitions) || [];
-    for (var i = 0; i < definitions.length; i++) {
-      var d = definitions[i];
-      if (d.kind !== 'OperationDefinition') continue;
-      if (!params.operationName || (d.name && d.name.value === params.operationName)) return d.operation;
+  // The operations of a document as [{ type, name }], read from its text with a small
+  // scanner (comments, strings and anything nested in brackets skipped). GraphiQL's own
+  // `documentAST` and `operationName` come from a handler it debounces by 100 ms after
+  // each edit: a document pasted and run at once (or on a busy machine) arrives with the
+  // previous document's facts, and a subscription would have gone over HTTP as a query
+  // named after an operation it does not contain. The text sent is the only truth.
+  function operationsOf(text) {
+    var ops = [];
+    var depth = 0;
+    var header = null; // the definition whose selection set has not opened yet
+    var i = 0;
+    var n = text.length;
+    while (i < n) {
+      var c = text[i];
+      if (c === '#') {
+        while (i < n && text[i] !== '\n' && text[i] !== '\r') i++;
+      } else if (text.startsWith('"""', i)) {
+        i += 3;
+        while (i < n && !text.startsWith('"""', i)) i += text.startsWith('\\"""', i) ? 4 : 1;
+        i += 3;
+      } else if (c === '"') {
+        i++;
+        while (i < n && text[i] !== '"' && text[i] !== '\n') i += text[i] === '\\' ? 2 : 1;
+        i++;
+      } else if (c === '{' || c === '(' || c === '[') {
+        if (c === '{' && depth === 0) {
+          if (header) header = null;
+          else ops.push({ type: 'query', name: null }); // the shorthand `{ … }`
+        }
+        depth++;
+        i++;
+      } else if (c === '}' || c === ')' || c === ']') {
+        depth = Math.max(0, depth - 1);
+        i++;
+      } else if (/[_A-Za-z]/.test(c)) {
+        var start = i;
+        while (i < n && /[_0-9A-Za-z]/.test(text[i])) i++;
+        var word = text.slice(start, i);
+        if (depth > 0) continue;
+        if (header && header.name === undefined) header.name = word;
+        else if (!header && (word === 'query' || word === 'mutation' || word === 'subscription')) {
+          header = { type: word, name: undefined };
+          ops.push(header);
+        } else if (!header && word === 'fragment') header = { type: 'fragment', name: null };
+      } else {
+        // Anything else ends a definition's name position: `query ($a: …)`, `query @dir`.
+        if (header && header.name === undefined && !/[\s,]/.test(c)) header.name = null;
+        i++;
+      }
     }
-    return 'query';
+    for (var k = 0; k < ops.length; k++) if (ops[k].name === undefined) ops[k].name = null;
+    return ops;
+  }
+
+  /** The operation to run and the name to send: GraphiQL's name when the text has it, else the text's only operation. */
+  function operationOf(params) {
+    var ops = operationsOf(String(params.query || ''));
+    for (var k = 0; k < ops.length; k++) if (params.operationName && ops[k].name === params.operationName) return { type: ops[k].type, name: ops[k].name };
+    if (ops.length === 1) return { type: ops[0].type, name: ops[0].name || undefined };
+    // Several operations and no name among them: the server says which name is missing.
+    return { type: 'query', name: params.operationName || undefined };
   }
 
   function wsClient(authorization) {
@@ -52,7 +105,7 @@
   }
 
   function subscribe(params, authorization) {
-    var it = wsClient(authorization).iterate({ query: params.query, variables: params.variables || undefined, operationName: params.operationName || undefined });
+    var it = wsClient(authorization).iterate({ query: params.query, variables: params.variables || undefined, operationName: params.operationName });
     var wrapped = {
       next: function () {
         return it.next().catch(function (err) {
@@ -88,7 +141,9 @@
 
   window.tilecastGraphiQLFetcher = function (params, opts) {
     var headers = (opts && opts.headers) || {};
-    if (operationOf(params, opts && opts.documentAST) === 'subscription') return subscribe(params, authorizationOf(headers));
-    return overHttp(params, headers);
+    var op = operationOf(params);
+    var sent = { query: params.query, variables: params.variables, operationName: op.name };
+    if (op.type === 'subscription') return subscribe(sent, authorizationOf(headers));
+    return overHttp(sent, headers);
   };
 })();

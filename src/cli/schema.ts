@@ -18,9 +18,9 @@ import { loadConfig } from '../config/index.ts';
 import { RegistryRequestError, createRegistryClient, type SchemaType } from '../ingest/registry/client.ts';
 import { eventsJsonSchemaText } from '../ingest/registry/events-schema.ts';
 
-const USAGE = 'usage: tilecast schema push|check|print [--file schema.json] [--type JSON|AVRO] [--subject S]';
+const USAGE = 'usage: tilecast schema push|check|print [--file schema.json] [--type JSON|AVRO] [--subject S] (or: tilecast schema events [--model FILE])';
 
-export async function runSchema(argv: string[]): Promise<void> {
+export async function runRegistrySchema(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -92,6 +92,11 @@ const aggregateSection = z.object({
   CURRENCY_BUDGET: z.coerce.number().int().positive().default(20),
 });
 
+const modelSection = z.object({
+  // The metric model file every process reads (docs/metrics.md).
+  TILECAST_MODEL: z.string().trim().min(1).default('models/default.yaml'),
+});
+
 const envSchema = serverSection
   .extend(storageSection.shape)
   .extend(authSection.shape)
@@ -99,7 +104,8 @@ const envSchema = serverSection
   .extend(schemaRegistrySection.shape)
   .extend(realtimeSection.shape)
   .extend(aggregateSection.shape)
-  .extend(observabilitySection.shape);
+  .extend(observabilitySection.shape)
+  .extend(modelSection.shape);
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -141,6 +147,8 @@ export interface Config {
   observability: { otlpEndpoint?: string; serviceName: string };
   /** Days to keep; 0 = forever. */
   retention: { eventsDays: number; windowsDays: number };
+  /** Path of the metric model file (TILECAST_MODEL). */
+  model: { path: string };
 }
 
 /** Parses `env` (normally `process.env`) into a typed Config or throws ConfigError listing every problem. */
@@ -215,6 +223,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     observability: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     retention: { eventsDays: e.RETENTION_EVENTS_DAYS, windowsDays: e.RETENTION_WINDOWS_DAYS },
+    model: { path: e.TILECAST_MODEL },
   };
 }
 

@@ -7,6 +7,8 @@
  * identified by name and version: `revenue@1`.
  */
 
+import type { ZodType } from 'zod';
+
 /** Built into every event type, never declared in a model file. */
 export const COMMON_FIELDS = ['eventId', 'eventType', 'userId', 'tenantId', 'traceId', 'timestamp'] as const;
 export type CommonField = (typeof COMMON_FIELDS)[number];
@@ -110,7 +112,14 @@ export interface FormulaVersion extends VersionBase {
   kind: 'formula';
   /** As written, operands possibly unpinned (`version: null`). */
   expr: FormulaAst;
-  /** Dimensions every operand has: the only ones a formula can be filtered or broken down by. */
+  /** Every operand pinned to a version (unpinned ones to the current version in the file). */
+  pinned: FormulaAst;
+  /** Its own filter (read time), only on dimensions every operand has in `by`. */
+  where: readonly Condition[];
+  /**
+   * The entry's `by`, or when it has none the dimensions every operand has: the only ones a
+   * formula can be filtered or broken down by.
+   */
   by: readonly string[];
   /** Some operand is money: queries need one currency. */
   money: boolean;
@@ -126,6 +135,8 @@ export interface RecordedDefinition {
   definition: string;
   /** sha256 of the canonical JSON of the definition (description, hidden and effectiveFrom excluded). */
   checksum: string;
+  /** A formula's operand versions as pinned when it was published (name → version); absent for stored metrics. */
+  pins?: Readonly<Record<string, number>>;
 }
 
 export interface ValidEvent {
@@ -185,6 +196,10 @@ export interface ModelPlan {
   names: readonly string[];
   /** Validates one decoded JSON value as an event of this model (strict: unknown fields are issues). */
   validate(value: unknown): Validation;
+  /** The strict zod schema of each event type (what `validate` picks by `eventType`; its output has the declared fields at the top level). */
+  eventSchemas: ReadonlyMap<string, ZodType<Record<string, unknown>>>;
+  /** The canonical definition and checksum of every version, by id (`name@version`), in file order. */
+  definitions: ReadonlyMap<string, RecordedDefinition>;
   /** sha256 of the file's text. */
   checksum: string;
 }

@@ -32,11 +32,6 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** True when `timeZone` is an IANA zone this runtime knows. */
-export function isValidTimeZone(timeZone: string): boolean {
-  return canonicalTimeZone(timeZone) !== null;
-}
-
 /**
  * The zone's canonical IANA spelling ("utc" → "UTC", "europe/berlin" → "Europe/Berlin"),
  * or null when unknown. Intl matches names case-insensitively, ClickHouse does not.
@@ -162,4 +157,4 @@ export function shiftLocal(t: number, by: { years?: number; months?: number; day
 /** Wall-clock reading of `t` in `timeZone` as ms-since-epoch-if-it-were-UTC (for calendar arithmetic). */
 export const wallOf = (t: number, timeZone: string): number => t + offsetAt(t, timeZone);
 
-export { DAY as DAY_MS, HOUR as HOUR_MS, MINUTE as MINUTE_MS };
+export { DAY as DAY_MS };

@@ -115,6 +115,3 @@ export function listMetrics(o: { history: boolean; name?: SeriesMetric | null })
     (a, b) => CATALOG_NAMES.indexOf(a.name) - CATALOG_NAMES.indexOf(b.name) || a.version - b.version,
   );
 }
-
-/** The version in force for `name` (the one not superseded). */
-export const currentDefinition = (name: SeriesMetric): MetricDefinition => CATALOG.find((d) => d.name === name && d.supersededOn === null)!;

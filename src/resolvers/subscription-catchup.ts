@@ -11,10 +11,11 @@
 import { GraphQLError } from 'graphql';
 import type { Metric } from '../contracts/metrics.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
 import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
 import type { FreshnessTracker } from './freshness.ts';
 import type { HubMetrics } from './hub-metrics.ts';
-import { createReplayLoader, type ReplayBatch } from './replay.ts';
+import { createReplayLoader, type ReplayBatch } from './subscription-catchup-reads.ts';
 import type { Member, WindowValues } from './subscription-member.ts';
 import { toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
 
@@ -81,3 +82,35 @@ export function createCatchUps(deps: { reader: WindowChangesReader; freshness: F
 }
 
 export type CatchUps = ReturnType<typeof createCatchUps>;
+
+/**
+ * Catches the affected subscriptions up after every gap in the bus's delivery; returns
+ * how to stop. `affected(tenantId)`: the window members of that tenant (null: of every tenant).
+ *
+ * Recovery after a Redis restart does not depend on the publishers' `dropped` markers
+ * (published once, possibly before this replica resubscribed): `restored` re-reads
+ * everything written since this replica's freshness when it lost its feed, and a
+ * publisher writes before it publishes (its progress tick before its windows), so every
+ * update it could not publish meanwhile is in that read. Markers cover the other case:
+ * a publisher's publish failed while this replica stayed connected, so it receives them.
+ */
+export function catchUpOnGaps(o: {
+  bus: UpdateBus;
+  freshness: FreshnessTracker;
+  catchUps: CatchUps;
+  affected: (tenantId: string | null) => { tenantId: string; members: Member[] }[];
+}): Unsubscribe {
+  let lostSince: number | null = null;
+  return o.bus.subscribeGaps((gap: BusGap) => {
+    if (gap.kind === 'lost') {
+      // Nothing arrives until `restored`; everything from here on must be re-read.
+      lostSince ??= o.freshness.dataAsOf();
+      return;
+    }
+    const since = gap.kind === 'dropped' ? gap.since : (lostSince ?? o.freshness.dataAsOf());
+    if (gap.kind === 'restored') lostSince = null;
+    for (const { tenantId, members } of o.affected(gap.kind === 'dropped' ? gap.tenantId : null)) {
+      if (members.length > 0) void o.catchUps.run(tenantId, members, since, gap.kind);
+    }
+  });
+}

@@ -3,9 +3,9 @@
  *
  * Once per bus message, not per subscriber: one bus subscription per tenant, the
  * message validated once (by the bus), the freshness computed once, each
- * `MetricUpdate` built once, and — for websocket subscribers in `shared` mode —
- * executed and serialised once per group of identical selections (by the
- * connection's transport: src/app/ws/frames.ts).
+ * `MetricUpdate` built once (subscription-tenant.ts), and — for websocket subscribers
+ * in `shared` mode — executed and serialised once per group of identical selections
+ * (by the connection's transport: src/app/ws/frames.ts).
  * Per subscriber there is only the filter (currency, metrics) and a socket write.
  *
  * Resume: a subscription with `since` first gets every window changed since then,
@@ -20,22 +20,21 @@
  * subscriber that cannot keep up loses its connection (shared mode: the transport's
  * unsent-bytes limit; per-subscriber mode, or held during a catch-up: `MAX_QUEUE` values).
  */
-import { performance } from 'node:perf_hooks';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import type { Registry } from 'prom-client';
 import { METRICS, type Metric } from '../contracts/metrics.ts';
-import type { WindowUpdate } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
+import type { UpdateBus } from '../realtime/bus.ts';
 import type { WindowChangesReader } from '../storage/window-changes.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import { createHubMetrics } from './hub-metrics.ts';
-import { createCatchUps, type CatchUpHooks } from './subscription-catchup.ts';
+import { catchUpOnGaps, createCatchUps, type CatchUpHooks } from './subscription-catchup.ts';
 import { createFreshnessPushes } from './subscription-freshness.ts';
 import { createSinks } from './subscription-sinks.ts';
-import { MAX_QUEUE, createMember, type Member, type Topic, type Value, type WindowValues } from './subscription-member.ts';
-import { createStream, toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+import { MAX_QUEUE, createMember, type Member, type Topic, type Value } from './subscription-member.ts';
+import { createTenantWindows, type TenantWindows, type TenantWindowsDeps } from './subscription-tenant.ts';
+import { createStream, type MetricUpdate } from './windows-stream.ts';
 
 export { RESUME_OVERLAP_MS } from './subscription-catchup.ts';
 
@@ -45,35 +44,11 @@ export interface HubLimits {
   fanout: 'shared' | 'per-subscriber';
 }
 
-/** Live revisions remembered per tenant to drop stale bus messages early (oldest forgotten first). */
-const REVISIONS_PER_TENANT = 4_096;
-/**
- * A subscriber that joined before the bus subscription took effect catches up from its
- * tenant's dataAsOf when it joined (every flush not yet published started after it), but
- * from no earlier than this before then (a source that stopped reporting holds dataAsOf back).
- */
-const SUBSCRIBE_LOOKBACK_MS = 60_000;
-
 interface TenantState {
   id: string;
-  /** Window subscribers by currency filter ('*' = every currency). */
-  byCurrency: Map<string, Set<Member>>;
   /** Subscriptions of either topic (the tenant cap counts both). */
   size: number;
-  /**
-   * Newest revision per window received live from the bus. Only a filter for stale bus
-   * messages (every current member was already offered something newer); what a member
-   * skips is decided by what was sent to it.
-   */
-  revisions: Map<string, number>;
-  /** This process's bus subscription to the tenant's window updates, while it has window subscribers. */
-  offWindows: Unsubscribe | null;
-  /** Whether that subscription is in effect (the bus said so); until then joining members wait in `pending`. */
-  busActive: boolean;
-  /** Counts bus subscriptions, so a late `onActive` of an earlier one is ignored. */
-  busGeneration: number;
-  /** Members that joined before the bus subscription took effect, with where their catch-up starts. */
-  pending: { m: Member; since: number; reason: 'resume' | 'subscribed' }[];
+  windows: TenantWindows;
 }
 
 interface OpenOptions {
@@ -104,7 +79,6 @@ export function createSubscriptionHub(deps: {
   hooks?: CatchUpHooks;
 }) {
   const { bus, freshness, logger, limits } = deps;
-  const clock = deps.clock ?? Date.now;
   const metrics = createHubMetrics(deps.registry);
   const catchUps = createCatchUps({ reader: deps.changes, freshness, logger, metrics, hooks: deps.hooks });
   const tenants = new Map<string, TenantState>();
@@ -112,130 +86,27 @@ export function createSubscriptionHub(deps: {
   const sinks = createSinks({ mode, metrics, logger });
   const pushes = createFreshnessPushes({ freshness, heartbeatIntervalMs: limits.heartbeatIntervalMs, onDelivered: (n) => metrics.deliveries.inc({ topic: 'freshness', mode }, n) });
 
-  // ---- live window updates ---------------------------------------------------------
+  const tenantDeps: TenantWindowsDeps = { bus, freshness, catchUps, metrics, mode, clock: deps.clock ?? Date.now };
 
-  function onWindow(t: TenantState, u: WindowUpdate): void {
-    const key = windowKey(u);
-    const prev = t.revisions.get(key);
-    if (prev !== undefined && u.revision <= prev) return void metrics.staleDropped.inc();
-    t.revisions.delete(key); // re-insert: Map order = least recently updated first
-    t.revisions.set(key, u.revision);
-    if (t.revisions.size > REVISIONS_PER_TENANT) t.revisions.delete(t.revisions.keys().next().value!);
-
-    const started = performance.now();
-    const fresh = freshness.of(t.id);
-    const built: Partial<Record<Metric, MetricUpdate>> = {};
-    // Members asking for the same metrics share one WindowValues (and every member the same MetricUpdates).
-    const bundles = new Map<readonly Metric[], WindowValues>();
-    let count = 0;
-    for (const set of [t.byCurrency.get('*'), t.byCurrency.get(u.currency)]) {
-      if (!set) continue;
-      for (const m of set) {
-        let w = bundles.get(m.metrics);
-        if (!w) bundles.set(m.metrics, (w = { key, revision: u.revision, values: m.metrics.map((metric) => (built[metric] ??= toMetricUpdate(u, metric, fresh, false))) }));
-        m.offer(w);
-        count += w.values.length;
-      }
-    }
-    metrics.deliveries.inc({ topic: 'windows', mode }, count);
-    metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
-  }
-
-  // ---- gaps: catch up from storage -------------------------------------------------
-
-  const windowMembers = (t: TenantState): Member[] => [...t.byCurrency.values()].flatMap((s) => [...s]);
-
-  // Recovery after a Redis restart does not depend on the publishers' `dropped` markers
-  // (published once, possibly before this replica resubscribed): `restored` re-reads
-  // everything written since this replica's freshness when it lost its feed, and a
-  // publisher writes before it publishes (its progress tick before its windows), so every
-  // update it could not publish meanwhile is in that read. Markers cover the other case:
-  // a publisher's publish failed while this replica stayed connected, so it receives them.
-  let lostSince: number | null = null;
-  const offGaps = bus.subscribeGaps((gap: BusGap) => {
-    if (gap.kind === 'lost') {
-      // Nothing arrives until `restored`; everything from here on must be re-read.
-      lostSince ??= freshness.dataAsOf();
-      return;
-    }
-    const since = gap.kind === 'dropped' ? gap.since : (lostSince ?? freshness.dataAsOf());
-    if (gap.kind === 'restored') lostSince = null;
-    const affected = gap.kind === 'dropped' ? [tenants.get(gap.tenantId)] : [...tenants.values()];
-    for (const t of affected) {
-      const members = t ? windowMembers(t) : [];
-      if (t && members.length > 0) void catchUps.run(t.id, members, since, gap.kind);
-    }
+  const offGaps = catchUpOnGaps({
+    bus,
+    freshness,
+    catchUps,
+    // A `dropped` gap concerns one tenant, `restored` every tenant this process serves.
+    affected: (tenantId) =>
+      (tenantId === null ? [...tenants.values()] : [tenants.get(tenantId)]).flatMap((t) => (t ? [{ tenantId: t.id, members: t.windows.members() }] : [])),
   });
-
-  // ---- freshness pushes ------------------------------------------------------------
 
   const offProgress = bus.subscribeProgress((p) => {
     freshness.observeProgress(p); // idempotent; the tracker may not have seen this tick yet
     pushes.progressed();
   });
 
-  // ---- membership ------------------------------------------------------------------
-
-  function join(t: TenantState, m: Member): void {
-    t.size += 1;
-    if (m.topic === 'freshness') return pushes.add(m);
-    const filter = m.currency ?? '*';
-    let set = t.byCurrency.get(filter);
-    if (!set) t.byCurrency.set(filter, (set = new Set()));
-    set.add(m);
-    if (!t.offWindows) {
-      t.busActive = false;
-      const generation = ++t.busGeneration;
-      // onActive may run before subscribeWindows returns (in-process bus: at once).
-      t.offWindows = bus.subscribeWindows(
-        t.id,
-        (u) => onWindow(t, u),
-        () => {
-          if (t.busGeneration === generation) activate(t);
-        },
-      );
-    }
-  }
-
-  /**
-   * The tenant's bus subscription is in effect: everything published from now on arrives.
-   * What was published between a pending member's joining and now is only in storage, so
-   * each catches up from where it joined (or from its `since`), as a resume does.
-   */
-  function activate(t: TenantState): void {
-    t.busActive = true;
-    const pending = t.pending;
-    t.pending = [];
-    for (const p of pending) if (!p.m.stream.ended) void catchUps.run(t.id, [p.m], p.since, p.reason);
-  }
-
-  /** Starts a windows member's catch-up now (`since`), or once the tenant's bus subscription is in effect. */
-  function startWindows(t: TenantState, m: Member, since: number | null): void {
-    if (t.busActive) {
-      if (since !== null) void catchUps.run(t.id, [m], since, 'resume');
-      return;
-    }
-    const joinedAt = Math.max(freshness.dataAsOf(), clock() - SUBSCRIBE_LOOKBACK_MS);
-    t.pending.push(since !== null ? { m, since, reason: 'resume' } : { m, since: joinedAt, reason: 'subscribed' });
-  }
-
   function leave(t: TenantState, m: Member): void {
     t.size -= 1;
     m.release();
     if (m.topic === 'freshness') pushes.remove(m);
-    else {
-      const filter = m.currency ?? '*';
-      const set = t.byCurrency.get(filter);
-      set?.delete(m);
-      if (set?.size === 0) t.byCurrency.delete(filter);
-      if (t.byCurrency.size === 0) {
-        t.offWindows?.();
-        t.offWindows = null;
-        t.busActive = false;
-        t.busGeneration += 1;
-        t.pending = [];
-      }
-    }
+    else t.windows.remove(m);
     if (t.size === 0 && tenants.get(t.id) === t) tenants.delete(t.id);
   }
 
@@ -249,7 +120,7 @@ export function createSubscriptionHub(deps: {
       });
     }
     if (!t) {
-      t = { id: o.tenantId, byCurrency: new Map(), size: 0, revisions: new Map(), offWindows: null, busActive: false, busGeneration: 0, pending: [] };
+      t = { id: o.tenantId, size: 0, windows: createTenantWindows(o.tenantId, tenantDeps) };
       tenants.set(o.tenantId, t);
     }
     const stream = createStream<Value>({
@@ -269,10 +140,12 @@ export function createSubscriptionHub(deps: {
       ...sinks.sinkFor(o, stream, () => sinks.dropSlow(m)),
       onSlow: () => sinks.dropSlow(m),
     });
-    join(t, m);
+    t.size += 1;
+    if (o.topic === 'freshness') pushes.add(m);
+    else t.windows.add(m);
     o.onOpen?.();
     if (o.topic === 'freshness') m.deliver(freshness.of(o.tenantId));
-    if (o.topic === 'windows') startWindows(t, m, o.since);
+    else t.windows.start(m, o.since);
     return m.stream.iterator;
   }
 
