@@ -18,6 +18,10 @@
  * previous one lies before it). Everything else is an exact merge, in a second select
  * per scan with only the grouping sets and currencies that asked for distinct users —
  * merging was most of a read's cost, and the same merge is never done twice in one read.
+ *
+ * The statement is composed in series-query.ts from one function per kind of select
+ * (series-selects.ts), every value a bound parameter; this module runs it as one
+ * ClickHouse call and turns its columns into per-branch results.
  */
 import { canonicalDecimal, MicroSum } from '../contracts/decimal.ts';
 import type { Granularity } from '../contracts/metrics.ts';
