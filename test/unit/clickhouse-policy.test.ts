@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { ClickHouseCallError, isIdempotentDdl, safeToRetry } from '../../src/storage/clickhouse-policy.ts';
@@ -200,5 +201,14 @@ describe('retry policy', () => {
     ['INSERT INTO t SELECT 1', false],
   ])('isIdempotentDdl(%j) → %s', (sql, expected) => {
     expect(isIdempotentDdl(sql)).toBe(expected);
+  });
+});
+
+describe('CLICKHOUSE_TIMEOUT_MS', () => {
+  it('defaults to 60 s, takes a positive integer, refuses anything else', () => {
+    expect(loadConfig({}).storage.clickhouse.timeoutMs).toBe(60_000);
+    expect(loadConfig({ CLICKHOUSE_TIMEOUT_MS: '5000', CLICKHOUSE_URL: 'http://127.0.0.1:8123' }).storage.clickhouse.timeoutMs).toBe(5_000);
+    expect(() => loadConfig({ CLICKHOUSE_TIMEOUT_MS: '0' })).toThrow(ConfigError);
+    expect(() => loadConfig({ CLICKHOUSE_TIMEOUT_MS: 'soon' })).toThrow(ConfigError);
   });
 });
