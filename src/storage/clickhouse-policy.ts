@@ -22,8 +22,10 @@
  *
  * Timeouts: each attempt is aborted after `timeoutMs` (its AbortSignal goes to the
  * client: a server request is cancelled; chdb rejects at once, the engine may finish
- * the statement in the background). A timed-out attempt counts as transient. The
- * caller's `signal` aborts the current attempt and every later one at once.
+ * the statement in the background). A timed-out attempt counts as transient, and is
+ * retried on a server only: chdb runs parameterized statements one after another, so a
+ * retry would just queue behind the statement still running. The caller's `signal`
+ * aborts the current attempt and every later one at once.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -120,6 +122,8 @@ export interface CallSpec {
   queryId: string;
   kind: CallKind;
   retry: boolean;
+  /** A timed-out attempt may be retried (false on chdb, which cannot cancel the first one). */
+  retryTimeouts: boolean;
   policy: CallPolicy;
   /** Overrides policy.timeoutMs for this call. */
   timeoutMs?: number;
@@ -184,7 +188,7 @@ export async function runCall<T>(spec: CallSpec, run: (queryId: string, signal: 
       if (err instanceof CallerAbort) throw new ClickHouseCallError(spec.queryId, false, err, attempt, 'aborted');
       const transient = isTransient(err);
       const reason = err instanceof AttemptTimeout ? 'timeout' : 'failed';
-      if (!transient || attempt >= attempts) throw new ClickHouseCallError(spec.queryId, transient, err, attempt, reason);
+      if (!transient || attempt >= attempts || (reason === 'timeout' && !spec.retryTimeouts)) throw new ClickHouseCallError(spec.queryId, transient, err, attempt, reason);
       const delayMs = spec.policy.backoffMs[Math.min(attempt - 1, spec.policy.backoffMs.length - 1)] ?? 0;
       spec.onRetry?.({ attempt, delayMs, err });
       try {

@@ -116,6 +116,7 @@ export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind
             queryId,
             kind,
             retry,
+            retryTimeouts: deps.kind === 'server',
             policy,
             timeoutMs: o.timeoutMs,
             signal: o.signal,

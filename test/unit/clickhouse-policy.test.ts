@@ -42,8 +42,8 @@ const badSql = () => new Error('Code: 62. DB::Exception: Syntax error');
 const hang = (s: Sent) =>
   new Promise((_, reject) => s.abort_signal?.addEventListener('abort', () => reject(new Error('The user aborted a request.')), { once: true }));
 
-const wrap = (connection: ClickHouseConnection, policy = {}) =>
-  wrapConnection(connection, { kind: 'server', logger: createLogger('silent'), metrics: createMetrics(), policy: { backoffMs: [1], ...policy } });
+const wrap = (connection: ClickHouseConnection, policy = {}, kind: 'server' | 'embedded' = 'server') =>
+  wrapConnection(connection, { kind, logger: createLogger('silent'), metrics: createMetrics(), policy: { backoffMs: [1], ...policy } });
 const row = z.object({ n: z.number() });
 
 async function failure(p: Promise<unknown>): Promise<ClickHouseCallError> {
@@ -92,6 +92,13 @@ describe('ClickHouse call wrapper', () => {
     const db = wrap(connection, { timeoutMs: 60_000, attempts: 3 });
     await expect(db.query({ queryId: 'test.read', sql: 'SELECT 7 AS n', row, timeoutMs: 30 })).resolves.toEqual([{ n: 7 }]);
     expect(sent).toHaveLength(3);
+  });
+
+  it('does not retry a timed-out attempt on chdb (it cannot cancel it; a retry would queue behind it)', async () => {
+    const { connection, sent } = fakeConnection(async (n, s) => (n < 3 ? hang(s) : rows([{ n: 7 }])));
+    const err = await failure(wrap(connection, { timeoutMs: 30, attempts: 3 }, 'embedded').query({ queryId: 'test.read', sql: 'SELECT 7 AS n', row }));
+    expect(err.reason).toBe('timeout');
+    expect(sent).toHaveLength(1);
   });
 
   it("stops at once on the caller's abort: the request is aborted and nothing is retried", async () => {
