@@ -113,7 +113,7 @@ describe('trace ids on windows', () => {
     expect(calls).toContain('event_log.existing_keys');
     const append = spanNamed('event_log.append')[0]!;
     expect(append.attributes['db.system.name']).toBe('clickhouse');
-    expect(String(append.attributes['db.query.id'])).toMatch(/^event_log\.append:[0-9a-f-]{36}$/);
+    expect(String(append.attributes['db.query.id'])).toMatch(/^tilecast-insert-event_log\.append-[0-9a-f-]{36}$/);
 
     // The flush wrote the windows inside its span.
     const flush = spanNamed('aggregate.flush', (s) => (s.attributes['tilecast.window_updates'] as number) >= sizes.length);
