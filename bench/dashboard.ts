@@ -50,7 +50,7 @@ const DAY = 24 * HOUR;
 const TENANT = 'bench';
 
 // ---------------------------------------------------------------- data
-const KEPT_DIR = process.env.BENCH_DATA_DIR;
+const KEPT_DIR = process.env.BENCH_DATA_DIR || undefined;
 const KEPT_META = KEPT_DIR ? join(KEPT_DIR, 'bench-data.json') : null;
 /** A kept data directory generated for the same event count, if any: its END hour. */
 const kept = KEPT_META && existsSync(KEPT_META) ? (JSON.parse(readFileSync(KEPT_META, 'utf8')) as { end: number; events: number }) : null;

@@ -4,7 +4,8 @@
  * between the sides; p50/p95 are over all of a side's samples, the spread over its rounds.
  *
  * BENCH_EVENTS (default 1,000,000) and BENCH_ROUND_RUNS (dashboards per path and round,
- * default 8) tune it; `--rounds` (default 5) sets the rounds.
+ * default 8) tune it; `--rounds` (default 5) sets the rounds. BENCH_DATA_DIR is not used
+ * here: each side loads fresh data into a temporary directory of its own.
  */
 import { join } from 'node:path';
 import { percentile, spread, interleave } from '../harness/stats.ts';
@@ -28,7 +29,7 @@ export const dashboard: BenchEntry = {
     try {
       for (const s of ctx.sides) {
         ctx.log(`dashboard: loading ${s.name} (${s.commit})…`);
-        const side = startSide<{ loadRate: number; target: string }>({ script: join(ctx.root, 'bench/dashboard.ts'), target: s.dir, label: `dashboard ${s.name}`, cwd: ctx.root, env: ctx.env });
+        const side = startSide<{ loadRate: number; target: string }>({ script: join(ctx.root, 'bench/dashboard.ts'), target: s.dir, label: `dashboard ${s.name}`, cwd: ctx.root, env: { ...ctx.env, BENCH_DATA_DIR: '' } });
         sides.push(side);
         assertTarget(s, (await side.ready).target);
       }
