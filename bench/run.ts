@@ -85,6 +85,7 @@ const pct = (x: number | undefined) => (x === undefined ? '' : `±${(100 * x).to
 function verdict(r: MetricRow): string {
   if (r.better === 'info') return '';
   if (r.better === 'exact') return r.baseline === r.expect && r.current === r.expect ? `ok (= ${r.expect})` : `FAIL (must be ${r.expect})`;
+  if ((r.rounds ?? 0) < 3) return 'n/a (< 3 rounds)';
   const ratio = r.current / r.baseline;
   const tol = (r.spread?.baseline ?? 0) + (r.spread?.current ?? 0);
   const good = r.better === 'lower' ? ratio < 1 - tol : ratio > 1 + tol;
@@ -119,7 +120,7 @@ const out = [
   ...table.slice(1).map(line),
   '',
   'noise = half the range of the per-round figures, relative to the figure; a verdict other than',
-  '"same" needs cur/base beyond both sides\' noise added up.',
+  '"same" needs cur/base beyond both sides\' noise added up, and at least 3 rounds.',
   ...notes.map((n) => `- ${n}`),
   '',
   'checks:',

@@ -43,13 +43,13 @@ export const dashboard: BenchEntry = {
         const pooled = (rs: Round[]) => rs.flatMap((r) => r[path].times);
         const fig = { baseline: percentile(pooled(per.baseline), p), current: percentile(pooled(per.current), p) };
         const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r[path].times, p)), fig[side]);
-        return { metric: `dashboard ${NAMES[path]} p${p}`, unit: 'ms', better: 'lower', ...fig, spread: { baseline: sp('baseline'), current: sp('current') }, decimals: 1 };
+        return { metric: `dashboard ${NAMES[path]} p${p}`, unit: 'ms', better: 'lower', ...fig, spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 };
       };
       for (const path of ['hourly', 'minute', 'naive'] as const) rows.push(latency(path, 50), latency(path, 95));
       for (const p of [50, 95] as const) {
         const fig = (side: 'baseline' | 'current') => percentile(per[side].flatMap((r) => r.naive.times), p) / percentile(per[side].flatMap((r) => r.hourly.times), p);
         const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r.naive.times, p) / percentile(r.hourly.times, p)), fig(side));
-        rows.push({ metric: `dashboard speed-up over naive, p${p}`, unit: '×', better: 'higher', baseline: fig('baseline'), current: fig('current'), spread: { baseline: sp('baseline'), current: sp('current') }, decimals: 1 });
+        rows.push({ metric: `dashboard speed-up over naive, p${p}`, unit: '×', better: 'higher', baseline: fig('baseline'), current: fig('current'), spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 });
       }
       const mean = (side: 'baseline' | 'current', path: (typeof PATHS)[number], k: 'reads' | 'dbMs') => per[side].reduce((a, r) => a + r[path][k], 0) / per[side].length;
       for (const path of ['hourly', 'minute'] as const) rows.push({ metric: `ClickHouse reads per request, ${path === 'hourly' ? 'hourly' : 'off-hour'}`, unit: 'reads', better: 'exact', expect: 1, baseline: mean('baseline', path, 'reads'), current: mean('current', path, 'reads'), decimals: 2 });

@@ -55,7 +55,7 @@ export const kafka: BenchEntry = {
       const row = (metric: string, unit: string, better: MetricRow['better'], pick: (r: Result) => number, decimals: number): MetricRow => {
         const vals = (side: 'baseline' | 'current') => per[side].map(pick);
         const fig = { baseline: median(vals('baseline')), current: median(vals('current')) };
-        return { metric: `kafka ${label}: ${metric}`, unit, better, ...fig, spread: { baseline: spread(vals('baseline'), fig.baseline), current: spread(vals('current'), fig.current) }, decimals };
+        return { metric: `kafka ${label}: ${metric}`, unit, better, ...fig, spread: { baseline: spread(vals('baseline'), fig.baseline), current: spread(vals('current'), fig.current) }, rounds, decimals };
       };
       rows.push(
         row('worker throughput', 'events/s', 'higher', (r) => r.results[f]!.rate, 0),

@@ -25,6 +25,10 @@ const send = (m: FromChild) => new Promise<void>((resolve, reject) => process.se
  */
 export async function serveSide(ready: unknown, handlers: Record<string, (args: unknown) => Promise<unknown>>): Promise<void> {
   await send({ type: 'ready', data: ready });
+  let finished = false;
+  process.once('disconnect', () => {
+    if (!finished) process.exit(1); // the harness went away: do not keep the data loaded
+  });
   await new Promise<void>((resolve) => {
     process.on('message', (m: Command) => {
       const handler = handlers[m.cmd];
@@ -32,9 +36,13 @@ export async function serveSide(ready: unknown, handlers: Record<string, (args: 
         try {
           if (!handler) throw new Error(`unknown command ${m.cmd}`);
           await send({ type: 'reply', id: m.id, data: await handler(m.args) });
-          if (m.cmd === 'finish') resolve();
+          if (m.cmd === 'finish') {
+            finished = true;
+            resolve();
+          }
         } catch (err) {
           await send({ type: 'error', id: m.id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+          finished = true;
           resolve();
           process.exitCode = 1;
         }

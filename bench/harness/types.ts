@@ -30,6 +30,8 @@ export interface MetricRow {
   current: number;
   /** Run-to-run noise per side: half the range of the per-round values, relative to the figure. */
   spread?: { baseline: number; current: number };
+  /** Rounds behind `spread`: with fewer than 3 the noise is not known well enough for a verdict. */
+  rounds?: number;
   expect?: number;
   /** Figures printed with this many decimals (default: by magnitude). */
   decimals?: number;
