@@ -81,7 +81,7 @@ function* eventBatches() {
         traceId: (k + 1).toString(16).padStart(32, '0'),
         timestamp: Math.floor(PREV_FROM + k * step),
       };
-      batch.push({ raw: JSON.stringify(e), value: e as unknown });
+      batch.push({ raw: JSON.stringify(e), item: { value: e as unknown } });
     }
     yield batch;
   }

@@ -30,7 +30,8 @@ import { z } from 'zod';
 import { createWindowEngine } from '../src/aggregate/window-engine.ts';
 import { createWorkerApp } from '../src/app/worker.ts';
 import { loadConfig } from '../src/config/index.ts';
-import { decodeMessage } from '../src/ingest/kafka/decode.ts';
+import { decodeRecord } from '../src/ingest/kafka/decode.ts';
+import { isRejected, validate, withKey } from '../src/ingest/pipeline/steps.ts';
 import { batchRecords, encodeEvent } from '../src/ingest/kafka/producer.ts';
 import type { EventV1 } from '../src/contracts/event.ts';
 import { createLogger } from '../src/observability/logger.ts';
@@ -97,9 +98,11 @@ function ceiling(recs: readonly Rec[]): number {
     const t0 = performance.now();
     let n = 0;
     for (let i = 0; i < messages.length; i++) {
-      for (const d of decodeMessage(messages[i]!)) {
-        if (!d.ok) continue;
-        engines[i % PARTITIONS]!.add(d.event, now);
+      for (const d of decodeRecord(messages[i]!)) {
+        if (isRejected(d)) continue;
+        const v = validate(d.value);
+        if (isRejected(v)) continue;
+        engines[i % PARTITIONS]!.add(withKey(v), now);
         n += 1;
       }
     }

@@ -49,6 +49,8 @@ export interface KafkaWorkerDeps {
   allowedLatenessMs: number;
   flushIntervalMs: number;
   currencyBudget: number;
+  /** RETENTION_EVENTS_DAYS (0 = keep forever). */
+  retentionDays: number;
   /** Partitions of `topic` if the worker has to create it. Default 4. */
   topicPartitions?: number;
   /** Default 30 s; also bounds how long one storage step may take (a third of it, at most 10 s). */
@@ -122,6 +124,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
           flushIntervalMs: deps.flushIntervalMs,
         }),
       currencyBudget: deps.currencyBudget,
+      retentionDays: deps.retentionDays,
       metrics,
       clock,
       stepTimeoutMs,
