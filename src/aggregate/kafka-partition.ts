@@ -95,6 +95,26 @@ interface RecordRef {
 
 const TENANT_RULE = { path: 'key', message: () => 'the record key must be the event tenantId (one tenant = one partition)' };
 
+/** Dead letters of a batch: to the DLQ topic (original bytes, reason in headers) and the `dead_letters` table. */
+function deadLetterWriter(deps: PartitionPipelineDeps & { timeout: number }) {
+  const { topic, partition, metrics } = deps;
+  return async (rejects: readonly RejectedItem<RecordRef>[]): Promise<void> => {
+    const at = deps.clock();
+    const bytes = rejects.map((r) => r.ref.raw ?? itemBytes(r.ref.m, r.ref.line));
+    const line = (r: RejectedItem<RecordRef>, i: number) => (r.ref.line === undefined ? undefined : { number: r.ref.line, raw: bytes[i]! });
+    await step('dead_letter', deps.timeout, () =>
+      Promise.all([
+        deps.sendToDlq(rejects.map((r, i) => deadLetterRecord(r.ref.m, { topic, partition, reason: r.reason, issues: r.issues, at, line: line(r, i) }))),
+        deps.deadLetters.append(
+          rejects.map((r, i) => ({ tenantId: r.tenantId, source: 'kafka' as const, reason: r.reason, issues: r.issues, raw: bytes[i]!.subarray(0, RAW_LIMIT_BYTES).toString('utf8') })),
+        ),
+      ]),
+    );
+    metrics.kafkaProduced.inc({ topic_kind: 'dead_letters' }, rejects.length);
+    for (const r of rejects) metrics.kafkaRecords.inc({ outcome: 'dead_lettered', reason: r.reason });
+  };
+}
+
 export function createPartitionPipeline(deps: PartitionPipelineDeps) {
   const { topic, partition, eventLog, metrics } = deps;
   const source = kafkaSource(topic, partition);
@@ -118,25 +138,6 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
   let resumedAt = 0;
   /** The batch being processed: its offsets and group heartbeat (batches never overlap). */
   let batch = { first: 0, last: 0, heartbeat: async () => {} };
-
-  async function deadLetter(rejects: readonly RejectedItem<RecordRef>[]): Promise<void> {
-    const at = deps.clock();
-    const bytes = rejects.map((r) => r.ref.raw ?? itemBytes(r.ref.m, r.ref.line));
-    await step('dead_letter', timeout, () =>
-      Promise.all([
-        deps.sendToDlq(
-          rejects.map((r, i) =>
-            deadLetterRecord(r.ref.m, { topic, partition, reason: r.reason, issues: r.issues, at, line: r.ref.line === undefined ? undefined : { number: r.ref.line, raw: bytes[i]! } }),
-          ),
-        ),
-        deps.deadLetters.append(
-          rejects.map((r, i) => ({ tenantId: r.tenantId, source: 'kafka' as const, reason: r.reason, issues: r.issues, raw: bytes[i]!.subarray(0, RAW_LIMIT_BYTES).toString('utf8') })),
-        ),
-      ]),
-    );
-    metrics.kafkaProduced.inc({ topic_kind: 'dead_letters' }, rejects.length);
-    for (const r of rejects) metrics.kafkaRecords.inc({ outcome: 'dead_lettered', reason: r.reason });
-  }
 
   /** This partition's sink: the event log (seq = offset + 1), then the aggregator. */
   async function accept(events: readonly AcceptedEvent[], refs: readonly RecordRef[]): Promise<void> {
@@ -163,7 +164,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
       exclude: () => ({ source, afterSeq: resumedAt, writer }),
     }),
     currencies: (tenants) => step('currencies', timeout, () => eventLog.currenciesOfTenants(tenants)),
-    deadLetter,
+    deadLetter: deadLetterWriter({ ...deps, timeout }),
     sink: { accept },
   });
 
