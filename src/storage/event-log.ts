@@ -204,17 +204,6 @@ export function createEventLog(db: ClickHouse) {
       for (const r of rows) out.get(r.tenant_id)?.push(r.currency);
       return out;
     },
-
-    /** Distinct currencies a tenant has logged (cardinality budget). */
-    async currenciesOf(tenantId: string): Promise<string[]> {
-      const rows = await db.query({
-        queryId: 'event_log.currencies_of',
-        sql: 'SELECT DISTINCT currency FROM events WHERE tenant_id = {tenant:String}',
-        params: { tenant: tenantId },
-        row: z.object({ currency: z.string() }),
-      });
-      return rows.map((r) => r.currency);
-    },
   };
 }
 

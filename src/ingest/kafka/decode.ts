@@ -41,6 +41,7 @@ export const isBatchRecord = (m: ConsumedMessage): boolean => {
 export function decodeRecord(m: ConsumedMessage, maxEventBytes = MAX_EVENT_BYTES): RecordItem[] {
   const { value } = m;
   if (value === null || value.length === 0) return [reject('invalid_json', 'record has no value')];
+  // One branch per format. (A registry-framed value starts with byte 0: no JSON text does.)
   if (isBatchRecord(m)) return decodeNdjson(value, maxEventBytes);
   return decodeJson(value, maxEventBytes);
 }
