@@ -52,8 +52,8 @@ export function createKeyIndex(deps: KeyIndexDeps) {
     return s;
   };
 
-  function add(s: TenantKeys, e: WindowEvent): void {
-    const p: Prior = { timestamp: e.timestamp, fingerprint: fingerprint(e) };
+  function add(s: TenantKeys, e: WindowEvent, fp = fingerprint(e)): void {
+    const p: Prior = { timestamp: e.timestamp, fingerprint: fp };
     const list = s.keys.get(e.key);
     if (list) list.push(p);
     else s.keys.set(e.key, [p]);
@@ -138,12 +138,13 @@ export function createKeyIndex(deps: KeyIndexDeps) {
       });
     },
 
-    /** Events that were just counted (logged, or sent on): later arrivals of their keys are judged against them. */
-    remember(events: readonly WindowEvent[]): void {
+    /** Events that were just counted (logged, or sent on), with their fingerprints when known: later arrivals of their keys are judged against them. */
+    remember(events: readonly WindowEvent[], fingerprints?: readonly string[]): void {
       const touched = new Set<TenantKeys>();
-      for (const e of events) {
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
         const s = stateOf(e.tenantId);
-        add(s, e);
+        add(s, e, fingerprints?.[i]);
         if (e.timestamp > s.newest) s.newest = e.timestamp;
         touched.add(s);
       }

@@ -115,6 +115,7 @@ export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
       const budgets = new Map<string, Set<string>>();
       const fresh: AcceptedEvent[] = [];
       const refs: R[] = [];
+      const fps: string[] = [];
       let duplicates = 0;
       for (let i = 0; i < events.length; i++) {
         const e = events[i]!;
@@ -138,13 +139,14 @@ export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
         else inBatch.set(id, [{ timestamp: e.timestamp, fingerprint: fp }]);
         fresh.push(e);
         refs.push(items[at]!.ref);
+        fps.push(fp);
       }
 
       rejected.sort((a, b) => a.at - b.at);
       const out = rejected.map(({ at: _at, ...r }) => r);
       if (out.length > 0) await deps.deadLetter(out);
       await deps.sink.accept(fresh, refs);
-      deps.keys.remember(fresh);
+      deps.keys.remember(fresh, fps);
       for (const [tenantId, set] of budgets) currencies.set(tenantId, set);
       return { accepted: fresh.length, duplicates, rejected: out };
     },
