@@ -37,7 +37,8 @@ interface TenantKeys {
   /** Arrivals older than this were dropped. */
   keptFrom: number;
   newest: number;
-  keys: Map<string, Prior[]>;
+  /** Per key, its counted arrivals as pairs: [timestamp, fingerprint, timestamp, fingerprint, …] (compact: no object per event). */
+  keys: Map<string, number[]>;
 }
 
 const pairId = (tenantId: string, key: string) => `${tenantId}\u0000${key}`;
@@ -53,10 +54,9 @@ export function createKeyIndex(deps: KeyIndexDeps) {
   };
 
   function add(s: TenantKeys, e: WindowEvent, fp = fingerprint(e)): void {
-    const p: Prior = { timestamp: e.timestamp, fingerprint: fp };
     const list = s.keys.get(e.key);
-    if (list) list.push(p);
-    else s.keys.set(e.key, [p]);
+    if (list) list.push(e.timestamp, fp);
+    else s.keys.set(e.key, [e.timestamp, fp]);
     if (e.timestamp < s.keptFrom) s.keptFrom = e.timestamp;
   }
 
@@ -66,7 +66,8 @@ export function createKeyIndex(deps: KeyIndexDeps) {
     if (newest - s.keptFrom <= 3 * H) return;
     const floor = newest - 2 * H;
     for (const [key, list] of s.keys) {
-      const kept = list.filter((p) => p.timestamp >= floor);
+      const kept: number[] = [];
+      for (let i = 0; i < list.length; i += 2) if (list[i]! >= floor) kept.push(list[i]!, list[i + 1]!);
       if (kept.length === 0) s.keys.delete(key);
       else if (kept.length !== list.length) s.keys.set(key, kept);
     }
@@ -131,15 +132,17 @@ export function createKeyIndex(deps: KeyIndexDeps) {
         }
       }
       return events.map((e) => {
-        const remembered = tenants.get(e.tenantId)?.keys.get(e.key);
-        if (logged.size === 0) return remembered;
-        const fromLog = logged.get(pairId(e.tenantId, e.key));
-        return fromLog && remembered ? [...remembered, ...fromLog] : (fromLog ?? remembered);
+        const packed = tenants.get(e.tenantId)?.keys.get(e.key);
+        const fromLog = logged.size === 0 ? undefined : logged.get(pairId(e.tenantId, e.key));
+        if (!packed) return fromLog;
+        const remembered: Prior[] = fromLog ? [...fromLog] : [];
+        for (let i = 0; i < packed.length; i += 2) remembered.push({ timestamp: packed[i]!, fingerprint: packed[i + 1]! });
+        return remembered;
       });
     },
 
     /** Events that were just counted (logged, or sent on), with their fingerprints when known: later arrivals of their keys are judged against them. */
-    remember(events: readonly WindowEvent[], fingerprints?: readonly string[]): void {
+    remember(events: readonly WindowEvent[], fingerprints?: readonly number[]): void {
       const touched = new Set<TenantKeys>();
       for (let i = 0; i < events.length; i++) {
         const e = events[i]!;
@@ -154,7 +157,7 @@ export function createKeyIndex(deps: KeyIndexDeps) {
     /** Arrivals held in memory (for tests and metrics). */
     size(): number {
       let n = 0;
-      for (const s of tenants.values()) for (const list of s.keys.values()) n += list.length;
+      for (const s of tenants.values()) for (const list of s.keys.values()) n += list.length / 2;
       return n;
     },
   };

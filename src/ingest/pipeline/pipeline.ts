@@ -115,7 +115,7 @@ export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
       const budgets = new Map<string, Set<string>>();
       const fresh: AcceptedEvent[] = [];
       const refs: R[] = [];
-      const fps: string[] = [];
+      const fps: number[] = [];
       let duplicates = 0;
       for (let i = 0; i < events.length; i++) {
         const e = events[i]!;
