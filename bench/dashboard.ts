@@ -95,9 +95,10 @@ function* generate(): Generator<BenchEvent> {
 }
 
 function* eventBatches() {
-  let batch: { raw: string; value: unknown }[] = [];
+  // `value` for checkouts before the one ingest pipeline, `item` for later ones: one workload for both.
+  let batch: { raw: string; value: unknown; item: { value: unknown } }[] = [];
   for (const e of generate()) {
-    batch.push({ raw: JSON.stringify(e), value: e });
+    batch.push({ raw: JSON.stringify(e), value: e, item: { value: e } });
     if (batch.length === BATCH) {
       yield batch;
       batch = [];

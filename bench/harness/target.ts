@@ -19,6 +19,11 @@ type WorkerModule = typeof import('../../src/app/worker.ts');
 type ConfigModule = typeof import('../../src/config/index.ts');
 type EngineModule = typeof import('../../src/aggregate/window-engine.ts');
 type DecodeModule = typeof import('../../src/ingest/kafka/decode.ts');
+type StepsModule = typeof import('../../src/ingest/pipeline/steps.ts');
+type AcceptedEvent = import('../../src/contracts/event.ts').AcceptedEvent;
+type ConsumedMessage = Parameters<DecodeModule['decodeRecord']>[0];
+/** The ceiling's decode: a record's events, validated and keyed, or why not (the baseline's decodeMessage shape). */
+export type DecodeMessage = (m: ConsumedMessage) => ({ ok: true; event: AcceptedEvent } | { ok: false })[];
 type ProducerModule = typeof import('../../src/ingest/kafka/producer.ts');
 type LoggerModule = typeof import('../../src/observability/logger.ts');
 
@@ -57,12 +62,28 @@ export async function loadDashboardTarget(root: string) {
 }
 export type DashboardTarget = Awaited<ReturnType<typeof loadDashboardTarget>>;
 
+/**
+ * Decode + validate + key of one record. Checkouts before the one ingest pipeline export it
+ * as decodeMessage; later ones split it into decodeRecord and the pipeline's validate/withKey.
+ */
+async function decodeMessageOf(root: string, decode: DecodeModule): Promise<DecodeMessage> {
+  const legacy = (decode as unknown as { decodeMessage?: DecodeMessage }).decodeMessage;
+  if (legacy) return legacy;
+  const steps = await pick<StepsModule>(root, ['src/ingest/pipeline/steps.ts'], 'validate');
+  return (m) =>
+    decode.decodeRecord(m).map((d) => {
+      if (steps.isRejected(d)) return { ok: false as const };
+      const v = steps.validate(d.value);
+      return steps.isRejected(v) ? { ok: false as const } : { ok: true as const, event: steps.withKey(v) };
+    });
+}
+
 export async function loadKafkaTarget(root: string) {
   const [worker, config, engine, decode, producer, logger] = await Promise.all([
     pick<WorkerModule>(root, ['src/app/worker.ts'], 'createWorkerApp'),
     pick<ConfigModule>(root, ['src/config/index.ts'], 'loadConfig'),
     pick<EngineModule>(root, ['src/aggregate/window-engine.ts'], 'createWindowEngine'),
-    pick<DecodeModule>(root, ['src/ingest/kafka/decode.ts'], 'decodeMessage'),
+    pick<DecodeModule>(root, ['src/ingest/kafka/decode.ts'], 'decodeRecord'),
     pick<ProducerModule>(root, ['src/ingest/kafka/producer.ts'], 'batchRecords'),
     pick<LoggerModule>(root, ['src/observability/logger.ts'], 'createLogger'),
   ]);
@@ -71,7 +92,7 @@ export async function loadKafkaTarget(root: string) {
     createWorkerApp: worker.createWorkerApp,
     loadConfig: config.loadConfig,
     createWindowEngine: engine.createWindowEngine,
-    decodeMessage: decode.decodeMessage,
+    decodeMessage: await decodeMessageOf(root, decode),
     batchRecords: producer.batchRecords,
     encodeEvent: producer.encodeEvent,
     createLogger: logger.createLogger,
