@@ -21,6 +21,13 @@
  *
  *   node --import tsx bench/dashboard.ts            # BENCH_EVENTS=1000000 BENCH_RUNS=40
  *
+ * Every run ends with the dashboard's totals (purchases, signups, upgrades, churns and
+ * USD revenue, both periods) checked against the events it generated; a mismatch fails it.
+ *
+ * Under `npm run bench` (bench/run.ts) this file is one side of a comparison: it drives
+ * the src/ of `--target DIR`, loads its data, answers 'round' commands with the samples of
+ * one block of runs per path, and 'finish' with the closing checks.
+ *
  * BENCH_DATA_DIR=/some/dir (opt-in) keeps the loaded chdb data there, with the END hour
  * and event count it was generated for (bench-data.json): a rerun with the same
  * BENCH_EVENTS skips the load and measures the same data, for iterating on the read path.
@@ -31,8 +38,9 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { createApp } from '../src/app/app.ts';
-import { loadConfig } from '../src/config/index.ts';
+import { percentile } from './harness/stats.ts';
+import { serveSide, underHarness } from './harness/side.ts';
+import { loadDashboardTarget, targetRoot, type DashboardTarget } from './harness/target.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
@@ -42,7 +50,7 @@ const DAY = 24 * HOUR;
 const TENANT = 'bench';
 
 // ---------------------------------------------------------------- data
-const KEPT_DIR = process.env.BENCH_DATA_DIR;
+const KEPT_DIR = process.env.BENCH_DATA_DIR || undefined;
 const KEPT_META = KEPT_DIR ? join(KEPT_DIR, 'bench-data.json') : null;
 /** A kept data directory generated for the same event count, if any: its END hour. */
 const kept = KEPT_META && existsSync(KEPT_META) ? (JSON.parse(readFileSync(KEPT_META, 'utf8')) as { end: number; events: number }) : null;
@@ -61,30 +69,63 @@ function prng(seed: number) {
   };
 }
 
-function* eventBatches() {
+type BenchEvent = { eventType: string; userId: string; tenantId: string; currency: string; amount?: string; traceId: string; timestamp: number };
+
+/** The EVENTS events, in event-time order, from a fixed seed: the same every run. */
+function* generate(): Generator<BenchEvent> {
   const rnd = prng(42);
   const step = (END - PREV_FROM) / EVENTS;
-  for (let i = 0; i < EVENTS; i += BATCH) {
-    const batch = [];
-    for (let k = i; k < Math.min(EVENTS, i + BATCH); k++) {
-      const x = rnd();
-      const eventType = x < 0.5 ? 'purchase' : x < 0.75 ? 'signup' : x < 0.9 ? 'upgrade' : 'churn';
-      const c = rnd();
-      const currency = c < 0.7 ? 'USD' : c < 0.95 ? 'EUR' : 'JPY';
-      const cents = 100 + Math.floor(rnd() * 20_000);
-      const e = {
-        eventType,
-        userId: `u${Math.floor(rnd() * 50_000)}`,
-        tenantId: TENANT,
-        currency,
-        ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(cents) : `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}` } : {}),
-        traceId: (k + 1).toString(16).padStart(32, '0'),
-        timestamp: Math.floor(PREV_FROM + k * step),
-      };
-      batch.push({ raw: JSON.stringify(e), value: e as unknown });
-    }
-    yield batch;
+  for (let k = 0; k < EVENTS; k++) {
+    const x = rnd();
+    const eventType = x < 0.5 ? 'purchase' : x < 0.75 ? 'signup' : x < 0.9 ? 'upgrade' : 'churn';
+    const c = rnd();
+    const currency = c < 0.7 ? 'USD' : c < 0.95 ? 'EUR' : 'JPY';
+    const cents = 100 + Math.floor(rnd() * 20_000);
+    const e = {
+      eventType,
+      userId: `u${Math.floor(rnd() * 50_000)}`,
+      tenantId: TENANT,
+      currency,
+      ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(cents) : `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}` } : {}),
+      traceId: (k + 1).toString(16).padStart(32, '0'),
+      timestamp: Math.floor(PREV_FROM + k * step),
+    };
+    yield e;
   }
+}
+
+function* eventBatches() {
+  // `value` for checkouts before the one ingest pipeline, `item` for later ones: one workload for both.
+  let batch: { raw: string; value: unknown; item: { value: unknown } }[] = [];
+  for (const e of generate()) {
+    batch.push({ raw: JSON.stringify(e), value: e, item: { value: e } });
+    if (batch.length === BATCH) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+/** An exact decimal as an integer number of micro-units (6 fractional digits). */
+const micros = (d: string): bigint => {
+  const m = /^(-?)(\d+)(?:\.(\d{1,6}))?$/.exec(d);
+  if (!m) throw new Error(`not a decimal: ${d}`);
+  const v = BigInt(m[2]!) * 1_000_000n + BigInt((m[3] ?? '').padEnd(6, '0'));
+  return m[1] ? -v : v;
+};
+
+/** What the dashboard's totals must be, counted from the generated events themselves. */
+function expectedTotals() {
+  const zero = () => ({ purchases: 0n, signups: 0n, upgrades: 0n, churns: 0n, revenueUsd: 0n });
+  const t = { current: zero(), previous: zero() };
+  const key = { purchase: 'purchases', signup: 'signups', upgrade: 'upgrades', churn: 'churns' } as const;
+  for (const e of generate()) {
+    const p = e.timestamp >= FROM ? t.current : t.previous;
+    p[key[e.eventType as keyof typeof key]] += 1n;
+    if (e.amount && e.currency === 'USD') p.revenueUsd += micros(e.amount);
+  }
+  return t;
 }
 
 // ---------------------------------------------------------------- the two ways
@@ -123,41 +164,53 @@ const NAIVE_TILES: { name: string; value: string; currency?: string; byCurrency?
   { name: 'revenueByCurrency', value: "toString(ifNull(sumIf(amount, event_type = 'purchase'), 0))", byCurrency: true },
 ];
 
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 const fmt = (ms: number) => ms.toFixed(1).padStart(8);
 
-async function main() {
+/** The measured paths: label and the request(s) of one dashboard. */
+type PathName = 'hourly' | 'naive' | 'minute' | 'hourly9' | 'minute9';
+
+/**
+ * Loads the data into a fresh app of `target` (or reuses BENCH_DATA_DIR), checks both
+ * ways agree, and returns what measures one block of runs of a path and the closing check.
+ */
+async function openDashboard(target: DashboardTarget, log: (line: string) => void) {
   const dataDir = KEPT_DIR ? join(KEPT_DIR, 'chdb') : mkdtempSync(join(tmpdir(), 'tilecast-bench-dashboard-'));
   if (KEPT_DIR && !kept) {
     rmSync(dataDir, { recursive: true, force: true }); // a load that never finished
     mkdirSync(KEPT_DIR, { recursive: true });
   }
-  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', FLUSH_INTERVAL_MS: '3600000', RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', CURRENCY_BUDGET: '5' });
-  const app = await createApp({ config });
-  const { url } = await app.start();
-  const token = await app.tokens.mint({ tenantId: TENANT, scope: 'read', ttlSeconds: 3600 });
-  const reads = async () => (await app.metrics.clickhouseQueries.get()).values.filter((v) => v.labels.kind === 'read').reduce((s, v) => s + v.value, 0);
-  /** Seconds spent inside ClickHouse calls so far (all query ids). */
-  const dbSeconds = async () => (await app.metrics.clickhouseDuration.get()).values.filter((v) => v.metricName?.endsWith('_sum')).reduce((s, v) => s + v.value, 0);
-
+  const config = target.loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', FLUSH_INTERVAL_MS: '3600000', RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000', CURRENCY_BUDGET: '5' });
+  const app = await target.createApp({ config });
+  const stops: (() => unknown)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s();
+    await app.stop();
+    if (!KEPT_DIR) rmSync(dataDir, { recursive: true, force: true });
+  };
   try {
+    const { url } = await app.start();
+    const token = await app.tokens.mint({ tenantId: TENANT, scope: 'read', ttlSeconds: 3600 });
+    const reads = async () => (await app.metrics.clickhouseQueries.get()).values.filter((v) => v.labels.kind === 'read').reduce((s, v) => s + v.value, 0);
+    /** Seconds spent inside ClickHouse calls so far (all query ids). */
+    const dbSeconds = async () => (await app.metrics.clickhouseDuration.get()).values.filter((v) => v.metricName?.endsWith('_sum')).reduce((s, v) => s + v.value, 0);
+
     // ---- load
     let started = performance.now();
-    if (kept) console.log(`reusing ${KEPT_DIR} (${EVENTS.toLocaleString('en')} events generated for END ${iso(END)})`);
+    let loadRate = 0;
+    if (kept) log(`reusing ${KEPT_DIR} (${EVENTS.toLocaleString('en')} events generated for END ${iso(END)})`);
     else {
       let accepted = 0;
       for (const batch of eventBatches()) {
         const r = await app.intake.submit(TENANT, batch);
         accepted += r.accepted;
         await app.aggregator.flush();
-        if ((accepted / BATCH) % 10 === 0) process.stdout.write(`\rloaded ${accepted.toLocaleString('en')} events…`);
+        if ((accepted / BATCH) % 10 === 0) log(`loaded ${accepted.toLocaleString('en')} events…`);
       }
       await app.aggregator.flush();
       const loadS = (performance.now() - started) / 1000;
-      console.log(`\rloaded ${accepted.toLocaleString('en')} events (60 days, 1 tenant, 3 currencies, 50k users) in ${loadS.toFixed(0)} s = ${Math.round(accepted / loadS).toLocaleString('en')} events/s`);
+      loadRate = accepted / loadS;
+      log(`loaded ${accepted.toLocaleString('en')} events (60 days, 1 tenant, 3 currencies, 50k users) in ${loadS.toFixed(0)} s = ${Math.round(loadRate).toLocaleString('en')} events/s`);
+      if (accepted !== EVENTS) throw new Error(`the intake accepted ${accepted} of ${EVENTS} events`);
       if (KEPT_META) writeFileSync(KEPT_META, JSON.stringify({ end: END, events: EVENTS }));
     }
     // Measure at rest: the background merges a 1M-event load leaves running would
@@ -165,7 +218,7 @@ async function main() {
     started = performance.now();
     const merging = async () => (await app.db.query({ queryId: 'bench.merges', sql: 'SELECT count() AS n FROM system.merges', row: z.object({ n: z.coerce.number() }) }))[0]!.n;
     while ((await merging()) > 0 && performance.now() - started < 120_000) await new Promise((r) => setTimeout(r, 500));
-    console.log(`background merges settled after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`background merges settled after ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const [sizes] = await app.db.query({
       queryId: 'bench.sizes',
       sql: `SELECT (SELECT count() FROM events WHERE tenant_id = {t:String}) AS events, (SELECT count() FROM windows FINAL WHERE tenant_id = {t:String}) AS windows,
@@ -187,12 +240,13 @@ async function main() {
         user_parts: z.coerce.number(),
       }),
     });
-    console.log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts), ${sizes!.hours.toLocaleString('en')} rows in windows_hourly (${sizes!.hour_parts} active parts), ${sizes!.user_hours.toLocaleString('en')} rows with ${sizes!.user_hour_keys.toLocaleString('en')} user-hours in users_hourly (${sizes!.user_parts} active parts)`);
+    log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts), ${sizes!.hours.toLocaleString('en')} rows in windows_hourly (${sizes!.hour_parts} active parts), ${sizes!.user_hours.toLocaleString('en')} rows with ${sizes!.user_hour_keys.toLocaleString('en')} user-hours in users_hourly (${sizes!.user_parts} active parts)`);
 
     // ---- graphql
+    type Tile = { total: string; points: unknown[]; comparison?: { total: string } };
     const graphql = async (query = DASHBOARD) => {
       const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
-      const body = (await res.json()) as { data?: Record<string, { total: string; points: unknown[] }>; errors?: unknown };
+      const body = (await res.json()) as { data?: Record<string, Tile>; errors?: unknown };
       if (body.errors || !body.data) throw new Error(`dashboard failed: ${JSON.stringify(body.errors)}`);
       return body.data;
     };
@@ -220,53 +274,114 @@ async function main() {
         .catch((err: unknown) => res.writeHead(500).end(String(err)));
     });
     await new Promise<void>((r) => naiveServer.listen(0, '127.0.0.1', r));
+    stops.push(() => naiveServer.close());
     const naiveUrl = `http://127.0.0.1:${(naiveServer.address() as AddressInfo).port}`;
     const naive = () => Promise.all(NAIVE_TILES.map(async (t) => [t.name, await (await fetch(`${naiveUrl}/tile?tile=${t.name}`)).json()] as const));
 
-    // Sanity: both ways agree on the whole-range purchases.
+    /** The hourly dashboard's totals against the generated events' (both periods): mismatches, if any. */
+    const expected = expectedTotals();
+    const checkTotals = async () => {
+      const d = await graphql(DASHBOARD);
+      const wrong: string[] = [];
+      const names = { purchases: 'purchases', signups: 'signups', upgrades: 'upgrades', churns: 'churns', revenueUsd: 'revenueUsd' } as const;
+      for (const [field, key] of Object.entries(names)) {
+        const got = { current: micros(d[field]!.total), previous: micros(d[field]!.comparison!.total) };
+        for (const period of ['current', 'previous'] as const) {
+          const want = key === 'revenueUsd' ? expected[period][key] : expected[period][key] * 1_000_000n;
+          if (got[period] !== want) wrong.push(`${field} ${period}: ${d[field]![period === 'current' ? 'total' : 'comparison']} ≠ expected ${want} micro-units`);
+        }
+      }
+      return { wrong, summary: `purchases ${d.purchases!.total}/${d.purchases!.comparison!.total}, signups ${d.signups!.total}/${d.signups!.comparison!.total}, upgrades ${d.upgrades!.total}/${d.upgrades!.comparison!.total}, churns ${d.churns!.total}/${d.churns!.comparison!.total}, revenue USD ${d.revenueUsd!.total}/${d.revenueUsd!.comparison!.total} (30 days / previous 30 days)` };
+    };
+
+    // Sanity: both ways agree on the whole-range purchases, and the totals are the events'.
     const g = await graphql(DASHBOARD);
     const n = Object.fromEntries(await naive()) as Record<string, { period: string; hour: number; value: string }[]>;
     const naiveTotal = n.purchases!.find((r) => r.period === 'current' && r.hour === 0)?.value;
-    console.log(`check: purchases over 30 days — graphql ${g.purchases!.total}, naive ${naiveTotal}; points per series ${g.purchases!.points.length}`);
+    log(`check: purchases over 30 days — graphql ${g.purchases!.total}, naive ${naiveTotal}; points per series ${g.purchases!.points.length}`);
     if (g.purchases!.total !== naiveTotal) throw new Error('the two ways disagree');
+    const first = await checkTotals();
+    if (first.wrong.length) throw new Error(`totals differ from the events sent: ${first.wrong.join('; ')}`);
+    log(`check: totals equal the events sent — ${first.summary}`);
+    // The same dashboard one minute off the hour, so it is served from the 1-minute windows.
+    const minuteDashboard = DASHBOARD.replaceAll(range, rangeFrom(FROM + 60_000));
+    const m = await graphql(minuteDashboard);
+    const sameHours = JSON.stringify(m.revenueUsd!.points.slice(1)) === JSON.stringify(g.revenueUsd!.points.slice(1));
+    log(`check: revenue USD from minutes vs rollup, hours 2.. of 30 days equal: ${sameHours}`);
+    if (!sameHours) throw new Error('the minute windows and the hourly rollup disagree');
+    // Where the time goes: the same dashboard without its 3 distinct-user tiles.
+    const noUsers = DASHBOARD.split('\n').filter((l) => !/ACTIVE_USERS|ARPU/.test(l)).join('\n');
+    const noUsersMinutes = noUsers.replaceAll(range, rangeFrom(FROM + 60_000));
 
-    const measure = async (label: string, run: () => Promise<unknown>) => {
-      for (let i = 0; i < 3; i++) await run(); // warm-up
+    const paths: Record<PathName, { label: string; run: () => Promise<unknown> }> = {
+      hourly: { label: 'graphql: 1 request, hourly rollup', run: () => graphql(DASHBOARD) },
+      naive: { label: 'naive: 12 requests, raw events', run: naive },
+      minute: { label: 'graphql: 1 request, minute windows', run: () => graphql(minuteDashboard) },
+      hourly9: { label: 'graphql: 9 tiles, no distinct users', run: () => graphql(noUsers) },
+      minute9: { label: '  the same 9 tiles, minute windows', run: () => graphql(noUsersMinutes) },
+    };
+    const warm = new Set<PathName>();
+    /** One block of `runs` dashboards of a path (3 warm-ups before its first block). */
+    const measure = async (path: PathName, runs: number) => {
+      const p = paths[path];
+      if (!warm.has(path)) for (let i = 0; i < 3; i++) await p.run();
+      warm.add(path);
       const times: number[] = [];
       const before = await reads();
       const dbBefore = await dbSeconds();
-      for (let i = 0; i < RUNS; i++) {
-        started = performance.now();
-        await run();
-        times.push(performance.now() - started);
+      for (let i = 0; i < runs; i++) {
+        const t0 = performance.now();
+        await p.run();
+        times.push(performance.now() - t0);
       }
-      return { label, p50: percentile(times, 50), p95: percentile(times, 95), reads: ((await reads()) - before) / RUNS, dbMs: (((await dbSeconds()) - dbBefore) * 1000) / RUNS };
+      return { label: p.label, times, reads: ((await reads()) - before) / runs, dbMs: (((await dbSeconds()) - dbBefore) * 1000) / runs };
     };
-    const results = [];
-    // Run each block after the other, graphql first (the naive one gets the warmer caches).
-    results.push(await measure('graphql: 1 request, hourly rollup', () => graphql(DASHBOARD)));
-    results.push(await measure('naive: 12 requests, raw events', naive));
-    // Baseline: the same dashboard one minute off the hour, so it is served from the 1-minute windows.
-    const minuteDashboard = DASHBOARD.replaceAll(range, rangeFrom(FROM + 60_000));
-    const m = await graphql(minuteDashboard);
-    console.log(`check: revenue USD from minutes vs rollup, hours 2.. of 30 days equal: ${JSON.stringify(m.revenueUsd!.points.slice(1)) === JSON.stringify(g.revenueUsd!.points.slice(1))}`);
-    results.push(await measure('graphql: 1 request, minute windows', () => graphql(minuteDashboard)));
-    // Where the time goes: the same dashboard without its 3 distinct-user tiles.
-    const noUsers = DASHBOARD.split('\n').filter((l) => !/ACTIVE_USERS|ARPU/.test(l)).join('\n');
-    results.push(await measure('graphql: 9 tiles, no distinct users', () => graphql(noUsers)));
-    const noUsersMinutes = noUsers.replaceAll(range, rangeFrom(FROM + 60_000));
-    results.push(await measure('  the same 9 tiles, minute windows', () => graphql(noUsersMinutes)));
-
-    console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
-    console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
-    for (const r of results) console.log(`${r.label.padEnd(34)} ${fmt(r.p50)} ${fmt(r.p95)}   ${String(r.reads).padStart(15)}   ${fmt(r.dbMs)}`);
-    const [a, b] = results as [(typeof results)[number], (typeof results)[number]];
-    console.log(`speed-up: ${(b.p50 / a.p50).toFixed(1)}× at p50, ${(b.p95 / a.p95).toFixed(1)}× at p95`);
-    naiveServer.close();
-  } finally {
-    await app.stop();
-    if (!KEPT_DIR) rmSync(dataDir, { recursive: true, force: true });
+    return { root: target.root, config, loadRate, measure, checkTotals, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }
 
-await main();
+/** The standalone report (`node --import tsx bench/dashboard.ts`): every path in one block of RUNS. */
+async function main() {
+  const d = await openDashboard(await loadDashboardTarget(targetRoot()), (line) => console.log(line));
+  try {
+    // Run each block after the other, graphql first (the naive one gets the warmer caches).
+    const results = [];
+    for (const path of ['hourly', 'naive', 'minute', 'hourly9', 'minute9'] as const) results.push(await d.measure(path, RUNS));
+    console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${d.config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
+    console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
+    for (const r of results) console.log(`${r.label.padEnd(34)} ${fmt(percentile(r.times, 50))} ${fmt(percentile(r.times, 95))}   ${String(r.reads).padStart(15)}   ${fmt(r.dbMs)}`);
+    const [a, b] = results as [(typeof results)[number], (typeof results)[number]];
+    console.log(`speed-up: ${(percentile(b.times, 50) / percentile(a.times, 50)).toFixed(1)}× at p50, ${(percentile(b.times, 95) / percentile(a.times, 95)).toFixed(1)}× at p95`);
+    const { wrong, summary } = await d.checkTotals();
+    if (wrong.length) throw new Error(`totals differ from the events sent: ${wrong.join('; ')}`);
+    console.log(`check: totals equal the events sent — ${summary}`);
+  } finally {
+    await d.stop();
+  }
+}
+
+/** As one side of `npm run bench`: 'round' → one block of each asked path; 'finish' → the closing check. */
+async function side() {
+  const d = await openDashboard(await loadDashboardTarget(targetRoot()), (line) => console.log(line));
+  try {
+    await serveSide(
+      { loadRate: d.loadRate, events: EVENTS, target: d.root },
+      {
+        round: async (args) => {
+          const { paths, runs } = args as { paths: PathName[]; runs: number };
+          const out: Record<string, Awaited<ReturnType<typeof d.measure>>> = {};
+          for (const p of paths) out[p] = await d.measure(p, runs);
+          return out;
+        },
+        finish: () => d.checkTotals(),
+      },
+    );
+  } finally {
+    await d.stop();
+  }
+}
+
+await (underHarness() ? side() : main());

@@ -15,6 +15,10 @@
  *   accepted all N and every partition finished a flush after that). The bench then
  *   checks the `windows` table holds exactly N events (untimed, so polling ClickHouse
  *   does not slow the worker down).
+ *
+ * Under `npm run bench` (bench/run.ts) one process is one measurement of one side: it
+ * drives the src/ of `--target DIR` and sends its figures to the harness instead of
+ * printing them.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -23,31 +27,29 @@ import inspector from 'node:inspector';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance as perfHooks } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { z } from 'zod';
-import { createWindowEngine } from '../src/aggregate/window-engine.ts';
-import { createWorkerApp } from '../src/app/worker.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { decodeMessage } from '../src/ingest/kafka/decode.ts';
-import { batchRecords, encodeEvent } from '../src/ingest/kafka/producer.ts';
 import type { EventV1 } from '../src/contracts/event.ts';
-import { createLogger } from '../src/observability/logger.ts';
+import { reportResult, underHarness } from './harness/side.ts';
+import { HERE_ROOT, loadKafkaTarget, targetRoot } from './harness/target.ts';
 
 const eventLoopUtilization = perfHooks.eventLoopUtilization.bind(perfHooks);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '300000' }, clickhouse: { type: 'string', default: 'server' }, formats: { type: 'string', default: 'batched,single' }, profile: { type: 'string' } } });
+const ROOT = targetRoot();
+const { createWindowEngine, createWorkerApp, loadConfig, decodeMessage, batchRecords, encodeEvent, createLogger } = await loadKafkaTarget(ROOT);
+const { values: args } = parseArgs({
+  options: { events: { type: 'string', default: '300000' }, clickhouse: { type: 'string', default: 'server' }, formats: { type: 'string', default: 'batched,single' }, profile: { type: 'string' }, target: { type: 'string' } },
+});
 const N = Number(args.events);
 const PARTITIONS = 4;
 /** Events per simulated API request in the batched run (over 20 tenants: ~100 per record). */
 const REQUEST = 2000;
 const TENANTS = Array.from({ length: 20 }, (_, i) => `bench-t${i}`);
-const run = Date.now().toString(36);
+const run = `${Date.now().toString(36)}-${process.pid}`;
 
 function brokers(): string {
   if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS;
-  return execFileSync('bash', ['scripts/kafka/kafka.sh', 'start'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync('bash', ['scripts/kafka/kafka.sh', 'start'], { cwd: HERE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 }
 
 /** Valid events (~250 bytes of JSON each) spread over 10 minutes of event time. */
@@ -218,6 +220,8 @@ async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string 
     row: z.object({ n: z.coerce.number() }),
   });
   if (row?.n !== N) throw new Error(`windows hold ${row?.n} events, expected ${N}`);
+  const accepted = await value('tilecast_kafka_records_total', ['outcome', 'accepted']);
+  if (accepted !== N) throw new Error(`the worker accepted ${accepted} events, expected ${N}`);
 
   // Where the worker's time went, from its own metrics.
   const metrics = await app.metrics.registry.getMetricsAsJSON();
@@ -227,7 +231,7 @@ async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string 
   return { rate: N / seconds, seconds, elu, threads, cpuPerEvent: (cpu.user + cpu.system) / N, records: recs.length, clickhouse: sums('tilecast_clickhouse_query_duration_seconds'), batch: sums('tilecast_kafka_batch_duration_seconds')[0]?.[1] ?? 0 };
 }
 
-async function main() {
+async function measure() {
   const bootstrap = brokers();
   const { batched, single } = encode(events());
   const kafka = new Kafka({ clientId: 'tilecast-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
@@ -238,7 +242,11 @@ async function main() {
     single: args.formats === 'batched' ? null : await runWorker(kafka, bootstrap, server, 'single', single),
   };
   server?.stop();
+  return { ceilings, results };
+}
 
+async function main() {
+  const { ceilings, results } = await measure();
   const f = (x: number) => Math.round(x).toLocaleString('en-US');
   console.log(`\nKafka → committed windows, one worker, ${f(N)} events, ${PARTITIONS} partitions, ClickHouse ${args.clickhouse}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
   for (const kind of ['batched', 'single'] as const) {
@@ -258,7 +266,11 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (underHarness()) {
+  await reportResult(async () => ({ events: N, target: ROOT, ...(await measure()) }));
+  process.exit(); // kafkajs may keep timers of its own
+} else
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -30,7 +30,8 @@ import { z } from 'zod';
 import { createWorkerApp } from '../src/app/worker.ts';
 import { loadConfig } from '../src/config/index.ts';
 import type { EventV1 } from '../src/contracts/event.ts';
-import { decodeMessage } from '../src/ingest/kafka/decode.ts';
+import { decodeRecord } from '../src/ingest/kafka/decode.ts';
+import { isRejected, validate } from '../src/ingest/pipeline/steps.ts';
 import { encodeEvent } from '../src/ingest/kafka/producer.ts';
 import { createRegistryClient } from '../src/ingest/registry/client.ts';
 import { eventsJsonSchemaText } from '../src/ingest/registry/events-schema.ts';
@@ -114,7 +115,7 @@ async function decoder(recs: readonly Rec[], registryUrl: string, subject: strin
   return () => {
     const t0 = performance.now();
     let ok = 0;
-    for (const m of messages) for (const d of decodeMessage(m, undefined, resolver)) ok += d.ok ? 1 : 0;
+    for (const m of messages) for (const d of decodeRecord(m, undefined, resolver)) ok += !isRejected(d) && !isRejected(validate(d.value)) ? 1 : 0;
     if (ok !== messages.length) throw new Error(`decoded ${ok} of ${messages.length}`);
     return ((performance.now() - t0) * 1000) / messages.length;
   };

@@ -185,9 +185,6 @@ export function createAggregator(deps: AggregatorDeps) {
       return { restored: refs.length, maxSeq };
     },
 
-    /** Whether an event's key already counts in its window, as far as memory knows (see the engine). */
-    lookup: (e: WindowEvent) => engine.lookup(e),
-
     /** Feeds events that are already in the event log (synchronous, no I/O). */
     ingest(events: readonly WindowEvent[], seq: number): void {
       const now = clock();

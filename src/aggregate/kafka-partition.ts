@@ -1,9 +1,11 @@
 /**
  * The work for one owned Kafka partition: an aggregator source `kafka:<topic>:<p>`
  * (its own windows and watermark — a tenant's events all land in one partition, so
- * windows never straddle partitions) and the batch pipeline
+ * windows never straddle partitions) and the shared ingest pipeline
+ * (src/ingest/pipeline/) with this partition's sink:
  *
- *   decode + validate → currency budget → dedupe (log + batch) → dead letters → log append → aggregate
+ *   decode (decode.ts) → validate → key → tenant = record key → too old → dedupe → budget
+ *     → dead letters (topic + table) → log append → aggregate
  *
  * Exactly-once effect: the event log is the record of progress. Every logged row
  * carries `seq` = its offset + 1, so max(seq) of the source is where the partition
@@ -23,13 +25,14 @@ import type { AcceptedEvent } from '../contracts/event.ts';
 import { TENANT_ID_PATTERN } from '../contracts/event.ts';
 import type { ConsumedMessage } from '../ingest/kafka/consumer.ts';
 import { deadLetterRecord } from '../ingest/kafka/dead-letter.ts';
-import { decodeMessage, lineOf, MAX_EVENT_BYTES, type KafkaRejectReason } from '../ingest/kafka/decode.ts';
+import { decodeRecord, itemBytes, MAX_EVENT_BYTES } from '../ingest/kafka/decode.ts';
 import type { OutgoingMessage } from '../ingest/kafka/producer.ts';
+import { createKeyIndex } from '../ingest/pipeline/key-index.ts';
+import { createIngestPipeline, type IngestItem, type RejectedItem } from '../ingest/pipeline/pipeline.ts';
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
-import type { Issue } from '../ingest/validate.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RAW_LIMIT_BYTES, type DeadLetters } from '../storage/dead-letters.ts';
-import { eventInWindowId, type EventLog } from '../storage/event-log.ts';
+import type { EventLog } from '../storage/event-log.ts';
 import type { Aggregator } from './aggregator.ts';
 
 export const kafkaSource = (topic: string, partition: number): string => `kafka:${topic}:${partition}`;
@@ -74,6 +77,8 @@ export interface PartitionPipelineDeps {
   /** Builds this partition's aggregator (source name and freshness provided here). */
   createAggregator: (o: { source: string; processedThrough: (flushStartedAt: number) => number; caughtUp: () => boolean }) => Aggregator;
   currencyBudget: number;
+  /** RETENTION_EVENTS_DAYS (0 = keep forever). */
+  retentionDays: number;
   metrics: Metrics;
   clock: () => number;
   /** A storage or dead-letter step slower than this fails the batch. */
@@ -83,13 +88,34 @@ export interface PartitionPipelineDeps {
   framed?: FramedDecoder;
 }
 
-interface Reject {
+/** Where an item came from: its record, offset and (for an item of a batch) line. */
+interface RecordRef {
   m: ConsumedMessage;
-  /** Set for a line of a batch record. */
-  line?: { number: number; raw: Buffer };
-  reason: KafkaRejectReason;
-  issues: Issue[];
-  tenantId: string;
+  offset: number;
+  line?: number;
+  raw?: Buffer;
+}
+
+const TENANT_RULE = { path: 'key', message: () => 'the record key must be the event tenantId (one tenant = one partition)' };
+
+/** Dead letters of a batch: to the DLQ topic (original bytes, reason in headers) and the `dead_letters` table. */
+function deadLetterWriter(deps: PartitionPipelineDeps & { timeout: number }) {
+  const { topic, partition, metrics } = deps;
+  return async (rejects: readonly RejectedItem<RecordRef>[]): Promise<void> => {
+    const at = deps.clock();
+    const bytes = rejects.map((r) => r.ref.raw ?? itemBytes(r.ref.m, r.ref.line));
+    const line = (r: RejectedItem<RecordRef>, i: number) => (r.ref.line === undefined ? undefined : { number: r.ref.line, raw: bytes[i]! });
+    await step('dead_letter', deps.timeout, () =>
+      Promise.all([
+        deps.sendToDlq(rejects.map((r, i) => deadLetterRecord(r.ref.m, { topic, partition, reason: r.reason, issues: r.issues, at, line: line(r, i) }))),
+        deps.deadLetters.append(
+          rejects.map((r, i) => ({ tenantId: r.tenantId, source: 'kafka' as const, reason: r.reason, issues: r.issues, raw: bytes[i]!.subarray(0, RAW_LIMIT_BYTES).toString('utf8') })),
+        ),
+      ]),
+    );
+    metrics.kafkaProduced.inc({ topic_kind: 'dead_letters' }, rejects.length);
+    for (const r of rejects) metrics.kafkaRecords.inc({ outcome: 'dead_lettered', reason: r.reason });
+  };
 }
 
 export function createPartitionPipeline(deps: PartitionPipelineDeps) {
@@ -109,83 +135,41 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
     processedThrough: (startedAt) => Math.min(startedAt, Math.max(caughtUpAt, lastRecordAt)),
     caughtUp: () => logEnd >= 0 && logEnd <= next,
   });
-  const currencies = new Map<string, Set<string>>();
   /** Next offset to process. */
   let next = 0;
   /** What the log held when this object recovered (rows after it by other writers are not in our windows). */
   let resumedAt = 0;
+  /** The batch being processed: its offsets and group heartbeat (batches never overlap). */
+  let batch = { first: 0, last: 0, heartbeat: async () => {} };
 
-  async function loadCurrencies(events: readonly AcceptedEvent[]): Promise<void> {
-    const unknown = [...new Set(events.map((e) => e.tenantId))].filter((t) => !currencies.has(t));
-    if (unknown.length === 0) return;
-    const known = await step('currencies', timeout, () => eventLog.currenciesOfTenants(unknown));
-    for (const t of unknown) currencies.set(t, new Set(known.get(t) ?? []));
-  }
-
-  /** The per-tenant currency budget, applied in offset order; an over-budget event becomes a reject. */
-  function withinBudget(e: AcceptedEvent, m: ConsumedMessage, line: number | undefined, rejects: Reject[]): boolean {
-    const set = currencies.get(e.tenantId)!;
-    if (set.has(e.currency)) return true;
-    if (set.size >= deps.currencyBudget) {
-      const message = `tenant already has ${deps.currencyBudget} currencies (CURRENCY_BUDGET)`;
-      const at = line === undefined ? undefined : { number: line, raw: lineOf(m.value!, line) };
-      rejects.push({ m, line: at, reason: 'currency_budget_exceeded', issues: [{ path: 'currency', message }], tenantId: e.tenantId });
-      return false;
+  /** This partition's sink: the event log (seq = offset + 1), then the aggregator. */
+  async function accept(events: readonly AcceptedEvent[], refs: readonly RecordRef[]): Promise<void> {
+    // Slow storage must not cost the group membership; this throws if the group is
+    // rebalancing, before anything of the batch is logged or aggregated.
+    await batch.heartbeat();
+    if (events.length > 0) {
+      const seq = refs.map((r) => r.offset + 1);
+      // The token names the batch: a retried identical insert is dropped by ClickHouse.
+      await step('log_append', timeout, () => eventLog.append(events, { source, seq, writer, token: `${source}:${batch.first}-${batch.last}` }));
     }
-    set.add(e.currency);
-    return true;
+    aggregator.ingest(events, batch.last + 1);
   }
 
-  async function deadLetter(rejects: readonly Reject[]): Promise<void> {
-    const at = deps.clock();
-    await step('dead_letter', timeout, () =>
-      Promise.all([
-        deps.sendToDlq(rejects.map((r) => deadLetterRecord(r.m, { topic, partition, reason: r.reason, issues: r.issues, at, line: r.line }))),
-        deps.deadLetters.append(
-          rejects.map((r) => ({
-            tenantId: r.tenantId,
-            source: 'kafka' as const,
-            reason: r.reason,
-            issues: r.issues,
-            raw: (r.line?.raw ?? r.m.value)?.subarray(0, RAW_LIMIT_BYTES).toString('utf8') ?? '',
-          })),
-        ),
-      ]),
-    );
-    metrics.kafkaProduced.inc({ topic_kind: 'dead_letters' }, rejects.length);
-    for (const r of rejects) metrics.kafkaRecords.inc({ outcome: 'dead_lettered', reason: r.reason });
-  }
-
-  /**
-   * Which events count (true) and which are duplicates: an idempotency key counts once
-   * per window (tenant × currency × minute). Memory answers for every window it holds
-   * whole (see the engine's `lookup`) and for the batch itself; only events of windows
-   * past the watermark and not in memory (late ones) are looked up in the log, by its
-   * primary key. (Looking every key up in the whole log cost more than the rest of the
-   * pipeline together, and grew with the log.)
-   */
-  async function dedupe(events: readonly AcceptedEvent[]): Promise<boolean[]> {
-    const fresh = new Array<boolean>(events.length);
-    const inBatch = new Set<string>();
-    const ask: number[] = [];
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      const id = eventInWindowId(e);
-      if (inBatch.has(id)) {
-        fresh[i] = false;
-        continue;
-      }
-      inBatch.add(id);
-      const known = aggregator.lookup(e);
-      fresh[i] = known === 'new';
-      if (known === 'unknown') ask.push(i);
-    }
-    if (ask.length > 0) {
-      const logged = await step('dedupe', timeout, () => eventLog.existingInWindows(ask.map((i) => events[i]!), { source, afterSeq: resumedAt, writer }));
-      for (const i of ask) fresh[i] = !logged.has(eventInWindowId(events[i]!));
-    }
-    return fresh;
-  }
+  const pipeline = createIngestPipeline<RecordRef>({
+    tenantRule: TENANT_RULE,
+    currencyBudget: deps.currencyBudget,
+    retentionDays: deps.retentionDays,
+    clock: deps.clock,
+    keys: createKeyIndex({
+      arrivals: (q) => step('dedupe', timeout, () => eventLog.arrivals(q)),
+      soleWriter: true,
+      clock: deps.clock,
+      exclude: () => ({ source, afterSeq: resumedAt, writer }),
+    }),
+    currencies: (tenants) => step('currencies', timeout, () => eventLog.currenciesOfTenants(tenants)),
+    deadLetter: deadLetterWriter({ ...deps, timeout }),
+    sink: { accept },
+  });
 
   return {
     source,
@@ -223,71 +207,29 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
       // Schema ids new to this process are looked up before anything of the batch is applied;
       // throws RegistryWaitError while the registry does not answer (the worker pauses).
       if (deps.framed) await deps.framed.prepare(messages.map((m) => m.value));
-      // Parallel arrays rather than an object per event: this loop runs for every event.
-      const valid: AcceptedEvent[] = [];
-      const validRecords: ConsumedMessage[] = [];
-      const validLines: (number | undefined)[] = [];
-      const offsets: number[] = [];
-      const rejects: Reject[] = [];
+      const items: IngestItem<RecordRef>[] = [];
       let first = -1;
       let last = -1;
-      let consumed = 0;
       for (const m of messages) {
         const offset = Number(m.offset);
         if (offset < next) continue;
         if (first < 0) first = offset;
         last = offset;
-        const decoded = decodeMessage(m, maxEventBytes, deps.framed);
-        consumed += decoded.length;
-        for (const d of decoded) {
-          if (d.ok) {
-            valid.push(d.event);
-            validRecords.push(m);
-            validLines.push(d.line);
-            offsets.push(offset);
-          } else {
-            const key = m.key?.toString('latin1') ?? '';
-            const line = d.line === undefined ? undefined : { number: d.line, raw: d.raw! };
-            rejects.push({ m, line, reason: d.reason, issues: d.issues, tenantId: TENANT_ID_PATTERN.test(key) ? key : '' });
-          }
-        }
+        const key = m.key?.toString('latin1') ?? '';
+        // tenantId is ASCII by contract, so latin1 decoding of a matching key is exact and cheap.
+        const tenant = TENANT_ID_PATTERN.test(key) ? key : null;
+        for (const d of decodeRecord(m, maxEventBytes, deps.framed)) items.push({ ref: { m, offset, line: d.line, raw: d.raw }, item: d, tenant });
       }
       if (first < 0) return;
-      metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, consumed);
-
-      await loadCurrencies(valid);
-      let kept = 0;
-      for (let i = 0; i < valid.length; i++) {
-        if (!withinBudget(valid[i]!, validRecords[i]!, validLines[i], rejects)) continue;
-        valid[kept] = valid[i]!;
-        offsets[kept++] = offsets[i]!;
-      }
-      valid.length = kept;
-      const fresh = await dedupe(valid);
-      const events: AcceptedEvent[] = [];
-      const seqs: number[] = [];
-      for (let i = 0; i < kept; i++) {
-        if (!fresh[i]) continue;
-        events.push(valid[i]!);
-        seqs.push(offsets[i]! + 1);
-      }
-      if (rejects.length > 0) await deadLetter(rejects);
-      // Slow storage must not cost the group membership; this throws if the group is
-      // rebalancing, before anything of the batch is logged or aggregated.
-      await heartbeat();
-      if (events.length > 0) {
-        // The token names the batch: a retried identical insert is dropped by ClickHouse.
-        await step('log_append', timeout, () => eventLog.append(events, { source, seq: seqs, writer, token: `${source}:${first}-${last}` }));
-      }
-      aggregator.ingest(events, last + 1);
+      metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, items.length);
+      batch = { first, last, heartbeat };
+      const out = await pipeline.run(items);
       next = last + 1;
       lastRecordAt = Math.max(lastRecordAt, Number(messages[messages.length - 1]!.timestamp));
       logEnd = Math.max(logEnd, highWatermark);
       if (highWatermark <= next) caughtUpAt = Math.max(caughtUpAt, startedAt);
-
-      metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, events.length);
-      const duplicates = kept - events.length;
-      if (duplicates) metrics.kafkaRecords.inc({ outcome: 'duplicate', reason: '' }, duplicates);
+      metrics.kafkaRecords.inc({ outcome: 'accepted', reason: '' }, out.accepted);
+      if (out.duplicates) metrics.kafkaRecords.inc({ outcome: 'duplicate', reason: '' }, out.duplicates);
     },
 
     /** Writes changed windows and progress (see aggregator.ts). */

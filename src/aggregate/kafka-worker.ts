@@ -1,28 +1,16 @@
 /**
  * `tilecast worker`: a Kafka consumer-group member that owns some partitions of
- * KAFKA_TOPIC and, per partition, runs the pipeline of kafka-partition.ts.
+ * KAFKA_TOPIC and, per partition, runs the pipeline of kafka-partition.ts through the
+ * state machine of kafka-owned.ts (recovering → running → backoff).
  *
- * Per owned partition, a small state machine, every step serialised by a per-partition
- * lock (batches, flushes and recovery never interleave):
- *
- *   assigned ─► recovering (paused) ─► running ─► backoff (paused) ─► recovering …
- *
- * - recovering: rebuild windows from the event log, continue at max(log, committed
- *   offset) via `seek`, resume fetching.
- * - running: batches go through the pipeline; every FLUSH_INTERVAL_MS changed windows
- *   and progress are written, then the offset is committed (advisory).
- * - backoff: any storage/DLQ failure or timeout pauses the partition (nothing more is
- *   fetched, so memory stays bounded), drops its state and retries recovery with
- *   exponential backoff; the partition resumes by itself once storage answers.
- *
- * Revoked partitions are dropped without writing: everything consumed is already in
- * the event log and the next owner rebuilds from it. Flushes only run while the
- * consumer says this member still owns the partition (see consumer.ts).
+ * Every FLUSH_INTERVAL_MS: poll the log ends (lag, freshness of idle partitions), write
+ * changed windows and progress of every running partition, then commit their offsets
+ * (advisory: the event log says where a partition continues). Flushes only run while
+ * the consumer says this member still owns the partition (see consumer.ts).
  */
 import type { KafkaClient } from '../ingest/kafka/client.ts';
-import { createPartitionConsumer, isRebalanceError, type AssignmentChange, type ConsumedBatch } from '../ingest/kafka/consumer.ts';
+import { createPartitionConsumer } from '../ingest/kafka/consumer.ts';
 import type { KafkaProducer } from '../ingest/kafka/producer.ts';
-import { RegistryWaitError, type FramedDecoder } from '../ingest/registry/resolver.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { UpdateBus } from '../realtime/bus.ts';
@@ -31,7 +19,9 @@ import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
 import type { WindowStore } from '../storage/window-store.ts';
 import { createAggregator } from './aggregator.ts';
-import { createPartitionPipeline, PartitionStepError, type PartitionPipeline } from './kafka-partition.ts';
+import { createOwnedPartitions } from './kafka-owned.ts';
+import { createPartitionPipeline, type PartitionPipeline } from './kafka-partition.ts';
+import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 
 export interface KafkaWorkerDeps {
   client: KafkaClient;
@@ -50,6 +40,8 @@ export interface KafkaWorkerDeps {
   allowedLatenessMs: number;
   flushIntervalMs: number;
   currencyBudget: number;
+  /** RETENTION_EVENTS_DAYS (0 = keep forever). */
+  retentionDays: number;
   /** Partitions of `topic` if the worker has to create it. Default 4. */
   topicPartitions?: number;
   /** Default 30 s; also bounds how long one storage step may take (a third of it, at most 10 s). */
@@ -58,49 +50,18 @@ export interface KafkaWorkerDeps {
   maxBackoffMs?: number;
   /** Fetch size per partition (bounds memory and batch size). Default 4 MiB. */
   maxBytesPerPartition?: number;
-  /** Reads schema-registry framed records (see kafka-partition.ts). */
-  framed?: FramedDecoder;
   /** kafkajs gave up on the consumer (non-retriable): the process should exit and be restarted. */
   onFatal: (err: Error) => void;
-}
-
-type Status = 'recovering' | 'running' | 'backoff';
-
-interface Owned {
-  partition: number;
-  status: Status;
-  pipeline: PartitionPipeline | null;
-  lock: Promise<unknown>;
-  failures: number;
-  timer: NodeJS.Timeout | null;
-  revoked: boolean;
+  /** Reads schema-registry framed records (see kafka-partition.ts). */
+  framed?: FramedDecoder;
 }
 
 export function createKafkaWorker(deps: KafkaWorkerDeps) {
   const { topic, metrics, logger, clock } = deps;
   const sessionTimeoutMs = deps.sessionTimeoutMs ?? 30_000;
   const stepTimeoutMs = Math.min(10_000, Math.floor(sessionTimeoutMs / 3));
-  const maxBackoffMs = deps.maxBackoffMs ?? 5_000;
-  const owned = new Map<number, Owned>();
   let flushTimer: NodeJS.Timeout | null = null;
   let stopping = false;
-
-  const consumer = createPartitionConsumer(
-    deps.client,
-    logger,
-    { groupId: deps.groupId, topic, sessionTimeoutMs, maxBytesPerPartition: deps.maxBytesPerPartition },
-    { onAssignment, onBatch, onCrash },
-  );
-
-  /** Serialises work on one partition. */
-  function exclusive<T>(o: Owned, run: () => Promise<T>): Promise<T> {
-    const result = o.lock.then(run);
-    o.lock = result.catch(() => undefined);
-    return result;
-  }
-
-  const current = (o: Owned) => !o.revoked && owned.get(o.partition) === o;
-  const pausedCount = () => [...owned.values()].filter((o) => o.status !== 'running').length;
 
   function newPipeline(partition: number): PartitionPipeline {
     return createPartitionPipeline({
@@ -125,6 +86,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
           flushIntervalMs: deps.flushIntervalMs,
         }),
       currencyBudget: deps.currencyBudget,
+      retentionDays: deps.retentionDays,
       metrics,
       clock,
       stepTimeoutMs,
@@ -132,120 +94,23 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
     });
   }
 
-  /** Rebuilds the partition from the log, positions the consumer and resumes it. */
-  function recover(o: Owned): Promise<void> {
-    return exclusive(o, async () => {
-      o.timer = null;
-      if (!current(o)) return;
-      o.status = 'recovering';
-      o.pipeline?.release();
-      const pipeline = newPipeline(o.partition);
-      o.pipeline = pipeline;
-      try {
-        const fromLog = await pipeline.recover();
-        const committed = (await deps.client.committedOffsets(deps.groupId, topic)).get(o.partition) ?? 0;
-        pipeline.startAt(committed);
-        if (!current(o)) return;
-        o.status = 'running';
-        o.failures = 0;
-        metrics.kafkaPausedPartitions.set(pausedCount());
-        // Nothing logged or committed: kafkajs starts at the earliest retained offset.
-        if (pipeline.nextOffset() > 0) consumer.seek(o.partition, pipeline.nextOffset());
-        consumer.resume([o.partition]);
-        logger.info({ partition: o.partition, fromLog, committed, next: pipeline.nextOffset() }, 'kafka partition ready');
-      } catch (err) {
-        backoff(o, err);
-      }
-    });
-  }
-
-  /** Called inside the partition's lock: pause, drop state, retry recovery later. */
-  function backoff(o: Owned, err: unknown): void {
-    const stage = err instanceof PartitionStepError ? err.stage : 'recover';
-    metrics.kafkaStorageErrors.inc({ stage });
-    o.failures += 1;
-    o.status = 'backoff';
-    consumer.pause([o.partition]);
-    o.pipeline?.release();
-    o.pipeline = null;
-    metrics.kafkaPausedPartitions.set(pausedCount());
-    if (!current(o) || stopping) return;
-    const delay = Math.min(maxBackoffMs, 200 * 2 ** (o.failures - 1)) * (0.75 + Math.random() / 2);
-    logger.warn({ partition: o.partition, stage, failures: o.failures, retryInMs: Math.round(delay), err: err instanceof Error ? err.message : String(err) }, 'kafka partition paused');
-    o.timer = setTimeout(() => void recover(o), delay);
-  }
-
-  /**
-   * The schema registry did not answer before the batch was decoded: nothing of it was
-   * applied and the pipeline is intact, so only pause, then fetch the batch again.
-   */
-  function pauseForRegistry(o: Owned, err: RegistryWaitError): void {
-    o.status = 'backoff';
-    consumer.pause([o.partition]);
-    metrics.kafkaPausedPartitions.set(pausedCount());
-    logger.warn({ partition: o.partition, retryInMs: err.retryInMs, err: err.message }, 'kafka partition waits for the schema registry');
-    o.timer = setTimeout(
-      () =>
-        void exclusive(o, async () => {
-          o.timer = null;
-          if (!current(o) || o.status !== 'backoff' || !o.pipeline || stopping) return;
-          o.status = 'running';
-          metrics.kafkaPausedPartitions.set(pausedCount());
-          if (o.pipeline.nextOffset() > 0) consumer.seek(o.partition, o.pipeline.nextOffset());
-          consumer.resume([o.partition]);
-        }),
-      err.retryInMs,
-    );
-  }
-
-  function onAssignment(change: AssignmentChange): void {
-    for (const p of change.revoked) {
-      const o = owned.get(p);
-      if (!o) continue;
-      owned.delete(p);
-      o.revoked = true;
-      if (o.timer) clearTimeout(o.timer);
-      void exclusive(o, async () => {
-        o.pipeline?.release();
-        o.pipeline = null;
-      });
-      metrics.kafkaLag.remove({ partition: String(p) });
-      metrics.kafkaAssignments.inc({ change: 'revoked' });
-    }
-    for (const p of change.assigned) {
-      const o: Owned = { partition: p, status: 'recovering', pipeline: null, lock: Promise.resolve(), failures: 0, timer: null, revoked: false };
-      owned.set(p, o);
-      metrics.kafkaAssignments.inc({ change: 'assigned' });
-      void recover(o);
-    }
-    metrics.kafkaPausedPartitions.set(pausedCount());
-  }
-
-  function onBatch(batch: ConsumedBatch): Promise<number | undefined> {
-    const o = owned.get(batch.partition);
-    if (!o) return Promise.resolve(undefined);
-    return exclusive(o, async () => {
-      const pipeline = o.pipeline;
-      if (o.status !== 'running' || !pipeline) return undefined;
-      const end = metrics.kafkaBatchDuration.startTimer();
-      try {
-        await pipeline.process(batch.messages, batch.highWatermark, batch.heartbeat);
-        metrics.kafkaLag.set({ partition: String(o.partition) }, Math.max(0, batch.highWatermark - pipeline.nextOffset()));
-        return pipeline.nextOffset();
-      } catch (err) {
-        // A rebalance noticed mid-batch: nothing was applied; let kafkajs rejoin.
-        if (!(err instanceof PartitionStepError) && isRebalanceError(err)) throw err;
-        if (err instanceof RegistryWaitError) {
-          pauseForRegistry(o, err);
-          return undefined;
-        }
-        backoff(o, err);
-        return undefined;
-      } finally {
-        end();
-      }
-    });
-  }
+  const owned = createOwnedPartitions({
+    topic,
+    groupId: deps.groupId,
+    client: deps.client,
+    metrics,
+    logger,
+    maxBackoffMs: deps.maxBackoffMs ?? 5_000,
+    newPipeline,
+    consumer: () => consumer,
+    stopping: () => stopping,
+  });
+  const consumer = createPartitionConsumer(
+    deps.client,
+    logger,
+    { groupId: deps.groupId, topic, sessionTimeoutMs, maxBytesPerPartition: deps.maxBytesPerPartition },
+    { onAssignment: owned.onAssignment, onBatch: owned.onBatch, onCrash },
+  );
 
   function onCrash(err: Error, restart: boolean): void {
     logger.error({ err: err.message, restart }, 'kafka consumer crashed');
@@ -254,36 +119,12 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
 
   /** Flushes every running partition this member still owns, then commits their offsets. */
   async function flushAll(): Promise<void> {
-    const commits = new Map<number, number>();
-    await Promise.all(
-      [...owned.values()].map((o) =>
-        exclusive(o, async () => {
-          const pipeline = o.pipeline;
-          if (o.status !== 'running' || !pipeline || !consumer.owns(o.partition)) return;
-          try {
-            await pipeline.flush();
-            commits.set(o.partition, pipeline.nextOffset());
-          } catch (err) {
-            backoff(o, err);
-          }
-        }),
-      ),
-    );
-    await consumer.commit(commits);
+    await consumer.commit(await owned.flush());
   }
 
-  /** Lag per owned partition from the log end; an idle, caught-up partition stays fresh. */
   async function pollLag(): Promise<void> {
     const at = clock();
-    const ends = await deps.client.highWatermarks(topic);
-    for (const o of owned.values()) {
-      const end = ends.get(o.partition);
-      if (end === undefined) continue;
-      const next = o.pipeline?.nextOffset();
-      if (next === undefined) continue;
-      o.pipeline!.observeLogEnd(end, at);
-      metrics.kafkaLag.set({ partition: String(o.partition) }, Math.max(0, end - next));
-    }
+    owned.observeLogEnds(await deps.client.highWatermarks(topic), at);
   }
 
   function scheduleFlush(): void {
@@ -315,20 +156,14 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
     async stop(): Promise<void> {
       stopping = true;
       if (flushTimer) clearTimeout(flushTimer);
-      consumer.pause([...owned.keys()]);
+      consumer.pause(owned.partitions());
       await flushAll().catch(() => undefined);
       await consumer.stop();
-      for (const o of owned.values()) {
-        if (o.timer) clearTimeout(o.timer);
-        o.pipeline?.release();
-      }
-      owned.clear();
+      owned.releaseAll();
     },
 
     /** Partitions this worker owns and their state (for readiness and tests). */
-    partitions(): { partition: number; status: Status; next: number | null }[] {
-      return [...owned.values()].map((o) => ({ partition: o.partition, status: o.status, next: o.pipeline?.nextOffset() ?? null }));
-    },
+    partitions: owned.list,
   };
 }
 

@@ -1,10 +1,13 @@
 /**
  * Composition root of `tilecast api` (distributed mode): the same GraphQL/HTTP app as
- * `tilecast start`, but POST /v1/events validates (same intake steps: parse, Event v1,
- * token tenant, currency budget) and produces accepted events to KAFKA_TOPIC keyed by
- * tenant, answering 202 only once the broker acknowledged them (acks=all, idempotent
- * producer). Rejected items still become rows in `dead_letters`. Dedupe against the
- * event log, aggregation and window writes happen in `tilecast worker`.
+ * `tilecast start`, with another ingest back end: POST /v1/events runs the same
+ * pipeline (src/ingest/pipeline/: validate, key, token tenant, too old, dedupe, budget)
+ * and its sink produces the counted events to KAFKA_TOPIC keyed by tenant, answering
+ * 202 only once the broker acknowledged them (acks=all, idempotent producer). Rejected
+ * items still become rows in `dead_letters`. This process is not the only writer of a
+ * tenant's events, so its dedupe asks the event log (and remembers what it sent);
+ * `tilecast worker` judges every event again by the same rule, then logs, aggregates
+ * and writes windows.
  *
  * It needs KAFKA_BROKERS (where events go) and REDIS_URL (where the workers' window updates
  * and freshness ticks come from); without either it refuses to start (requireApiConfig).
@@ -14,7 +17,9 @@ import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createSchemaIdSource } from '../ingest/registry/producer-schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
-import { createApp, type AppOptions } from './app.ts';
+import { createKafkaSink } from '../ingest/sinks.ts';
+import type { HttpRef } from '../ingest/intake.ts';
+import { createApp, type AppOptions, type IngestBackend } from './app.ts';
 import { kafkaTopicSources } from './sources.ts';
 
 export interface ApiAppOptions {
@@ -39,7 +44,6 @@ export async function createApiApp(o: ApiAppOptions) {
   ]);
   await producer.connect();
 
-  let produced: ((n: number) => void) | null = null;
   const app = await createApp({
     ...o,
     logger,
@@ -49,12 +53,20 @@ export async function createApiApp(o: ApiAppOptions) {
     readinessChecks: {
       kafka: async () => ({ ok: true, detail: `${kafka.topic}: ${(await client.highWatermarks(kafka.topic)).size} partitions` }),
     },
-    deliver: async (events) => {
-      await producer.sendEvents(kafka.topic, events);
-      produced?.(events.length);
-    },
+    ingest: async ({ metrics }): Promise<IngestBackend> => ({
+      sink: createKafkaSink<HttpRef>({
+        send: async (events) => {
+          await producer.sendEvents(kafka.topic, events);
+          metrics.kafkaProduced.inc({ topic_kind: 'events' }, events.length);
+        },
+      }),
+      soleWriter: false,
+      aggregator: null,
+      start: () => {},
+      stop: async () => {},
+      ready: async () => ({ ok: true, detail: 'events go to Kafka; tilecast worker aggregates' }),
+    }),
   });
-  produced = (n) => app.metrics.kafkaProduced.inc({ topic_kind: 'events' }, n);
 
   return {
     ...app,

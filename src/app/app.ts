@@ -1,14 +1,17 @@
 /**
  * Composition root: builds Tilecast from config and owns start/stop order.
- * Embedded default = chdb + in-process bus + HTTP intake feeding the aggregator.
+ * Embedded default = chdb + in-process bus + HTTP intake whose sink is the event log and
+ * the in-process aggregator (`embeddedIngest`). `tilecast api` passes another `ingest`
+ * (its sink produces to Kafka; src/app/api.ts).
  */
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
-import type { AcceptedEvent } from '../contracts/event.ts';
-import { createAggregator } from '../aggregate/aggregator.ts';
+import { createAggregator, type Aggregator } from '../aggregate/aggregator.ts';
 import { bearerToken, createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createEventsHandler } from '../ingest/http.ts';
-import { createIntake } from '../ingest/intake.ts';
+import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
+import type { EventSink } from '../ingest/pipeline/pipeline.ts';
+import { createLoggedSink } from '../ingest/sinks.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -34,7 +37,59 @@ import { embeddedSources, type SourceFilter } from './sources.ts';
 import { createStaticHandler } from './static.ts';
 import { schema } from '../schema/index.ts';
 
-export interface AppOptions {
+/** What an ingest back end is built from. */
+export interface IngestParts {
+  config: Config;
+  clock: () => number;
+  logger: Logger;
+  metrics: ReturnType<typeof createMetrics>;
+  eventLog: ReturnType<typeof createEventLog>;
+  windowStore: ReturnType<typeof createWindowStore>;
+  progressStore: ReturnType<typeof createProgressStore>;
+  bus: ReturnType<typeof createUpdateBus>;
+}
+
+/** Where the intake's counted events go, and what runs behind it. */
+export interface IngestBackend {
+  sink: EventSink<HttpRef>;
+  /** Whether the sink is the only writer of its tenants' events (src/ingest/pipeline/key-index.ts). */
+  soleWriter: boolean;
+  /** The in-process aggregator, when this process aggregates. */
+  aggregator: Aggregator | null;
+  start(): void;
+  stop(): Promise<void>;
+  /** The /readyz check `aggregator`. */
+  ready: CheckFn;
+}
+
+/** `tilecast start`: the event log + the in-process aggregator of the HTTP intake's source. */
+export async function embeddedIngest(p: IngestParts) {
+  const aggregator = createAggregator({
+    source: HTTP_SOURCE,
+    eventLog: p.eventLog,
+    windowStore: p.windowStore,
+    progressStore: p.progressStore,
+    bus: p.bus,
+    clock: p.clock,
+    logger: p.logger,
+    metrics: p.metrics,
+    allowedLatenessMs: p.config.aggregate.allowedLatenessMs,
+    flushIntervalMs: p.config.aggregate.flushIntervalMs,
+  });
+  await aggregator.recover();
+  return {
+    sink: await createLoggedSink<HttpRef>({ eventLog: p.eventLog, source: HTTP_SOURCE, consumer: aggregator }),
+    soleWriter: true,
+    aggregator,
+    start: () => aggregator.start(),
+    stop: () => aggregator.stop(),
+    ready: async () => ({ ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' }),
+  } satisfies IngestBackend;
+}
+
+type EmbeddedIngest = Awaited<ReturnType<typeof embeddedIngest>>;
+
+export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   config: Config;
   clock?: () => number;
   logger?: Logger;
@@ -42,11 +97,8 @@ export interface AppOptions {
   demo?: { tenantId: string };
   /** Built dashboard directory (default dist/web). */
   webRoot?: string;
-  /**
-   * `tilecast api` with KAFKA_BROKERS (src/app/api.ts): accepted events go here (to
-   * Kafka) instead of the local event log, and no aggregator runs in this process.
-   */
-  deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
+  /** Where POST /v1/events' counted events go; default `embeddedIngest` (`tilecast api`: to Kafka). */
+  ingest?: (parts: IngestParts) => Promise<B>;
   /** More /readyz checks (e.g. `kafka` for `tilecast api`). */
   readinessChecks?: Record<string, CheckFn>;
   /** Tests only: hooks into the subscription hub's catch-ups (e.g. a slow read). */
@@ -55,7 +107,7 @@ export interface AppOptions {
   sources?: SourceFilter;
 }
 
-export async function createApp(o: AppOptions) {
+export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: AppOptions<B>) {
   const { config } = o;
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
@@ -77,27 +129,17 @@ export async function createApp(o: AppOptions) {
   metrics.observeFreshness(() => clock() - freshness.dataAsOf());
   const redis = config.redisUrl ? busCheck(bus) : null;
 
-  const aggregator = createAggregator({
-    source: 'http',
-    eventLog,
-    windowStore,
-    progressStore,
-    bus,
-    clock,
-    logger,
-    metrics,
-    allowedLatenessMs: config.aggregate.allowedLatenessMs,
-    flushIntervalMs: config.aggregate.flushIntervalMs,
-  });
-  if (!o.deliver) await aggregator.recover();
-  const intake = await createIntake({
-    deliver: o.deliver,
+  const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
+  const ingest = await makeIngest({ config, clock, logger, metrics, eventLog, windowStore, progressStore, bus });
+  const intake = createIntake({
     eventLog,
     deadLetters,
     metrics,
-    logger,
+    clock,
     currencyBudget: config.aggregate.currencyBudget,
-    sink: (events, seq) => aggregator.ingest(events, seq),
+    retentionDays: config.retention.eventsDays,
+    sink: ingest.sink,
+    soleWriter: ingest.soleWriter,
   });
 
   const services: ApiServices = {
@@ -138,10 +180,7 @@ export async function createApp(o: AppOptions) {
       ...storageChecks(db, config.storage.clickhouse.kind),
       ...(redis ? { redis: redis.check } : {}),
       ...o.readinessChecks,
-      aggregator: async () =>
-        o.deliver
-          ? { ok: true, detail: 'events go to Kafka; tilecast worker aggregates' }
-          : { ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' },
+      aggregator: ingest.ready,
     });
   }
 
@@ -178,13 +217,14 @@ export async function createApp(o: AppOptions) {
     metrics,
     tokens,
     intake,
-    aggregator,
+    /** The in-process aggregator (`tilecast start`); null where workers aggregate. */
+    aggregator: ingest.aggregator as B['aggregator'],
     freshness,
     db,
     logger,
     /** Starts the aggregator and listens; resolves with the base URL. */
     async start(): Promise<{ url: string; port: number }> {
-      if (!o.deliver) aggregator.start();
+      ingest.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.server.port, config.server.host, () => resolve());
@@ -203,7 +243,7 @@ export async function createApp(o: AppOptions) {
       await withSpan('app.stop', {}, async () => {
         const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
         await server.drain();
-        if (!o.deliver) await aggregator.stop();
+        await ingest.stop();
         await sockets.close();
         server.closeAllConnections();
         await closed;
@@ -219,4 +259,4 @@ export async function createApp(o: AppOptions) {
   };
 }
 
-export type App = Awaited<ReturnType<typeof createApp>>;
+export type App<B extends IngestBackend = EmbeddedIngest> = Awaited<ReturnType<typeof createApp<B>>>;

@@ -74,6 +74,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     allowedLatenessMs: config.aggregate.allowedLatenessMs,
     flushIntervalMs: config.aggregate.flushIntervalMs,
     currencyBudget: config.aggregate.currencyBudget,
+    retentionDays: config.retention.eventsDays,
     onFatal:
       o.onFatal ??
       ((err) => {

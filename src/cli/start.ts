@@ -34,7 +34,7 @@ In GraphiQL, add the header {"Authorization": "Bearer <token>"}.
     const traffic = createTrafficGenerator({ tenants: ['demo'], seed: Date.now() });
     demo = setInterval(() => {
       const batch = Array.from({ length: 20 }, () => traffic.next(Date.now()));
-      void app.intake.submit('demo', batch.map((value) => ({ raw: JSON.stringify(value), value })));
+      void app.intake.submit('demo', batch.map((value) => ({ raw: JSON.stringify(value), item: { value } })));
     }, 1000);
     console.log('Demo traffic: 20 events/s for tenant "demo".');
   }

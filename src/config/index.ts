@@ -41,6 +41,8 @@ const storageSection = z.object({
   CLICKHOUSE_USER: optionalString,
   CLICKHOUSE_PASSWORD: optionalString,
   CLICKHOUSE_DATABASE: optionalString,
+  // Longest wait for one ClickHouse call attempt (reads and safe writes are retried twice on transient failures).
+  CLICKHOUSE_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
 });
 
 const authSection = z.object({
@@ -127,8 +129,8 @@ export interface Config {
   storage: {
     dataDir: string;
     clickhouse:
-      | { kind: 'embedded'; path: string }
-      | { kind: 'server'; url: string; user?: string; password?: string; database?: string };
+      | { kind: 'embedded'; path: string; timeoutMs?: number }
+      | { kind: 'server'; url: string; user?: string; password?: string; database?: string; timeoutMs?: number };
   };
   auth: { secret?: string; jwks?: { url: string; issuer: string; audience: string; tenantClaim: string; scopeClaim: string } };
   kafka?: { brokers: string[]; topic: string; dlqTopic: string; groupId: string; sessionTimeoutMs: number; topicPartitions: number; workerPort: number };
@@ -184,8 +186,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
             user: e.CLICKHOUSE_USER,
             password: e.CLICKHOUSE_PASSWORD,
             database: e.CLICKHOUSE_DATABASE,
+            timeoutMs: e.CLICKHOUSE_TIMEOUT_MS,
           }
-        : { kind: 'embedded', path: `${e.DATA_DIR}/clickhouse` },
+        : { kind: 'embedded', path: `${e.DATA_DIR}/clickhouse`, timeoutMs: e.CLICKHOUSE_TIMEOUT_MS },
     },
     auth: {
       secret: e.AUTH_SECRET,

@@ -1,13 +1,13 @@
 /**
  * POST /v1/events: a JSON array or NDJSON (`application/x-ndjson`) body of events.
  * Answers `202 {accepted, duplicates, rejected:[{index, reason, issues}]}` only once
- * every accepted event is durably logged.
+ * every counted event is with the sink (logged, or acknowledged by Kafka); see intake.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, requireScope, type Principal } from '../auth/tokens.ts';
 import { setRequestTenant } from '../observability/request-context.ts';
-import type { Intake } from './intake.ts';
-import type { RawItem } from './validate.ts';
+import type { HttpItem, Intake } from './intake.ts';
+import { reject } from './pipeline/steps.ts';
 
 export class BodyTooLargeError extends Error {}
 
@@ -25,17 +25,17 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Splits a body into raw items. `null`: the JSON body is not an array of items at all. */
-export function splitItems(body: string, contentType: string): RawItem[] | { error: string } {
+/** Splits a body into items (the decode step of HTTP); `error`: the JSON body is not an array of items at all. */
+export function splitItems(body: string, contentType: string): HttpItem[] | { error: string } {
   if (/application\/(x-)?ndjson/i.test(contentType)) {
     return body
       .split('\n')
       .filter((line) => line.trim() !== '')
       .map((raw) => {
         try {
-          return { raw, value: JSON.parse(raw) as unknown };
+          return { raw, item: { value: JSON.parse(raw) as unknown } };
         } catch (err) {
-          return { raw, parseError: (err as Error).message };
+          return { raw, item: reject('invalid_json', (err as Error).message) };
         }
       });
   }
@@ -46,7 +46,7 @@ export function splitItems(body: string, contentType: string): RawItem[] | { err
     return { error: `Body is not valid JSON: ${(err as Error).message}` };
   }
   if (!Array.isArray(parsed)) return { error: 'Body must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)' };
-  return parsed.map((value) => ({ raw: JSON.stringify(value) ?? 'undefined', value }));
+  return parsed.map((value) => ({ raw: JSON.stringify(value) ?? 'undefined', item: { value } }));
 }
 
 const send = (res: ServerResponse, status: number, body: unknown) => {

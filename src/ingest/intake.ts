@@ -1,25 +1,34 @@
 /**
- * The intake pipeline for a batch of raw items from one caller:
+ * The HTTP intake: a batch of items from one caller (POST /v1/events) through the
+ * ingest pipeline (pipeline/pipeline.ts), with the caller's token naming the only
+ * tenant it may write. Batches run one at a time, so the dedupe lookup, the sink and
+ * what the key index remembers act as one step.
  *
- *   parse → validate (zod) → tenant check → currency budget → dedupe → append to log → hand to aggregation
- *
- * Guarantees: when `submit` resolves, every accepted event is in the event log
- * (durable), rejected items are dead letters with their reason, and an idempotency
- * key already logged counts as a duplicate, not again. Batches are serialised so
- * the dedupe lookup and the append act as one step.
- *
- * Distributed mode (`deliver` set, `tilecast api` with KAFKA_BROKERS): the last three
- * steps become "hand to Kafka": `submit` resolves once the broker acknowledged every
- * accepted event, and the Kafka workers dedupe against the log and append. Only
- * repeats within one request are counted as duplicates here.
+ * When `submit` resolves, every counted event is with the sink (in the event log for
+ * `tilecast start`, acknowledged by Kafka for `tilecast api`) and every rejected item
+ * is a dead letter with its reason. The answer's counts (docs/exactness.md):
+ * `accepted` = counted now, `duplicates` = exact repeats of a counted key,
+ * `rejected` = the rest, each with its reason; they add up to the items sent.
  */
-import type { AcceptedEvent, WindowEvent } from '../contracts/event.ts';
-import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { withSpan } from '../observability/tracing.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { EventLog } from '../storage/event-log.ts';
-import { checkTenant, parseItem, validateEvent, type Issue, type RawItem, type RejectReason } from './validate.ts';
+import { createKeyIndex } from './pipeline/key-index.ts';
+import { createIngestPipeline, type EventSink } from './pipeline/pipeline.ts';
+import type { DecodedItem, Issue, RejectReason } from './pipeline/steps.ts';
+
+/** An HTTP item: its raw text (kept by a dead letter) and what it decoded to. */
+export interface HttpItem {
+  raw: string;
+  item: DecodedItem;
+}
+
+/** Where an item came from: its index in the request, and its raw text. */
+export interface HttpRef {
+  index: number;
+  raw: string;
+}
 
 export interface Rejection {
   index: number;
@@ -28,106 +37,60 @@ export interface Rejection {
 }
 
 export interface SubmitResult {
-  /** Valid items, new or already known (a retry is acknowledged, not rejected). */
+  /** Counted: events with a key not seen before (within the dedupe scope). */
   accepted: number;
-  /** Of the accepted, how many were already logged or repeated in the batch. */
+  /** Exact repeats of a key already counted (earlier or in this batch): acknowledged, not counted. */
   duplicates: number;
   rejected: Rejection[];
 }
 
 export interface IntakeDeps {
-  eventLog: EventLog;
+  eventLog: Pick<EventLog, 'arrivals' | 'currenciesOfTenants'>;
   deadLetters: DeadLetters;
   metrics: Metrics;
-  logger: Logger;
+  clock: () => number;
   currencyBudget: number;
-  /** Receives newly logged events (in log order) with their sequence number. */
-  sink?: (events: WindowEvent[], seq: number) => void;
-  /**
-   * Distributed mode: accepted events go here (a Kafka producer) instead of the log;
-   * resolves once they are durably written there, rejects if not.
-   */
-  deliver?: (events: readonly AcceptedEvent[]) => Promise<void>;
+  retentionDays: number;
+  /** Where counted events go. */
+  sink: EventSink<HttpRef>;
+  /** Whether the sink is the only writer of its tenants' events (see pipeline/key-index.ts). */
+  soleWriter: boolean;
 }
 
 /** The event log source name of the embedded HTTP intake. */
 export const HTTP_SOURCE = 'http';
 
-export async function createIntake(deps: IntakeDeps) {
-  const { eventLog, deadLetters, metrics } = deps;
-  let seq = deps.deliver ? 0 : await eventLog.maxSeq(HTTP_SOURCE);
+const TENANT_RULE = { path: 'tenantId', message: (expected: string | null) => `token is for tenant "${expected}"` };
+
+export function createIntake(deps: IntakeDeps) {
+  const { metrics, deadLetters } = deps;
   let queue: Promise<unknown> = Promise.resolve();
-  const currencies = new Map<string, Set<string>>();
+  const pipeline = createIngestPipeline<HttpRef>({
+    tenantRule: TENANT_RULE,
+    currencyBudget: deps.currencyBudget,
+    retentionDays: deps.retentionDays,
+    clock: deps.clock,
+    keys: createKeyIndex({ arrivals: (q) => deps.eventLog.arrivals(q), soleWriter: deps.soleWriter, clock: deps.clock }),
+    currencies: (tenants) => deps.eventLog.currenciesOfTenants(tenants),
+    deadLetter: (rejected) =>
+      deadLetters.append(rejected.map((r) => ({ tenantId: r.tenantId, source: 'http', reason: r.reason, issues: r.issues, raw: r.ref.raw }))),
+    sink: deps.sink,
+  });
 
-  async function knownCurrencies(tenantId: string): Promise<Set<string>> {
-    let set = currencies.get(tenantId);
-    if (!set) currencies.set(tenantId, (set = new Set(await eventLog.currenciesOf(tenantId))));
-    return set;
-  }
-
-  async function process(tenantId: string, items: readonly RawItem[], source: 'http' | 'kafka'): Promise<SubmitResult> {
-    const rejected: Rejection[] = [];
-    const valid: AcceptedEvent[] = [];
-    const budget = await knownCurrencies(tenantId);
-    const pendingCurrencies = new Set(budget);
-    items.forEach((item, index) => {
-      const parsed = parseItem(item);
-      if (!parsed.ok) return void rejected.push({ index, reason: parsed.reason, issues: parsed.issues });
-      const validated = validateEvent('value' in parsed ? parsed.value : undefined);
-      const checked = validated.ok ? checkTenant(validated.event, tenantId) : validated;
-      if (!checked.ok) return void rejected.push({ index, reason: checked.reason, issues: checked.issues });
-      const { event } = checked;
-      if (!pendingCurrencies.has(event.currency)) {
-        if (pendingCurrencies.size >= deps.currencyBudget) {
-          return void rejected.push({
-            index,
-            reason: 'currency_budget_exceeded',
-            issues: [{ path: 'currency', message: `tenant already has ${deps.currencyBudget} currencies (CURRENCY_BUDGET)` }],
-          });
-        }
-        pendingCurrencies.add(event.currency);
-      }
-      valid.push(event);
-    });
-
-    // Distributed mode leaves the log lookup to the workers (they own the partitions).
-    const seen = deps.deliver ? new Set<string>() : await eventLog.existingKeys(valid);
-    const fresh: AcceptedEvent[] = [];
-    for (const e of valid) {
-      const id = `${e.tenantId}\u0000${e.key}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      fresh.push(e);
-    }
-    if (rejected.length > 0) {
-      await deadLetters.append(
-        rejected.map((r) => ({ tenantId, source, reason: r.reason, issues: r.issues, raw: items[r.index]!.raw })),
-      );
-    }
-    if (fresh.length > 0 && deps.deliver) {
-      await deps.deliver(fresh);
-      for (const e of fresh) budget.add(e.currency);
-    } else if (fresh.length > 0) {
-      seq += 1;
-      const logged: WindowEvent[] = fresh.map((e) => ({ key: e.key, eventType: e.eventType, userId: e.userId, tenantId: e.tenantId, currency: e.currency, amount: e.amount, traceId: e.traceId, timestamp: e.timestamp }));
-      // A token that names the batch: the table deduplicates insert blocks (see event-log.ts).
-      await eventLog.append(logged, { source: HTTP_SOURCE, seq, token: `${HTTP_SOURCE}:${seq}` });
-      for (const e of fresh) budget.add(e.currency);
-      deps.sink?.(logged, seq);
-    }
-    const duplicates = valid.length - fresh.length;
-    metrics.ingestItems.inc({ outcome: 'accepted', reason: '' }, fresh.length);
-    if (duplicates) metrics.ingestItems.inc({ outcome: 'duplicate', reason: '' }, duplicates);
-    for (const r of rejected) metrics.ingestItems.inc({ outcome: 'rejected', reason: r.reason });
-    return { accepted: valid.length, duplicates, rejected };
+  async function process(tenantId: string, items: readonly HttpItem[]): Promise<SubmitResult> {
+    const out = await pipeline.run(items.map((x, index) => ({ ref: { index, raw: x.raw }, item: x.item, tenant: tenantId })));
+    metrics.ingestItems.inc({ outcome: 'accepted', reason: '' }, out.accepted);
+    if (out.duplicates) metrics.ingestItems.inc({ outcome: 'duplicate', reason: '' }, out.duplicates);
+    for (const r of out.rejected) metrics.ingestItems.inc({ outcome: 'rejected', reason: r.reason });
+    return { accepted: out.accepted, duplicates: out.duplicates, rejected: out.rejected.map((r) => ({ index: r.ref.index, reason: r.reason, issues: r.issues })) };
   }
 
   return {
-    /** Validates, dedupes and durably logs a batch written by `tenantId`. */
-    submit(tenantId: string, items: readonly RawItem[], source: 'http' | 'kafka' = 'http'): Promise<SubmitResult> {
+    /** Runs a batch written by `tenantId` through the pipeline. */
+    submit(tenantId: string, items: readonly HttpItem[]): Promise<SubmitResult> {
       const run = queue.then(() =>
-        withSpan('ingest.batch', { attributes: { 'tilecast.tenant': tenantId, 'tilecast.source': source, 'tilecast.items': items.length } }, async (span) => {
-          const r = await process(tenantId, items, source);
+        withSpan('ingest.batch', { attributes: { 'tilecast.tenant': tenantId, 'tilecast.items': items.length } }, async (span) => {
+          const r = await process(tenantId, items);
           span.setAttributes({ 'tilecast.accepted': r.accepted, 'tilecast.duplicates': r.duplicates, 'tilecast.rejected': r.rejected.length });
           return r;
         }),
@@ -141,4 +104,4 @@ export async function createIntake(deps: IntakeDeps) {
   };
 }
 
-export type Intake = Awaited<ReturnType<typeof createIntake>>;
+export type Intake = ReturnType<typeof createIntake>;

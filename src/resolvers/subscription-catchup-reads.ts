@@ -14,7 +14,6 @@ export interface ReplayBatch {
   rows: ChangedWindow[];
 }
 
-const RETRY_DELAYS_MS = [200, 1_000];
 /** Catch-up queries in flight at once (across tenants): after a Redis blip every tenant catches up. */
 const MAX_CONCURRENT = 4;
 
@@ -26,26 +25,20 @@ export function createReplayLoader(deps: { reader: WindowChangesReader; maxRows:
   const running = new Set<string>();
   const next = new Map<string, Pending>();
 
+  // The read is retried on transient failures by the ClickHouse wrapper (src/storage/clickhouse-policy.ts).
   async function query(tenantId: string, since: number): Promise<ReplayBatch> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const rows = await deps.reader.changedSince({ tenantId, since, limit: deps.maxRows });
-        if (rows.length > deps.maxRows) {
-          throw new GraphQLError(`More than ${deps.maxRows} windows changed since then: re-query with Query.series and subscribe without since`, {
-            extensions: { code: 'RESUME_TOO_LARGE' },
-          });
-        }
-        return { rows };
-      } catch (err) {
-        const retriable = (err as { isRetriable?: boolean }).isRetriable === true;
-        const delay = RETRY_DELAYS_MS[attempt];
-        if (!retriable || delay === undefined) {
-          if (err instanceof GraphQLError) throw err;
-          throw new GraphQLError('Could not read what changed since then; resubscribe with the same since to retry', { extensions: { code: 'RESUME_FAILED' } });
-        }
-        await new Promise((r) => setTimeout(r, delay));
-      }
+    let rows: ChangedWindow[];
+    try {
+      rows = await deps.reader.changedSince({ tenantId, since, limit: deps.maxRows });
+    } catch {
+      throw new GraphQLError('Could not read what changed since then; resubscribe with the same since to retry', { extensions: { code: 'RESUME_FAILED' } });
     }
+    if (rows.length > deps.maxRows) {
+      throw new GraphQLError(`More than ${deps.maxRows} windows changed since then: re-query with Query.series and subscribe without since`, {
+        extensions: { code: 'RESUME_TOO_LARGE' },
+      });
+    }
+    return { rows };
   }
 
   /** Starts waiting tenants (oldest request first) while slots are free. */

@@ -3,69 +3,77 @@
  * real ClickHouse engine, in-process) into the same client through
  * `createClient({ connection })`, so SQL and code paths are identical to a server.
  *
- * Every call carries a stable, human-readable query id (a metric label and, on a
- * server, the prefix of `query_id`). Values go in only as typed parameters.
+ * Every call carries a stable, human-readable query id (a metric label, the span name,
+ * and part of each attempt's `query_id`: `tilecast-<kind>-<queryId>-<uuid>`), and runs
+ * under one timeout/abort/retry policy (src/storage/clickhouse-policy.ts). Values go in
+ * only as typed parameters.
  * Results are validated with a zod schema: 64-bit integers arrive as numbers from
  * chdb and as strings from a server, so schemas use `z.coerce`.
  */
-import { randomUUID } from 'node:crypto';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { SpanKind, withSpan } from '../observability/tracing.ts';
+import { DEFAULT_CALL_POLICY, runCall, safeToRetry, type CallKind, type CallPolicy } from './clickhouse-policy.ts';
 
-export class ClickHouseCallError extends Error {
-  constructor(
-    readonly queryId: string,
-    readonly isRetriable: boolean,
-    cause: unknown,
-  ) {
-    super(`ClickHouse call ${queryId} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'ClickHouseCallError';
-  }
-}
-
-/** Errors that say "try again later" rather than "this statement is wrong". */
-function retriable(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  const msg = err instanceof Error ? err.message : String(err);
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|socket hang up|Timeout|TOO_MANY|MEMORY_LIMIT/i.test(`${code} ${msg}`);
-}
+export { ClickHouseCallError, isIdempotentDdl } from './clickhouse-policy.ts';
 
 type Params = Record<string, unknown>;
 
+/** What every call may add: its own timeout (ms, instead of the configured one) and an AbortSignal. */
+export interface CallOptions {
+  queryId: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Every call goes through the policy in src/storage/clickhouse-policy.ts: a timeout per
+ * attempt, the caller's AbortSignal, a `query_id` `tilecast-<kind>-<queryId>-<uuid>`, and
+ * retries only for reads, inserts that carry an `insert_deduplication_token` (or are
+ * marked `idempotent`) and commands marked `idempotent`.
+ */
 export interface ClickHouse {
   readonly kind: 'embedded' | 'server';
-  query<S extends z.ZodType>(o: { queryId: string; sql: string; params?: Params; row: S }): Promise<z.infer<S>[]>;
+  query<S extends z.ZodType>(o: CallOptions & { sql: string; params?: Params; row: S }): Promise<z.infer<S>[]>;
   /**
    * The same read, returned column by column (JSONColumnsWithMetadata: one array per
    * column, `columns` validates that object): no key names or object per row, for reads
    * that return thousands of rows.
    */
-  queryColumns<S extends z.ZodType>(o: { queryId: string; sql: string; params?: Params; columns: S }): Promise<z.infer<S>>;
-  /** Inserts rows as JSONEachRow objects (for small inserts; see insertColumns for hot paths). */
-  insert(o: { queryId: string; table: string; rows: readonly Params[]; settings?: ClickHouseSettings }): Promise<void>;
+  queryColumns<S extends z.ZodType>(o: CallOptions & { sql: string; params?: Params; columns: S }): Promise<z.infer<S>>;
+  /**
+   * Inserts rows as JSONEachRow objects (for small inserts; see insertColumns for hot
+   * paths). `idempotent`: inserting the same rows twice leaves the same table (rows
+   * replaced by key), so a transient failure is retried.
+   */
+  insert(o: CallOptions & { table: string; rows: readonly Params[]; settings?: ClickHouseSettings; idempotent?: boolean }): Promise<void>;
   /**
    * Inserts whole columns (JSONColumns: one JSON object of equally long arrays, written by
    * one JSON.stringify call), the cheapest encoding in JS for big hot-path inserts: no
    * array per row, no string per row. Empty columns insert nothing.
    */
-  insertColumns(o: { queryId: string; table: string; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings }): Promise<void>;
-  command(o: { queryId: string; sql: string; params?: Params }): Promise<void>;
+  insertColumns(o: CallOptions & { table: string; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings; idempotent?: boolean }): Promise<void>;
+  /** `idempotent`: running the statement twice leaves what running it once leaves (then transient failures are retried). */
+  command(o: CallOptions & { sql: string; params?: Params; idempotent?: boolean }): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
-async function connect(config: Config['storage']['clickhouse']): Promise<ClickHouseClient> {
+/** The parts of @clickhouse/client the wrapper uses (a fake one in unit tests). */
+export type ClickHouseConnection = Pick<ClickHouseClient, 'query' | 'insert' | 'command' | 'ping' | 'close'>;
+
+async function connect(config: Config['storage']['clickhouse'], timeoutMs: number): Promise<ClickHouseClient> {
   if (config.kind === 'server') {
     return createClient({
       url: config.url,
       username: config.user,
       password: config.password,
       database: config.database,
-      request_timeout: 30_000,
+      // The wrapper's own timeout (per call) decides; the client's only backs it up.
+      request_timeout: timeoutMs + 5_000,
       // Long query parameters (e.g. thousands of dedupe keys) go in the body, not the URL.
       use_multipart_params_auto: true,
       clickhouse_settings: { output_format_json_quote_64bit_integers: 1, date_time_input_format: 'best_effort' },
@@ -78,66 +86,94 @@ async function connect(config: Config['storage']['clickhouse']): Promise<ClickHo
   return createClient({ connection: createChdbConnection({ path: config.path }) as never });
 }
 
+interface Deps {
+  logger: Logger;
+  metrics: Metrics;
+  /** Timeout, attempts and backoff (defaults: DEFAULT_CALL_POLICY, timeout from the config). */
+  policy?: Partial<CallPolicy>;
+}
+
 /** Opens ClickHouse (chdb in-process, or a server when CLICKHOUSE_URL is set). */
-export async function createClickHouse(deps: { config: Config['storage']['clickhouse']; logger: Logger; metrics: Metrics }): Promise<ClickHouse> {
-  const { config, logger, metrics } = deps;
-  const client = await connect(config);
+export async function createClickHouse(deps: Deps & { config: Config['storage']['clickhouse'] }): Promise<ClickHouse> {
+  const policy = { ...DEFAULT_CALL_POLICY, ...(deps.config.timeoutMs ? { timeoutMs: deps.config.timeoutMs } : {}), ...deps.policy };
+  const client = await connect(deps.config, policy.timeoutMs);
+  return wrapConnection(client, { ...deps, kind: deps.config.kind, policy });
+}
 
-  // One client span per call, named by its stable query id (the full id, with its UUID, is an attribute).
-  const call = <T>(queryId: string, kind: 'read' | 'insert' | 'command', run: (id: string) => Promise<T>): Promise<T> =>
-    withSpan(queryId, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'clickhouse', 'db.operation.name': kind } }, (span) =>
-      timedCall(queryId, kind, (id) => {
-        span.setAttribute('db.query.id', id);
-        return run(id);
-      }),
-    );
+/** The wrapper over an open connection: every call goes through runCall (clickhouse-policy.ts). */
+export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind: 'embedded' | 'server' }): ClickHouse {
+  const { logger, metrics } = deps;
+  const policy: CallPolicy = { ...DEFAULT_CALL_POLICY, ...deps.policy };
 
-  async function timedCall<T>(queryId: string, kind: 'read' | 'insert' | 'command', run: (id: string) => Promise<T>): Promise<T> {
-    const end = metrics.clickhouseDuration.startTimer({ query_id: queryId });
-    try {
-      const result = await run(`${queryId}:${randomUUID()}`);
-      metrics.clickhouseQueries.inc({ query_id: queryId, kind, outcome: 'ok' });
-      return result;
-    } catch (err) {
-      metrics.clickhouseQueries.inc({ query_id: queryId, kind, outcome: 'error' });
-      logger.warn({ queryId, err: err instanceof Error ? err.message : String(err) }, 'clickhouse call failed');
-      throw new ClickHouseCallError(queryId, retriable(err), err);
-    } finally {
-      end();
-    }
+  // One client span per call, named by its stable query id (the attempt's full query_id is an attribute).
+  function call<T>(o: CallOptions, kind: CallKind, retry: boolean, run: (query_id: string, abort_signal: AbortSignal) => Promise<T>): Promise<T> {
+    const { queryId } = o;
+    return withSpan(queryId, { kind: SpanKind.CLIENT, attributes: { 'db.system.name': 'clickhouse', 'db.operation.name': kind } }, async (span) => {
+      const end = metrics.clickhouseDuration.startTimer({ query_id: queryId });
+      try {
+        const result = await runCall(
+          {
+            queryId,
+            kind,
+            retry,
+            retryTimeouts: deps.kind === 'server',
+            policy,
+            timeoutMs: o.timeoutMs,
+            signal: o.signal,
+            onRetry: ({ attempt, delayMs, err }) =>
+              logger.warn({ queryId, attempt, retryInMs: delayMs, err: err instanceof Error ? err.message : String(err) }, 'clickhouse call failed; retrying'),
+          },
+          (id, signal) => {
+            span.setAttribute('db.query.id', id);
+            return run(id, signal);
+          },
+        );
+        metrics.clickhouseQueries.inc({ query_id: queryId, kind, outcome: 'ok' });
+        return result;
+      } catch (err) {
+        metrics.clickhouseQueries.inc({ query_id: queryId, kind, outcome: 'error' });
+        logger.warn({ queryId, err: err instanceof Error ? err.message : String(err) }, 'clickhouse call failed');
+        throw err;
+      } finally {
+        end();
+      }
+    });
   }
 
+  const insertRetry = (o: { settings?: ClickHouseSettings; idempotent?: boolean }) =>
+    safeToRetry('insert', { idempotent: o.idempotent, dedupToken: o.settings?.insert_deduplication_token as string | undefined });
+
   return {
-    kind: config.kind,
-    query: ({ queryId, sql, params, row }) =>
-      call(queryId, 'read', async (query_id) => {
-        const rs = await client.query({ query: sql, query_params: params, format: 'JSONEachRow', query_id });
+    kind: deps.kind,
+    query: (o) =>
+      call(o, 'read', true, async (query_id, abort_signal) => {
+        const rs = await client.query({ query: o.sql, query_params: o.params, format: 'JSONEachRow', query_id, abort_signal });
         const rows = await rs.json<unknown>();
-        return rows.map((r) => row.parse(r));
+        return rows.map((r) => o.row.parse(r));
       }),
-    queryColumns: ({ queryId, sql, params, columns }) =>
-      call(queryId, 'read', async (query_id) => {
-        const rs = await client.query({ query: sql, query_params: params, format: 'JSONColumnsWithMetadata', query_id });
+    queryColumns: (o) =>
+      call(o, 'read', true, async (query_id, abort_signal) => {
+        const rs = await client.query({ query: o.sql, query_params: o.params, format: 'JSONColumnsWithMetadata', query_id, abort_signal });
         // The client types this format's `data` as rows; it is one array per column name.
         const { meta = [], data } = await rs.json<unknown>();
         // No rows comes back as `data: {}`: every column is then an empty array.
-        return columns.parse({ ...Object.fromEntries(meta.map((m) => [m.name, []])), ...(data as object) });
+        return o.columns.parse({ ...Object.fromEntries(meta.map((m) => [m.name, []])), ...(data as object) });
       }),
-    insert: ({ queryId, table, rows, settings }) =>
-      call(queryId, 'insert', async (query_id) => {
-        if (rows.length === 0) return;
-        await client.insert({ table, values: rows, format: 'JSONEachRow', query_id, clickhouse_settings: settings });
+    insert: (o) =>
+      call(o, 'insert', insertRetry(o), async (query_id, abort_signal) => {
+        if (o.rows.length === 0) return;
+        await client.insert({ table: o.table, values: o.rows, format: 'JSONEachRow', query_id, abort_signal, clickhouse_settings: o.settings });
       }),
-    insertColumns: ({ queryId, table, columns, settings }) =>
-      call(queryId, 'insert', async (query_id) => {
-        if ((Object.values(columns)[0]?.length ?? 0) === 0) return;
+    insertColumns: (o) =>
+      call(o, 'insert', insertRetry(o), async (query_id, abort_signal) => {
+        if ((Object.values(o.columns)[0]?.length ?? 0) === 0) return;
         // One statement with the data inline, as a server takes it in a POST body and chdb in a query.
-        const query = `INSERT INTO ${table} (${Object.keys(columns).join(', ')}) FORMAT JSONColumns\n${JSON.stringify(columns)}`;
-        await client.command({ query, query_id, clickhouse_settings: settings });
+        const query = `INSERT INTO ${o.table} (${Object.keys(o.columns).join(', ')}) FORMAT JSONColumns\n${JSON.stringify(o.columns)}`;
+        await client.command({ query, query_id, abort_signal, clickhouse_settings: o.settings });
       }),
-    command: ({ queryId, sql, params }) =>
-      call(queryId, 'command', async (query_id) => {
-        await client.command({ query: sql, query_params: params, query_id });
+    command: (o) =>
+      call(o, 'command', safeToRetry('command', { idempotent: o.idempotent }), async (query_id, abort_signal) => {
+        await client.command({ query: o.sql, query_params: o.params, query_id, abort_signal });
       }),
     ping: async () => {
       try {

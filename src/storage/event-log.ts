@@ -17,8 +17,6 @@ import { WINDOW_MS } from '../contracts/metrics.ts';
 import { windowId, type WindowRef } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
 
-const keyRow = z.object({ tenant_id: z.string(), event_key: z.string() });
-const windowKeyRow = z.object({ tenant_id: z.string(), currency: z.string(), window_start_ms: z.coerce.number(), event_key: z.string() });
 const refRow = z.object({ tenant_id: z.string(), currency: z.string(), window_start_ms: z.coerce.number() });
 const eventRow = z.object({
   tenant_id: z.string(),
@@ -31,100 +29,76 @@ const eventRow = z.object({
   event_time_ms: z.coerce.number(),
 });
 
-/** An event's identity for deduplication in its window: `windowId\0key`. */
-export const eventInWindowId = (e: Pick<WindowEvent, 'tenantId' | 'currency' | 'timestamp' | 'key'>): string =>
-  `${windowId({ tenantId: e.tenantId, currency: e.currency, windowStart: Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS })}\u0000${e.key}`;
-
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
-/** The key for the dedupe lookup's space-separated list; keys are UUID-shaped by contract. */
-function keyOf(e: Pick<WindowEvent, 'key'>): string {
-  if (/\s/.test(e.key)) throw new RangeError(`unexpected idempotency key: ${e.key}`);
-  return e.key;
+/** Keys travel space-separated (see `arrivals`); they are UUID-shaped by contract. */
+function checkedKey(key: string): string {
+  if (/\s/.test(key)) throw new RangeError(`unexpected idempotency key: ${key}`);
+  return key;
 }
-/** Keys per dedupe lookup; long parameters travel in the request body. */
-const KEYS_PER_LOOKUP = 25_000;
+/** DateTime's last second (2106-02-07). */
+const MAX_DATETIME_MS = 4_294_967_295_000;
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
+
+const toWindowEvent = (r: z.infer<typeof eventRow>): WindowEvent => ({
+  key: r.event_key,
+  eventType: r.event_type,
+  userId: r.user_id,
+  tenantId: r.tenant_id,
+  currency: r.currency,
+  amount: r.amount === null ? undefined : canonicalDecimal(r.amount),
+  traceId: r.trace_id,
+  timestamp: r.event_time_ms,
+});
+
+export interface ArrivalQuery {
+  tenants: readonly string[];
+  keys?: readonly string[];
+  from: number;
+  to?: number;
+  exclude?: { source: string; afterSeq: number; writer: string };
+}
 
 export function createEventLog(db: ClickHouse) {
   return {
     /**
-     * Which of these (tenant, key) pairs are already logged, as `tenant\0key` strings.
-     * One query per KEYS_PER_LOOKUP keys.
+     * Logged arrivals of these tenants (and keys, when given) in windows starting from
+     * `from` to `to` (epoch ms; `to` open when absent): the dedupe step's lookup
+     * (src/ingest/pipeline/key-index.ts). Served by the primary key (tenant_id, …,
+     * window_start) and the key's bloom filter: the work follows the time range asked,
+     * not the size of the log.
      *
-     * `unfed` (Kafka workers): rows logged into `source` after `afterSeq` by a writer other
-     * than `writer` do not count. The caller resumed at `afterSeq` and rebuilt its windows
-     * from what was logged then, so such rows (a timed-out append of its previous
+     * `exclude` (Kafka partitions): rows logged into `source` after `afterSeq` by a writer
+     * other than `writer` are left out. The caller resumed at `afterSeq` and rebuilt its
+     * windows from what was logged then, so such rows (a timed-out append of its previous
      * incarnation, or a zombie's, that landed late) are not in its windows: the event is
-     * fresh to it (logging it again is harmless; restores read each key once).
+     * new to it (logging it again is harmless; restores read each key once per window).
      */
-    async existingKeys(
-      events: readonly Pick<WindowEvent, 'tenantId' | 'key'>[],
-      unfed?: { source: string; afterSeq: number; writer: string },
-    ): Promise<Set<string>> {
-      const out = new Set<string>();
-      for (let i = 0; i < events.length; i += KEYS_PER_LOOKUP) {
-        const chunk = events.slice(i, i + KEYS_PER_LOOKUP);
-        const rows = await db.query({
-          queryId: 'event_log.existing_keys',
-          // The keys travel as one plain string parameter ("key key …"): much cheaper to send
-          // and parse than an Array(String) of thousands of literals, and free of escapes
-          // (keys are UUID-shaped, checked below). Filtering on the bare `event_key` column
-          // (not on a tenant/key concatenation) lets its bloom-filter index skip granules:
-          // measured on a 3,000,000-event log, a 200-key lookup went from 95 ms to 19 ms and
-          // a 5,000-key one from 100 ms to 85 ms (a key-ordered projection was slower for
-          // small batches: 43 ms). A row may pair a key with another tenant of the batch:
-          // still a real logged pair, harmless to callers that test their own pairs.
-          sql: `SELECT DISTINCT tenant_id, event_key FROM events
-                WHERE tenant_id IN {tenants:Array(String)}
-                  AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))
-                  AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
-          params: {
-            tenants: unique(chunk.map((e) => e.tenantId)),
-            keys: unique(chunk.map(keyOf)).join(' '),
-            // No exclusion: no row has source ''.
-            source: unfed?.source ?? '',
-            after: unfed?.afterSeq ?? 0,
-            writer: unfed?.writer ?? '',
-          },
-          row: keyRow,
-        });
-        for (const r of rows) out.add(`${r.tenant_id}\u0000${r.event_key}`);
-      }
-      return out;
-    },
-
-    /**
-     * Which of these events are already logged in their own window (tenant, currency,
-     * minute), as `windowId\0key` strings (see `eventInWindowId`). One query, served by the
-     * primary key (tenant_id, currency, window_start, event_key); `unfed` as above.
-     * Kafka workers ask this only for events whose window memory cannot vouch for.
-     */
-    async existingInWindows(
-      events: readonly Pick<WindowEvent, 'tenantId' | 'currency' | 'timestamp' | 'key'>[],
-      unfed: { source: string; afterSeq: number; writer: string },
-    ): Promise<Set<string>> {
-      const out = new Set<string>();
-      if (events.length === 0) return out;
+    async arrivals(q: ArrivalQuery): Promise<WindowEvent[]> {
+      if (q.tenants.length === 0) return [];
+      const keyFilter = q.keys ? `AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))` : '';
+      const toFilter = q.to === undefined ? '' : `AND window_start <= {to:DateTime('UTC')}`;
       const rows = await db.query({
-        queryId: 'event_log.existing_in_windows',
-        sql: `SELECT DISTINCT tenant_id, currency, toUnixTimestamp(window_start) * 1000 AS window_start_ms, event_key FROM events
-              WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
-                AND window_start IN {starts:Array(DateTime('UTC'))}
-                AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))
+        queryId: q.keys ? 'event_log.arrivals_of_keys' : 'event_log.arrivals_since',
+        sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+              FROM events
+              WHERE tenant_id IN {tenants:Array(String)}
+                AND window_start >= {from:DateTime('UTC')} ${toFilter} ${keyFilter}
                 AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
         params: {
-          tenants: unique(events.map((e) => e.tenantId)),
-          currencies: unique(events.map((e) => e.currency)),
-          starts: unique(events.map((e) => toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS))),
-          keys: unique(events.map(keyOf)).join(' '),
-          source: unfed.source,
-          after: unfed.afterSeq,
-          writer: unfed.writer,
+          tenants: unique(q.tenants),
+          from: toSeconds(Math.max(0, q.from)),
+          ...(q.to === undefined ? {} : { to: toSeconds(Math.min(q.to, MAX_DATETIME_MS)) }),
+          // The keys travel as one plain string parameter ("key key …"): much cheaper to send and
+          // parse than an Array(String) of thousands of literals, and free of escapes (UUID-shaped).
+          ...(q.keys ? { keys: unique(q.keys.map(checkedKey)).join(' ') } : {}),
+          // No exclusion: no row has source ''.
+          source: q.exclude?.source ?? '',
+          after: q.exclude?.afterSeq ?? 0,
+          writer: q.exclude?.writer ?? '',
         },
-        row: windowKeyRow,
+        row: eventRow,
       });
-      for (const r of rows) out.add(`${windowId({ tenantId: r.tenant_id, currency: r.currency, windowStart: r.window_start_ms })}\u0000${r.event_key}`);
-      return out;
+      return rows.map(toWindowEvent);
     },
 
     /**
@@ -188,16 +162,7 @@ export function createEventLog(db: ClickHouse) {
         row: eventRow,
       });
       for (const r of rows) {
-        const e: WindowEvent = {
-          key: r.event_key,
-          eventType: r.event_type,
-          userId: r.user_id,
-          tenantId: r.tenant_id,
-          currency: r.currency,
-          amount: r.amount === null ? undefined : canonicalDecimal(r.amount),
-          traceId: r.trace_id,
-          timestamp: r.event_time_ms,
-        };
+        const e = toWindowEvent(r);
         out.get(windowId({ tenantId: e.tenantId, currency: e.currency, windowStart: Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS }))?.push(e);
       }
       return out;
@@ -238,17 +203,6 @@ export function createEventLog(db: ClickHouse) {
       });
       for (const r of rows) out.get(r.tenant_id)?.push(r.currency);
       return out;
-    },
-
-    /** Distinct currencies a tenant has logged (cardinality budget). */
-    async currenciesOf(tenantId: string): Promise<string[]> {
-      const rows = await db.query({
-        queryId: 'event_log.currencies_of',
-        sql: 'SELECT DISTINCT currency FROM events WHERE tenant_id = {tenant:String}',
-        params: { tenant: tenantId },
-        row: z.object({ currency: z.string() }),
-      });
-      return rows.map((r) => r.currency);
     },
   };
 }

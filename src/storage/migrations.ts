@@ -8,9 +8,12 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { ClickHouse } from './clickhouse.ts';
+import { isIdempotentDdl, type ClickHouse } from './clickhouse.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
+
+/** Longest wait for one migration statement (a backfill over a big table is slow). */
+const MIGRATION_TIMEOUT_MS = 30 * 60_000;
 
 export class MigrationChecksumError extends Error {
   constructor(readonly file: string) {
@@ -34,6 +37,7 @@ export async function migrate(db: ClickHouse, dir = MIGRATIONS_DIR): Promise<{ a
     queryId: 'migrations.init',
     sql: `CREATE TABLE IF NOT EXISTS schema_migrations (name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
           ENGINE = ReplacingMergeTree ORDER BY name`,
+    idempotent: true,
   });
   const rows = await db.query({ queryId: 'migrations.applied', sql: 'SELECT name, checksum FROM schema_migrations FINAL', row: appliedRow });
   const applied = new Map(rows.map((r) => [r.name, r.checksum]));
@@ -49,9 +53,11 @@ export async function migrate(db: ClickHouse, dir = MIGRATIONS_DIR): Promise<{ a
     }
     if (previous !== undefined) throw new MigrationChecksumError(file);
     for (const statement of splitStatements(sql)) {
-      await db.command({ queryId: `migrations.${file}`, sql: statement });
+      // A backfill over a big table may take long; only repeatable DDL is retried (isIdempotentDdl).
+      await db.command({ queryId: `migrations.${file}`, sql: statement, idempotent: isIdempotentDdl(statement), timeoutMs: MIGRATION_TIMEOUT_MS });
     }
-    await db.insert({ queryId: 'migrations.record', table: 'schema_migrations', rows: [{ name: file, checksum }] });
+    // ReplacingMergeTree by name: recording a file twice leaves one row.
+    await db.insert({ queryId: 'migrations.record', table: 'schema_migrations', rows: [{ name: file, checksum }], idempotent: true });
     result.applied.push(file);
   }
   return result;

@@ -20,6 +20,8 @@ export function createProgressStore(db: ClickHouse) {
       await db.insert({
         queryId: 'progress.save',
         table: 'progress',
+        // The newest row per source wins (ReplacingMergeTree(updated_at)): the same row twice is the same progress.
+        idempotent: true,
         rows: [{ source: p.source, checkpoint_seq: p.checkpointSeq, processed_through_ms: p.processedThrough, watermark_ms: p.watermark }],
       });
     },

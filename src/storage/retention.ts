@@ -58,12 +58,13 @@ export async function applyRetention(db: ClickHouse, days: RetentionDays): Promi
     const to = wanted[table];
     if (from === to) continue;
     if (to === 0) {
-      await db.command({ queryId: `retention.remove_${table}`, sql: `ALTER TABLE ${table} REMOVE TTL` });
+      await db.command({ queryId: `retention.remove_${table}`, sql: `ALTER TABLE ${table} REMOVE TTL`, idempotent: true });
     } else {
       await db.command({
         queryId: `retention.modify_${table}`,
         sql: `ALTER TABLE ${table} MODIFY TTL ${TTL_TABLES[table]} + toIntervalDay({days:UInt32})`,
         params: { days: to },
+        idempotent: true,
       });
     }
     changed.push({ table, from, to });

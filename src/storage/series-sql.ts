@@ -1,8 +1,10 @@
 /**
  * The SQL pieces of the series read (src/storage/series-reader.ts): the tables it may
- * name, bucket expressions, and the select parts every branch of its UNION ALL shares, so
- * the columns line up: `users_part` says what a row carries (see `columns`).
+ * name, bucket expressions, the select parts every branch of its UNION ALL shares, so
+ * the columns line up (`users_part` says what a row carries, see `columns`), and the
+ * parameters every value travels in. The selects are composed in series-selects.ts.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Granularity } from '../contracts/metrics.ts';
 import { USERS_LOOKBACK_HOURS } from './users-hourly.ts';
@@ -46,16 +48,16 @@ export const TABLES: ReadonlyMap<string, TableSpec> = new Map([
 ]);
 
 /**
- * Closed set of bucket expressions; the time zone is a typed parameter. toStartOfWeek
- * and toStartOfMonth return a Date (a local calendar day), so it is turned back into
- * that day's midnight instant in the same zone.
+ * Closed set of bucket expressions; `tz` is the time zone's placeholder (a bound
+ * parameter). toStartOfWeek and toStartOfMonth return a Date (a local calendar day), so
+ * it is turned back into that day's midnight instant in the same zone.
  */
 export const BUCKET_SQL: Record<Granularity, (t: string, tz: string) => string> = {
   MINUTE: (t) => t,
-  HOUR: (t, tz) => `toStartOfHour(${t}, {${tz}:String})`,
-  DAY: (t, tz) => `toStartOfDay(${t}, {${tz}:String})`,
-  WEEK: (t, tz) => `toDateTime(toStartOfWeek(${t}, 1, {${tz}:String}), {${tz}:String})`,
-  MONTH: (t, tz) => `toDateTime(toStartOfMonth(${t}, {${tz}:String}), {${tz}:String})`,
+  HOUR: (t, tz) => `toStartOfHour(${t}, ${tz})`,
+  DAY: (t, tz) => `toStartOfDay(${t}, ${tz})`,
+  WEEK: (t, tz) => `toDateTime(toStartOfWeek(${t}, 1, ${tz}), ${tz})`,
+  MONTH: (t, tz) => `toDateTime(toStartOfMonth(${t}, ${tz}), ${tz})`,
 };
 
 const numbers = z.array(z.coerce.number());
@@ -99,3 +101,20 @@ export const USERS = (count: string) => `1 AS users_part, '0' AS revenue,
        toUInt64(0) AS purchases, toUInt64(0) AS signups, toUInt64(0) AS upgrades, toUInt64(0) AS churns,
        ${count} AS active_users, toUInt64(0) AS active_users_all,
        toUInt8(1) AS all_final, toInt64(0) AS last_event_at_ms, CAST([], 'Array(String)') AS trace_sample`;
+
+/**
+ * The bound parameters of one read. Every value (tenant, range ends, time zone,
+ * currencies, branch numbers) enters the SQL only as a `{name:Type}` placeholder
+ * returned by `bind`; SQL text holds identifiers from TABLES and fixed expressions only.
+ */
+export class QueryParams {
+  readonly values: Record<string, unknown> = {};
+
+  /** Records `value` under `name` and returns its placeholder; one name never carries two values. */
+  bind(name: string, type: string, value: unknown): string {
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`bad query parameter name: ${name}`);
+    if (name in this.values && !isDeepStrictEqual(this.values[name], value)) throw new Error(`query parameter ${name} bound to two values`);
+    this.values[name] = value;
+    return `{${name}:${type}}`;
+  }
+}

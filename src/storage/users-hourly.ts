@@ -88,6 +88,8 @@ export async function recomputeUsersHourly(db: ClickHouse, hours: readonly { ten
   await db.command({
     queryId: 'users_hourly.recompute',
     sql: USERS_HOURLY_SQL,
+    // Rebuilt from `windows_hourly FINAL`: running it again writes the same rows.
+    idempotent: true,
     params: {
       tenants: [...span.keys()],
       first_hours: [...span.values()].map((s) => s.first),

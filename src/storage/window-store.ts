@@ -56,6 +56,8 @@ export function createWindowStore(db: ClickHouse) {
       await db.insert({
         queryId: 'windows.write',
         table: 'windows_input',
+        // The same revision of a window, written again, replaces itself (ReplacingMergeTree(version), 0002).
+        idempotent: true,
         rows: updates.map((u) => ({
           tenant_id: u.tenantId,
           currency: u.currency,
@@ -96,6 +98,8 @@ export function createWindowStore(db: ClickHouse) {
         await db.command({
           queryId: 'windows.rollup_hours',
           sql: ROLLUP_SQL,
+          // Rebuilt from `windows FINAL`: running it again writes the same rows.
+          idempotent: true,
           params: {
             tenants: unique(chunk.map((h) => h.tenantId)),
             minutes: starts.flatMap((h) => Array.from({ length: 60 }, (_, m) => toSeconds(h + m * MINUTE_MS))),

@@ -57,7 +57,9 @@ async function postBatch(batch: Item[], index: number) {
     const rejected = res.json.rejected as { index: number; reason: string }[];
     const expected = group.flatMap((item, i) => (item.kind === 'invalid' ? [{ index: i, reason: item.expectedReason! }] : []));
     expect(rejected.map(({ index: i, reason }) => ({ index: i, reason }))).toEqual(expected);
-    expect(res.json.accepted).toBe(group.length - expected.length);
+    // `accepted` = counted now, `duplicates` = exact repeats (each arrives after its original).
+    expect(res.json.accepted).toBe(group.filter((i) => i.kind === 'valid').length);
+    expect(res.json.duplicates).toBe(group.filter((i) => i.kind === 'duplicate').length);
   }
 }
 

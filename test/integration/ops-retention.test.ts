@@ -10,9 +10,11 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 
 const TENANT = 'opsretention';
 let t: TestApp;
+/** The app's clock runs this far behind while old events are posted (the intake refuses events older than the kept log). */
+let behindMs = 0;
 
 beforeAll(async () => {
-  t = await startTestApp({ label: 'ops-retention', env: { RETENTION_EVENTS_DAYS: '30', RETENTION_WINDOWS_DAYS: '400', FLUSH_INTERVAL_MS: '100', ALLOWED_LATENESS_MS: '1000' } });
+  t = await startTestApp({ label: 'ops-retention', clock: () => Date.now() - behindMs, env: { RETENTION_EVENTS_DAYS: '30', RETENTION_WINDOWS_DAYS: '400', FLUSH_INTERVAL_MS: '100', ALLOWED_LATENESS_MS: '1000' } });
 });
 afterAll(async () => {
   await t?.app.stop();
@@ -43,9 +45,12 @@ describe('retention', () => {
     const old = Date.now() - 45 * 86_400_000; // past the events TTL, within the windows one
     const ancient = Date.now() - 500 * 86_400_000; // past both
     const ev = (timestamp: number, i: number) => ({ eventType: 'signup', userId: `u${i}`, tenantId: TENANT, currency: 'USD', traceId: (i + 1).toString(16).padStart(32, 'e'), timestamp });
+    // Accepted while the app's clock says they were recent, as if they had arrived back then.
+    behindMs = 600 * 86_400_000;
     const res = await t.post(token, JSON.stringify([ev(recent, 1), ev(recent, 2), ev(old, 3), ev(ancient, 4)]));
     expect(res.json).toMatchObject({ accepted: 4, duplicates: 0 });
     await t.app.aggregator.flush();
+    behindMs = 0;
     // ClickHouse may already drop expired rows when it writes the part; merges drop the rest.
     expect((await count('events')).n).toBeGreaterThanOrEqual(2);
     expect((await count('windows')).n).toBeGreaterThanOrEqual(2);
@@ -74,6 +79,23 @@ describe('retention', () => {
       row: z.object({ n: z.coerce.number(), oldest: z.coerce.number() }),
     });
     expect(users).toEqual({ n: 4, oldest: Math.floor(old / 3_600_000) * 3_600_000 }); // two hours × ('' and USD)
+  });
+
+  it('refuses a late event for a window whose log rows have expired (too_old), and changes no window', async () => {
+    const token = await t.token(TENANT);
+    const before = await count('windows');
+    const old = Date.now() - 31 * 86_400_000;
+    const res = await t.post(token, JSON.stringify([{ eventType: 'signup', userId: 'late', tenantId: TENANT, currency: 'USD', traceId: 'f'.repeat(31) + '1', timestamp: old }]));
+    expect(res.json).toMatchObject({ accepted: 0, duplicates: 0, rejected: [{ index: 0, reason: 'too_old' }] });
+    await t.app.aggregator.flush();
+    expect(await count('windows')).toEqual(before);
+    const [dl] = await t.app.db.query({
+      queryId: 'test.too_old_letters',
+      sql: "SELECT count() AS n FROM dead_letters WHERE tenant_id = {tenant:String} AND reason = 'too_old'",
+      params: { tenant: TENANT },
+      row: z.object({ n: z.coerce.number() }),
+    });
+    expect(dl!.n).toBe(1);
   });
 
   it('0 removes a TTL (keep forever)', async () => {

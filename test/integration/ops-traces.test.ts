@@ -110,10 +110,10 @@ describe('trace ids on windows', () => {
     expect(batch[0]!.attributes).toMatchObject({ 'tilecast.tenant': TENANT, 'tilecast.items': events.length, 'tilecast.accepted': events.length });
     const calls = exporter.getFinishedSpans().filter((s) => parentOf(s) === batch[0]!.spanContext().spanId).map((s) => s.name);
     expect(calls).toContain('event_log.append');
-    expect(calls).toContain('event_log.existing_keys');
+    expect(calls).toContain('event_log.arrivals_since'); // the dedupe step's first look at the tenant's recent keys
     const append = spanNamed('event_log.append')[0]!;
     expect(append.attributes['db.system.name']).toBe('clickhouse');
-    expect(String(append.attributes['db.query.id'])).toMatch(/^event_log\.append:[0-9a-f-]{36}$/);
+    expect(String(append.attributes['db.query.id'])).toMatch(/^tilecast-insert-event_log\.append-[0-9a-f-]{36}$/);
 
     // The flush wrote the windows inside its span.
     const flush = spanNamed('aggregate.flush', (s) => (s.attributes['tilecast.window_updates'] as number) >= sizes.length);

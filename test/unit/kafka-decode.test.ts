@@ -1,7 +1,8 @@
-/** Kafka record → event or dead letter: the reasons the worker's DLQ and metrics use. */
+/** Kafka record → the JSON values it holds, or rejects with the reasons the worker's DLQ and metrics use. */
 import { describe, expect, it } from 'vitest';
 import { DLQ_HEADERS, deadLetterRecord } from '../../src/ingest/kafka/dead-letter.ts';
-import { BATCH_CONTENT_TYPE, BATCH_HEADER, decodeMessage, decodeRecord, lineOf, MAX_BATCH_BYTES, MAX_EVENT_BYTES } from '../../src/ingest/kafka/decode.ts';
+import { BATCH_CONTENT_TYPE, BATCH_HEADER, decodeRecord, itemBytes, lineOf, MAX_BATCH_BYTES, MAX_EVENT_BYTES, type RecordItem } from '../../src/ingest/kafka/decode.ts';
+import { isRejected } from '../../src/ingest/pipeline/steps.ts';
 import { BATCH_MAX_BYTES, BATCH_MAX_EVENTS, batchRecords } from '../../src/ingest/kafka/producer.ts';
 import type { EventV1 } from '../../src/contracts/event.ts';
 
@@ -22,27 +23,42 @@ const record = (value: unknown, key: string | null = 'acme') => ({
   value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
 });
 
-describe('decodeRecord', () => {
-  it('accepts a valid Event v1 keyed by its tenant, with the idempotency key resolved', () => {
-    const d = decodeRecord(record(event));
-    expect(d).toMatchObject({ ok: true, event: { key: event.eventId, amount: '12.5', tenantId: 'acme' } });
+const outcome = (d: RecordItem) => (isRejected(d) ? d.reason : 'value');
+const values = (ds: RecordItem[]) => ds.map((d) => (isRejected(d) ? d.reason : (d.value as { userId?: string }).userId));
+
+describe('decodeRecord: one event, a JSON array, or NDJSON, each recognised without a header', () => {
+  it('one event (compact or pretty-printed) is one value', () => {
+    expect(decodeRecord(record(event))).toEqual([{ value: event }]);
+    expect(decodeRecord(record(JSON.stringify(event, null, 2)))).toEqual([{ value: event }]);
+  });
+
+  it('a JSON array of events is its elements, numbered from 1', () => {
+    const arr = [{ ...event, userId: 'a' }, { ...event, userId: 'b' }, 42];
+    const out = decodeRecord(record(`  ${JSON.stringify(arr, null, 1)}`));
+    expect(out.map((d) => ('value' in d ? d.value : d))).toEqual(arr);
+    expect(out.map((d) => d.line)).toEqual([1, 2, 3]);
+    expect(itemBytes(record(arr), 2).toString()).toBe(JSON.stringify(arr[1]));
+  });
+
+  it('NDJSON without the header is read line by line', () => {
+    const v = [JSON.stringify({ ...event, userId: 'a' }), '', JSON.stringify({ ...event, userId: 'b' }), '{broken'].join('\n');
+    const out = decodeRecord(record(v));
+    expect(values(out)).toEqual(['a', 'b', 'invalid_json']);
+    expect(out.map((d) => d.line)).toEqual([1, 3, 4]);
+    expect(out[2]!.raw?.toString()).toBe('{broken');
   });
 
   it.each([
     ['no value', record(null), 'invalid_json'],
     ['broken JSON', record('{"eventType":'), 'invalid_json'],
-    ['wrong type', record({ ...event, amount: true }), 'schema_violation'],
-    ['missing field', record({ ...event, userId: undefined }), 'schema_violation'],
-    ['oversized (checked before parsing)', record(`{"x":"${'y'.repeat(MAX_EVENT_BYTES)}"`), 'oversized'],
-    ['key is another tenant', record(event, 'globex'), 'tenant_mismatch'],
-    ['no key', record(event, null), 'tenant_mismatch'],
+    ['broken array', record('[{"eventType":'), 'invalid_json'],
+    ['broken first line', record('{"eventType":\n{}'), 'invalid_json'],
+    ['oversized event (checked before parsing)', record(`{"x":"${'y'.repeat(MAX_EVENT_BYTES)}"`), 'oversized'],
+    ['oversized array', record(`["${'y'.repeat(MAX_BATCH_BYTES)}"]`), 'oversized'],
   ])('%s → %s', (_name, r, reason) => {
-    const d = decodeRecord(r);
-    expect(d.ok).toBe(false);
-    if (!d.ok) {
-      expect(d.reason).toBe(reason);
-      expect(d.issues.length).toBeGreaterThan(0);
-    }
+    const out = decodeRecord(r);
+    expect(out.map(outcome)).toEqual([reason]);
+    if (isRejected(out[0]!)) expect(out[0].issues.length).toBeGreaterThan(0);
   });
 });
 
@@ -58,26 +74,22 @@ describe('deadLetterRecord', () => {
   });
 });
 
-describe('decodeMessage (batch records)', () => {
+describe('decodeRecord (batch records with the NDJSON header)', () => {
   const batch = (lines: string[], key = 'acme') => ({ ...record(lines.join('\n'), key), headers: { [BATCH_HEADER]: Buffer.from(BATCH_CONTENT_TYPE) } });
   const line = (over: Record<string, unknown> = {}) => JSON.stringify({ ...event, eventId: undefined, ...over });
 
-  it('without the header a record is one event, even with newlines in it', () => {
-    expect(decodeMessage(record(JSON.stringify(event, null, 2)))).toMatchObject([{ ok: true }]);
-  });
-
-  it('judges each line alone: bad lines carry their number and bytes, their neighbours count', () => {
-    const lines = [line({ userId: 'a' }), '{"eventType":', line({ amount: true }), '', line({ tenantId: 'globex' }), `{"x":"${'y'.repeat(MAX_EVENT_BYTES)}"}`, line({ userId: 'b' })];
-    const out = decodeMessage(batch(lines));
-    expect(out.map((d) => (d.ok ? 'ok' : d.reason))).toEqual(['ok', 'invalid_json', 'schema_violation', 'tenant_mismatch', 'oversized', 'ok']);
-    expect(out.map((d) => d.line)).toEqual([1, 2, 3, 5, 6, 7]);
-    for (const d of out.filter((x) => !x.ok)) expect(d.raw?.toString()).toBe(lines[d.line! - 1]);
-    expect(out[5]).toMatchObject({ ok: true, event: { userId: 'b', tenantId: 'acme' } });
+  it('judges each line alone: bad lines carry their number and bytes, their neighbours are read', () => {
+    const lines = [line({ userId: 'a' }), '{"eventType":', '', `{"x":"${'y'.repeat(MAX_EVENT_BYTES)}"}`, line({ userId: 'b' })];
+    const out = decodeRecord(batch(lines));
+    expect(values(out)).toEqual(['a', 'invalid_json', 'oversized', 'b']);
+    expect(out.map((d) => d.line)).toEqual([1, 2, 4, 5]);
+    for (const d of out) if (isRejected(d)) expect(d.raw?.toString()).toBe(lines[d.line! - 1]);
+    expect(itemBytes(batch(lines), 5).toString()).toBe(lines[4]);
   });
 
   it('a batch over the record limit is one oversized reject', () => {
-    const out = decodeMessage(batch([`{"x":"${'y'.repeat(MAX_BATCH_BYTES)}"}`]));
-    expect(out).toMatchObject([{ ok: false, reason: 'oversized' }]);
+    const out = decodeRecord(batch([`{"x":"${'y'.repeat(MAX_BATCH_BYTES)}"}`]));
+    expect(out.map(outcome)).toEqual(['oversized']);
   });
 
   it('lineOf finds a line by number', () => {
@@ -93,8 +105,8 @@ describe('batchRecords', () => {
     const events = [ev('a', 1), ev('b', 2), ev('a', 3), ev('b', 4), ev('a', 5)];
     const recs = batchRecords(events);
     expect(recs.map((r) => r.key)).toEqual(['a', 'b']);
-    const decoded = recs.flatMap((r) => decodeMessage({ offset: '0', timestamp: '0', key: Buffer.from(String(r.key)), value: Buffer.from(String(r.value)), headers: r.headers }));
-    expect(decoded.map((d) => (d.ok ? `${d.event.tenantId}${d.event.userId}` : d.reason))).toEqual(['au1', 'au3', 'au5', 'bu2', 'bu4']);
+    const decoded = recs.flatMap((r) => decodeRecord({ offset: '0', timestamp: '0', key: Buffer.from(String(r.key)), value: Buffer.from(String(r.value)), headers: r.headers }));
+    expect(decoded.map((d) => (isRejected(d) ? d.reason : `${(d.value as EventV1).tenantId}${(d.value as EventV1).userId}`))).toEqual(['au1', 'au3', 'au5', 'bu2', 'bu4']);
   });
 
   it('splits at BATCH_MAX_EVENTS events and BATCH_MAX_BYTES bytes', () => {

@@ -6,7 +6,8 @@
 import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import type { ConsumedMessage } from '../../src/ingest/kafka/consumer.ts';
-import { decodeMessage, KAFKA_REJECT_REASONS } from '../../src/ingest/kafka/decode.ts';
+import { decodeRecord } from '../../src/ingest/kafka/decode.ts';
+import { checkTenant, isRejected, REJECT_REASONS, validate, withKey } from '../../src/ingest/pipeline/steps.ts';
 import { framedRecords } from '../../src/ingest/kafka/producer.ts';
 import { compileCodec } from '../../src/ingest/registry/codecs.ts';
 import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts';
@@ -64,7 +65,14 @@ const framed = decoder({
 const avroType = avro.Type.forSchema(AVRO_SCHEMA as avro.Schema);
 
 const record = (value: Buffer | string, key = 'acme'): ConsumedMessage => ({ offset: '0', key: Buffer.from(key), value: Buffer.from(value), timestamp: '0' });
-const decode = (value: Buffer | string, key?: string, d: FramedDecoder | null = framed) => decodeMessage(record(value, key), undefined, d ?? undefined)[0]!;
+/** A record's first item through the decode step and the pipeline's contract steps (validate, key, tenant). */
+function decode(value: Buffer | string, key?: string, d: FramedDecoder | null = framed) {
+  const m = record(value, key);
+  const item = decodeRecord(m, undefined, d ?? undefined)[0]!;
+  const v = isRejected(item) ? item : validate(item.value);
+  const e = isRejected(v) ? v : checkTenant(withKey(v), m.key!.toString('latin1'), { path: 'key', message: () => 'key is not the tenant' });
+  return isRejected(e) ? { ok: false as const, ...e } : { ok: true as const, event: e };
+}
 
 describe('wire format', () => {
   it('round-trips byte 0, the big-endian id and the body', () => {
@@ -82,7 +90,7 @@ describe('wire format', () => {
   });
 
   it('registry reasons are Kafka reject reasons (metric labels, dead-letter headers)', () => {
-    for (const r of REGISTRY_REJECT_REASONS) expect(KAFKA_REJECT_REASONS).toContain(r);
+    for (const r of REGISTRY_REJECT_REASONS) expect(REJECT_REASONS).toContain(r);
   });
 });
 

@@ -7,7 +7,7 @@
  * `tilecast-source` (topic:partition:offset), with `tilecast-line` for a line of a batch
  * record, identifies a dead letter uniquely; dedupe on it.
  */
-import type { Issue } from '../validate.ts';
+import type { Issue } from '../pipeline/steps.ts';
 import type { ConsumedMessage } from './consumer.ts';
 import type { OutgoingMessage } from './producer.ts';
 

@@ -9,7 +9,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import avro from 'avsc';
-import type { Issue } from '../validate.ts';
+import type { Issue } from '../pipeline/steps.ts';
 import type { RegisteredSchema } from './client.ts';
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; reason: 'invalid_json' | 'registered_schema_violation'; issues: Issue[] };

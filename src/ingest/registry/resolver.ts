@@ -20,7 +20,7 @@
  *   because the registry is down.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Issue } from '../validate.ts';
+import type { Issue } from '../pipeline/steps.ts';
 import { RegistryRequestError, RegistryUnavailableError, type RegistryClient } from './client.ts';
 import { compileCodec, type BodyCodec, type BodyResult } from './codecs.ts';
 import { HEADER_BYTES, isFramed, readFrame } from './wire.ts';

@@ -1,0 +1,156 @@
+/**
+ * The one ingest path: the HTTP intake (intake.ts) and the Kafka partition loop
+ * (src/aggregate/kafka-partition.ts) both run a batch through `run`, differing only in
+ * how items were decoded, which tenant they may belong to, where dead letters go and
+ * which `EventSink` receives the counted events:
+ *
+ *   validate → key → tenant → too old → dedupe → budget → dead letters → sink → remember
+ *
+ * Callers serialise batches (one `run` at a time per pipeline): the dedupe lookup, the
+ * sink and what the index remembers then act as one step. If the dead letters or the
+ * sink fail, `run` rejects and nothing of the batch is remembered.
+ */
+import type { AcceptedEvent } from '../../contracts/event.ts';
+import type { KeyIndex } from './key-index.ts';
+import {
+  checkBudget,
+  checkRetention,
+  checkTenant,
+  conflict,
+  fingerprint,
+  isRejected,
+  judge,
+  validate,
+  withKey,
+  type DecodedItem,
+  type Prior,
+  type Rejected,
+  type TenantRule,
+} from './steps.ts';
+
+/** Where counted events go: the event log + in-process aggregator, or a Kafka topic. */
+export interface EventSink<R> {
+  /**
+   * Takes the batch's counted events (in arrival order, with the refs they came with)
+   * durably: resolves once they are logged, or acknowledged by the broker. Called once
+   * per batch, also with none (a sink may have progress to record).
+   */
+  accept(events: readonly AcceptedEvent[], refs: readonly R[]): Promise<void>;
+}
+
+export interface IngestItem<R> {
+  /** Where the item came from (an HTTP body index, a Kafka record and line), handed back with its outcome. */
+  ref: R;
+  item: DecodedItem;
+  /** The only tenant the item may belong to (the token's, the record key's). */
+  tenant: string | null;
+}
+
+export interface RejectedItem<R> extends Rejected {
+  ref: R;
+  /** The tenant the item belongs to, when known (dead letters are per tenant). */
+  tenantId: string;
+}
+
+export interface BatchOutcome<R> {
+  /** Counted: new keys, handed to the sink. */
+  accepted: number;
+  /** Exact repeats of a counted key (acknowledged, not counted again). */
+  duplicates: number;
+  /** In input order. */
+  rejected: RejectedItem<R>[];
+}
+
+export interface IngestPipelineDeps<R> {
+  tenantRule: TenantRule;
+  currencyBudget: number;
+  /** RETENTION_EVENTS_DAYS (0 = keep forever). */
+  retentionDays: number;
+  clock: () => number;
+  keys: KeyIndex;
+  /** Distinct currencies each tenant already has (for the budget). */
+  currencies: (tenants: readonly string[]) => Promise<Map<string, string[]>>;
+  deadLetter: (rejected: readonly RejectedItem<R>[]) => Promise<void>;
+  sink: EventSink<R>;
+}
+
+export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
+  const currencies = new Map<string, Set<string>>();
+
+  async function loadCurrencies(events: readonly AcceptedEvent[]): Promise<void> {
+    const unknown = [...new Set(events.map((e) => e.tenantId))].filter((t) => !currencies.has(t));
+    if (unknown.length === 0) return;
+    const known = await deps.currencies(unknown);
+    for (const t of unknown) if (!currencies.has(t)) currencies.set(t, new Set(known.get(t) ?? []));
+  }
+
+  /** validate → key → tenant → too old, per item. */
+  function admit(items: readonly IngestItem<R>[], now: number, rejected: (RejectedItem<R> & { at: number })[]) {
+    const events: AcceptedEvent[] = [];
+    const positions: number[] = [];
+    items.forEach(({ ref, item, tenant }, at) => {
+      let r: AcceptedEvent | Rejected;
+      if (isRejected(item)) r = item;
+      else {
+        const v = validate(item.value);
+        r = isRejected(v) ? v : withKey(v);
+      }
+      if (!isRejected(r)) r = checkTenant(r, tenant, deps.tenantRule);
+      if (!isRejected(r)) r = checkRetention(r, { days: deps.retentionDays, now });
+      if (isRejected(r)) return void rejected.push({ ...r, ref, tenantId: tenant ?? '', at });
+      events.push(r);
+      positions.push(at);
+    });
+    return { events, positions };
+  }
+
+  return {
+    async run(items: readonly IngestItem<R>[]): Promise<BatchOutcome<R>> {
+      const rejected: (RejectedItem<R> & { at: number })[] = [];
+      const { events, positions } = admit(items, deps.clock(), rejected);
+      const [priors] = await Promise.all([deps.keys.priors(events), loadCurrencies(events)]);
+
+      // dedupe → budget, in arrival order; counted events of this batch are priors of later ones.
+      const inBatch = new Map<string, Prior[]>();
+      const budgets = new Map<string, Set<string>>();
+      const fresh: AcceptedEvent[] = [];
+      const refs: R[] = [];
+      const fps: number[] = [];
+      let duplicates = 0;
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        const at = positions[i]!;
+        const fp = fingerprint(e);
+        const id = `${e.tenantId}\u0000${e.key}`;
+        const earlier = inBatch.get(id);
+        const verdict = judge(fp, e.timestamp, earlier ? [...(priors[i] ?? []), ...earlier] : priors[i]);
+        if (verdict === 'duplicate') {
+          duplicates += 1;
+          continue;
+        }
+        let budget = budgets.get(e.tenantId);
+        if (!budget) budgets.set(e.tenantId, (budget = new Set(currencies.get(e.tenantId))));
+        const r = verdict === 'conflict' ? conflict(e) : checkBudget(e, budget, deps.currencyBudget);
+        if (isRejected(r)) {
+          rejected.push({ ...r, ref: items[at]!.ref, tenantId: e.tenantId, at });
+          continue;
+        }
+        if (earlier) earlier.push({ timestamp: e.timestamp, fingerprint: fp });
+        else inBatch.set(id, [{ timestamp: e.timestamp, fingerprint: fp }]);
+        fresh.push(e);
+        refs.push(items[at]!.ref);
+        fps.push(fp);
+      }
+
+      rejected.sort((a, b) => a.at - b.at);
+      const out = rejected.map(({ at: _at, ...r }) => r);
+      if (out.length > 0) await deps.deadLetter(out);
+      await deps.sink.accept(fresh, refs);
+      deps.keys.remember(fresh, fps);
+      for (const [tenantId, set] of budgets) currencies.set(tenantId, set);
+      return { accepted: fresh.length, duplicates, rejected: out };
+    },
+  };
+}
+
+export type IngestPipeline<R> = ReturnType<typeof createIngestPipeline<R>>;

@@ -1,0 +1,143 @@
+/**
+ * The ingest steps, one function each, shared by the HTTP intake and the Kafka
+ * partition loop (see pipeline.ts for the order they run in):
+ *
+ *   decode (per transport) → validate → key → tenant → too old → budget → dedupe → sink
+ *
+ * A step returns a value, never throws for bad input: the event, or a `Rejected` with a
+ * short snake_case reason (also a metric label and a dead letter's reason).
+ */
+import { eventV1Schema, idempotencyKey, type AcceptedEvent, type EventV1, type WindowEvent } from '../../contracts/event.ts';
+import { WINDOW_MS } from '../../contracts/metrics.ts';
+import { REGISTRY_REJECT_REASONS } from '../registry/resolver.ts';
+
+export const REJECT_REASONS = [
+  'invalid_json',
+  'oversized',
+  'body_not_array',
+  'schema_violation',
+  'tenant_mismatch',
+  'too_old',
+  'currency_budget_exceeded',
+  'duplicate_key_conflict',
+  ...REGISTRY_REJECT_REASONS,
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export interface Rejected {
+  reason: RejectReason;
+  issues: Issue[];
+}
+
+/** What a transport's decoder makes of one item: a JSON value to validate, or why there is none. */
+export type DecodedItem = { value: unknown } | Rejected;
+
+export const reject = (reason: RejectReason, message: string, path = ''): Rejected => ({ reason, issues: [{ path, message }] });
+export const isRejected = (x: unknown): x is Rejected => typeof x === 'object' && x !== null && 'reason' in x && 'issues' in x;
+
+/** Event v1 schema (zod). */
+export function validate(value: unknown): EventV1 | Rejected {
+  const r = eventV1Schema.safeParse(value);
+  if (!r.success) return { reason: 'schema_violation', issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
+  return r.data;
+}
+
+/** Resolves the idempotency key (eventId, or the derived digest) on the event itself (zod's fresh copy: no second copy per event). */
+export function withKey(event: EventV1): AcceptedEvent {
+  const e = event as AcceptedEvent;
+  e.key = idempotencyKey(event);
+  return e;
+}
+
+/** How a transport names the only tenant an item may belong to (token tenant over HTTP, record key over Kafka). */
+export interface TenantRule {
+  path: string;
+  message: (expected: string | null) => string;
+}
+
+export function checkTenant(event: AcceptedEvent, expected: string | null, rule: TenantRule): AcceptedEvent | Rejected {
+  return event.tenantId === expected ? event : reject('tenant_mismatch', rule.message(expected), rule.path);
+}
+
+export const windowStartOf = (timestamp: number): number => Math.floor(timestamp / WINDOW_MS) * WINDOW_MS;
+
+/**
+ * Retention (RETENTION_EVENTS_DAYS): the event log drops a window's rows once
+ * `window_start + days` has passed. An event for such a window cannot be counted
+ * exactly (the window would be rebuilt from that event alone), so it is refused.
+ * `days` 0 = the log keeps everything.
+ */
+export function checkRetention(event: AcceptedEvent, o: { days: number; now: number }): AcceptedEvent | Rejected {
+  if (o.days <= 0) return event;
+  const cutoff = o.now - o.days * 86_400_000;
+  if (windowStartOf(event.timestamp) >= cutoff) return event;
+  return reject('too_old', `the event log keeps ${o.days} days (RETENTION_EVENTS_DAYS); this event's window has expired and cannot be recomputed`, 'timestamp');
+}
+
+/**
+ * The content a key stands for: two arrivals of one key are a duplicate only when this
+ * is equal (every field the log keeps; amounts are canonical decimals on both sides).
+ * A 53-bit hash of those fields, so the dedupe memory holds a number per key, not a
+ * copy of the event; two different contents of one key collide with a chance of about
+ * 1 in 2⁵³, and a collision can only make a conflict a duplicate, never a second count.
+ */
+export function fingerprint(e: Pick<WindowEvent, 'eventType' | 'userId' | 'currency' | 'amount' | 'traceId' | 'timestamp'>): number {
+  const text = `${e.eventType}\u0001${e.userId}\u0001${e.currency}\u0001${e.amount ?? ''}\u0001${e.traceId}\u0001${e.timestamp}`;
+  // Two FNV-1a hashes with different offsets: 32 + 21 bits.
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 13);
+  }
+  return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
+}
+
+/**
+ * Duplicates: the scope of one key is its tenant, among arrivals whose event times are
+ * at most this far apart. Exact repeats share their timestamp, so they are always
+ * found; the horizon bounds how far apart in event time a reused key is still caught
+ * as a conflict (and keeps the state bounded as the log grows).
+ */
+export const DEDUPE_HORIZON_MS = 60 * 60_000;
+
+/** An earlier counted arrival of a key. */
+export interface Prior {
+  timestamp: number;
+  fingerprint: number;
+}
+
+export type Verdict = 'new' | 'duplicate' | 'conflict';
+
+/** First arrival counts; a later one within the horizon is a duplicate when its content is equal, else a conflict. */
+export function judge(fp: number, timestamp: number, priors: readonly Prior[] | undefined, horizonMs = DEDUPE_HORIZON_MS): Verdict {
+  if (!priors) return 'new';
+  let within = false;
+  for (const p of priors) {
+    if (Math.abs(p.timestamp - timestamp) > horizonMs) continue;
+    if (p.fingerprint === fp) return 'duplicate';
+    within = true;
+  }
+  return within ? 'conflict' : 'new';
+}
+
+export const conflict = (e: AcceptedEvent): Rejected =>
+  reject('duplicate_key_conflict', `key ${e.key} already counted for tenant "${e.tenantId}" with other content; the first arrival stands`, e.eventId ? 'eventId' : '');
+
+/**
+ * The per-tenant currency budget (CURRENCY_BUDGET): a tenant's distinct currencies are
+ * bounded, so a bad producer cannot explode window cardinality. `known` is what the
+ * tenant already has; currencies admitted by this batch are added as it goes.
+ */
+export function checkBudget(event: AcceptedEvent, known: Set<string>, budget: number): AcceptedEvent | Rejected {
+  if (known.has(event.currency)) return event;
+  if (known.size >= budget) return reject('currency_budget_exceeded', `tenant already has ${budget} currencies (CURRENCY_BUDGET)`, 'currency');
+  known.add(event.currency);
+  return event;
+}
