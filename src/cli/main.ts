@@ -8,7 +8,7 @@ import { runApi } from './api.ts';
 import { runMigrate } from './migrate.ts';
 import { runModel, runSchema } from './model.ts';
 import { runReplay } from './replay.ts';
-import { runRegistrySchema } from './schema.ts';
+import { printSdl, runRegistrySchema } from './schema.ts';
 import { runSimulate } from './simulate.ts';
 import { runStart } from './start.ts';
 import { runToken } from './token.ts';
@@ -36,9 +36,9 @@ const COMMANDS: Record<string, Command> = {
   token: { args: '--tenant T [--scope read|ingest|admin] [--ttl 1h]', help: ['mint a signed token with the configured secret'], run: runToken },
   model: { args: 'check [FILE]', help: ['validate a metric model (default TILECAST_MODEL): errors with line, path, reason'], run: exitWith(runModel) },
   schema: {
-    args: 'events [--model FILE] | push|check|print [--file F] [--type JSON|AVRO]',
-    help: ["events: JSON Schema (draft-07) of the model's events", "push|check|print: the events' schema in SCHEMA_REGISTRY_URL (docs/kafka-producers.md)"],
-    run: (argv) => (argv[0] === 'events' ? exitWith(runSchema)(argv) : runRegistrySchema(argv)),
+    args: 'print | events [--model FILE] | push|check [--file F] [--type JSON|AVRO] [--dry-run]',
+    help: ['print: the GraphQL SDL, for frontends\' codegen', "events: JSON Schema (draft-07) of the model's events", "push|check: the events' schema in SCHEMA_REGISTRY_URL (docs/kafka-producers.md)"],
+    run: (argv) => (argv[0] === 'print' ? printSdl() : argv[0] === 'events' ? exitWith(runSchema)(argv) : runRegistrySchema(argv)),
   },
 };
 

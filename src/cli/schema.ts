@@ -1,5 +1,5 @@
 /**
- * `tilecast schema push|check|print [--file F] [--type JSON|AVRO] [--subject S]`: the events'
+ * `tilecast schema push|check [--file F] [--type JSON|AVRO] [--subject S] [--dry-run]`: the events'
  * schema in the schema registry (SCHEMA_REGISTRY_URL, subject SCHEMA_SUBJECT).
  *
  * - push: sets the subject's compatibility to BACKWARD, then registers the schema (a new
@@ -7,7 +7,7 @@
  *   reason, when it is not compatible with the latest version.
  * - check: whether the schema would be accepted as the next version; exits 1 with the
  *   registry's reason when not (a CI gate for anyone changing events).
- * - print: the schema as registered.
+ * - push --dry-run: prints the schema push would register, without contacting the registry.
  *
  * The schema is the events' JSON Schema generated from the contract (eventsJsonSchema), or
  * a producer's own schema file with --file (JSON Schema, or Avro with --type AVRO).
@@ -17,17 +17,23 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { RegistryRequestError, createRegistryClient, type SchemaType } from '../ingest/registry/client.ts';
 import { eventsJsonSchemaText } from '../ingest/registry/events-schema.ts';
+import { printedSchema } from '../schema/index.ts';
 
-const USAGE = 'usage: tilecast schema push|check|print [--file schema.json] [--type JSON|AVRO] [--subject S] (or: tilecast schema events [--model FILE])';
+/** `tilecast schema print`: the GraphQL SDL (what schema.graphql holds), for frontends' codegen. */
+export async function printSdl(): Promise<void> {
+  process.stdout.write(printedSchema());
+}
+
+const USAGE = 'usage: tilecast schema push|check [--file schema.json] [--type JSON|AVRO] [--subject S] [--dry-run] (or: tilecast schema print | events [--model FILE])';
 
 export async function runRegistrySchema(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { file: { type: 'string' }, type: { type: 'string', default: 'JSON' }, subject: { type: 'string' } },
+    options: { file: { type: 'string' }, type: { type: 'string', default: 'JSON' }, subject: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
   });
   const [action] = positionals;
-  if (action !== 'push' && action !== 'check' && action !== 'print') throw new Error(USAGE);
+  if (action !== 'push' && action !== 'check') throw new Error(USAGE);
   const schemaType = values.type.toUpperCase() as SchemaType;
   if (schemaType !== 'JSON' && schemaType !== 'AVRO') throw new Error('--type must be JSON or AVRO');
   if (!values.file && schemaType !== 'JSON') throw new Error('--type AVRO needs --file (the generated schema is JSON Schema)');
@@ -37,7 +43,7 @@ export async function runRegistrySchema(argv: string[]): Promise<void> {
   } catch (err) {
     throw new Error(`${values.file}: not JSON (${(err as Error).message})`);
   }
-  if (action === 'print') {
+  if (action === 'push' && values['dry-run']) {
     console.log(JSON.stringify(JSON.parse(schema), null, 2));
     return;
   }
