@@ -58,115 +58,129 @@ export interface ArrivalQuery {
   exclude?: { source: string; afterSeq: number; writer: string };
 }
 
+export interface AppendOptions {
+  source: string;
+  seq: number | readonly number[];
+  token: string;
+  writer?: string;
+}
+
+/**
+ * Logged arrivals of these tenants (and keys, when given) in windows starting from
+ * `from` to `to` (epoch ms; `to` open when absent): the dedupe step's lookup
+ * (src/ingest/pipeline/key-index.ts). Served by the primary key (tenant_id, …,
+ * window_start) and the key's bloom filter: the work follows the time range asked,
+ * not the size of the log.
+ *
+ * `exclude` (Kafka partitions): rows logged into `source` after `afterSeq` by a writer
+ * other than `writer` are left out. The caller resumed at `afterSeq` and rebuilt its
+ * windows from what was logged then, so such rows (a timed-out append of its previous
+ * incarnation, or a zombie's, that landed late) are not in its windows: the event is
+ * new to it (logging it again is harmless; restores read each key once per window).
+ */
+async function arrivals(db: ClickHouse, q: ArrivalQuery): Promise<WindowEvent[]> {
+  if (q.tenants.length === 0) return [];
+  const keyFilter = q.keys ? `AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))` : '';
+  const toFilter = q.to === undefined ? '' : `AND window_start <= {to:DateTime('UTC')}`;
+  const rows = await db.query({
+    queryId: q.keys ? 'event_log.arrivals_of_keys' : 'event_log.arrivals_since',
+    sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+          FROM events
+          WHERE tenant_id IN {tenants:Array(String)}
+            AND window_start >= {from:DateTime('UTC')} ${toFilter} ${keyFilter}
+            AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
+    params: {
+      tenants: unique(q.tenants),
+      from: toSeconds(Math.max(0, q.from)),
+      ...(q.to === undefined ? {} : { to: toSeconds(Math.min(q.to, MAX_DATETIME_MS)) }),
+      // The keys travel as one plain string parameter ("key key …"): much cheaper to send and
+      // parse than an Array(String) of thousands of literals, and free of escapes (UUID-shaped).
+      ...(q.keys ? { keys: unique(q.keys.map(checkedKey)).join(' ') } : {}),
+      // No exclusion: no row has source ''.
+      source: q.exclude?.source ?? '',
+      after: q.exclude?.afterSeq ?? 0,
+      writer: q.exclude?.writer ?? '',
+    },
+    row: eventRow,
+  });
+  return rows.map(toWindowEvent);
+}
+
+/**
+ * Appends accepted events in one insert (= one part, atomic). `seq` is one number
+ * for the whole batch (HTTP) or one per event (Kafka offset + 1). `token` names the
+ * batch (e.g. `kafka:<topic>:<p>:<first>-<last>`): a retried insert with the same
+ * token is dropped by ClickHouse instead of logging the batch twice.
+ */
+async function append(db: ClickHouse, events: readonly WindowEvent[], o: AppendOptions): Promise<void> {
+  const n = events.length;
+  // Column by column (see insertColumns): this runs once per event on the ingest path.
+  const c = {
+    tenant_id: new Array<string>(n),
+    currency: new Array<string>(n),
+    window_start: new Array<number>(n),
+    event_key: new Array<string>(n),
+    event_type: new Array<string>(n),
+    user_id: new Array<string>(n),
+    amount: new Array<string | null>(n),
+    trace_id: new Array<string>(n),
+    event_time_ms: new Array<number>(n),
+    source: new Array<string>(n).fill(o.source),
+    seq: typeof o.seq === 'number' ? new Array<number>(n).fill(o.seq) : o.seq,
+    writer: new Array<string>(n).fill(o.writer ?? ''),
+  };
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    c.tenant_id[i] = e.tenantId;
+    c.currency[i] = e.currency;
+    c.window_start[i] = toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS);
+    c.event_key[i] = e.key;
+    c.event_type[i] = e.eventType;
+    c.user_id[i] = e.userId;
+    c.amount[i] = e.amount ?? null;
+    c.trace_id[i] = e.traceId;
+    c.event_time_ms[i] = e.timestamp;
+  }
+  await db.insertColumns({ queryId: 'event_log.append', table: 'events', settings: { insert_deduplication_token: o.token }, columns: c });
+}
+
+/**
+ * Every logged event of the given windows, grouped by window id. One query.
+ * A key logged twice in a window (two writers racing past the dedupe lookup, e.g. a
+ * zombie worker and the partition's new owner) comes back once.
+ */
+async function loadWindows(db: ClickHouse, refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> {
+  const out = new Map<string, WindowEvent[]>(refs.map((r) => [windowId(r), []]));
+  if (refs.length === 0) return out;
+  const rows = await db.query({
+    queryId: 'event_log.load_windows',
+    sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+          FROM events
+          WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
+            AND window_start IN {starts:Array(DateTime('UTC'))}
+          LIMIT 1 BY tenant_id, currency, window_start, event_key`,
+    params: {
+      tenants: unique(refs.map((r) => r.tenantId)),
+      currencies: unique(refs.map((r) => r.currency)),
+      starts: unique(refs.map((r) => toSeconds(r.windowStart))),
+    },
+    row: eventRow,
+  });
+  for (const r of rows) {
+    const e = toWindowEvent(r);
+    out.get(windowId({ tenantId: e.tenantId, currency: e.currency, windowStart: Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS }))?.push(e);
+  }
+  return out;
+}
+
 export function createEventLog(db: ClickHouse) {
   return {
-    /**
-     * Logged arrivals of these tenants (and keys, when given) in windows starting from
-     * `from` to `to` (epoch ms; `to` open when absent): the dedupe step's lookup
-     * (src/ingest/pipeline/key-index.ts). Served by the primary key (tenant_id, …,
-     * window_start) and the key's bloom filter: the work follows the time range asked,
-     * not the size of the log.
-     *
-     * `exclude` (Kafka partitions): rows logged into `source` after `afterSeq` by a writer
-     * other than `writer` are left out. The caller resumed at `afterSeq` and rebuilt its
-     * windows from what was logged then, so such rows (a timed-out append of its previous
-     * incarnation, or a zombie's, that landed late) are not in its windows: the event is
-     * new to it (logging it again is harmless; restores read each key once per window).
-     */
-    async arrivals(q: ArrivalQuery): Promise<WindowEvent[]> {
-      if (q.tenants.length === 0) return [];
-      const keyFilter = q.keys ? `AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))` : '';
-      const toFilter = q.to === undefined ? '' : `AND window_start <= {to:DateTime('UTC')}`;
-      const rows = await db.query({
-        queryId: q.keys ? 'event_log.arrivals_of_keys' : 'event_log.arrivals_since',
-        sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
-              FROM events
-              WHERE tenant_id IN {tenants:Array(String)}
-                AND window_start >= {from:DateTime('UTC')} ${toFilter} ${keyFilter}
-                AND NOT (source = {source:String} AND seq > {after:UInt64} AND writer != {writer:String})`,
-        params: {
-          tenants: unique(q.tenants),
-          from: toSeconds(Math.max(0, q.from)),
-          ...(q.to === undefined ? {} : { to: toSeconds(Math.min(q.to, MAX_DATETIME_MS)) }),
-          // The keys travel as one plain string parameter ("key key …"): much cheaper to send and
-          // parse than an Array(String) of thousands of literals, and free of escapes (UUID-shaped).
-          ...(q.keys ? { keys: unique(q.keys.map(checkedKey)).join(' ') } : {}),
-          // No exclusion: no row has source ''.
-          source: q.exclude?.source ?? '',
-          after: q.exclude?.afterSeq ?? 0,
-          writer: q.exclude?.writer ?? '',
-        },
-        row: eventRow,
-      });
-      return rows.map(toWindowEvent);
-    },
-
-    /**
-     * Appends accepted events in one insert (= one part, atomic). `seq` is one number
-     * for the whole batch (HTTP) or one per event (Kafka offset + 1). `token` names the
-     * batch (e.g. `kafka:<topic>:<p>:<first>-<last>`): a retried insert with the same
-     * token is dropped by ClickHouse instead of logging the batch twice.
-     */
-    async append(events: readonly WindowEvent[], o: { source: string; seq: number | readonly number[]; token: string; writer?: string }): Promise<void> {
-      const n = events.length;
-      // Column by column (see insertColumns): this runs once per event on the ingest path.
-      const c = {
-        tenant_id: new Array<string>(n),
-        currency: new Array<string>(n),
-        window_start: new Array<number>(n),
-        event_key: new Array<string>(n),
-        event_type: new Array<string>(n),
-        user_id: new Array<string>(n),
-        amount: new Array<string | null>(n),
-        trace_id: new Array<string>(n),
-        event_time_ms: new Array<number>(n),
-        source: new Array<string>(n).fill(o.source),
-        seq: typeof o.seq === 'number' ? new Array<number>(n).fill(o.seq) : o.seq,
-        writer: new Array<string>(n).fill(o.writer ?? ''),
-      };
-      for (let i = 0; i < n; i++) {
-        const e = events[i]!;
-        c.tenant_id[i] = e.tenantId;
-        c.currency[i] = e.currency;
-        c.window_start[i] = toSeconds(Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS);
-        c.event_key[i] = e.key;
-        c.event_type[i] = e.eventType;
-        c.user_id[i] = e.userId;
-        c.amount[i] = e.amount ?? null;
-        c.trace_id[i] = e.traceId;
-        c.event_time_ms[i] = e.timestamp;
-      }
-      await db.insertColumns({ queryId: 'event_log.append', table: 'events', settings: { insert_deduplication_token: o.token }, columns: c });
-    },
-
-    /**
-     * Every logged event of the given windows, grouped by window id. One query.
-     * A key logged twice in a window (two writers racing past the dedupe lookup, e.g. a
-     * zombie worker and the partition's new owner) comes back once.
-     */
-    async loadWindows(refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> {
-      const out = new Map<string, WindowEvent[]>(refs.map((r) => [windowId(r), []]));
-      if (refs.length === 0) return out;
-      const rows = await db.query({
-        queryId: 'event_log.load_windows',
-        sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
-              FROM events
-              WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
-                AND window_start IN {starts:Array(DateTime('UTC'))}
-              LIMIT 1 BY tenant_id, currency, window_start, event_key`,
-        params: {
-          tenants: unique(refs.map((r) => r.tenantId)),
-          currencies: unique(refs.map((r) => r.currency)),
-          starts: unique(refs.map((r) => toSeconds(r.windowStart))),
-        },
-        row: eventRow,
-      });
-      for (const r of rows) {
-        const e = toWindowEvent(r);
-        out.get(windowId({ tenantId: e.tenantId, currency: e.currency, windowStart: Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS }))?.push(e);
-      }
-      return out;
-    },
+    /** Logged arrivals of tenants (and keys) in a range of windows: see `arrivals`. */
+    arrivals: (q: ArrivalQuery): Promise<WindowEvent[]> => arrivals(db, q),
+    /** Appends accepted events in one insert: see `append`. */
+    append: (events: readonly WindowEvent[], o: AppendOptions): Promise<void> => append(db, events, o),
+    /** Every logged event of the given windows, by window id: see `loadWindows`. */
+    loadWindows: (refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> => loadWindows(db, refs),
 
     /** Windows touched by events that `source` logged after `seq` (crash recovery). */
     async windowsSince(source: string, seq: number): Promise<WindowRef[]> {
