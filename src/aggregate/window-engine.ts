@@ -178,21 +178,6 @@ export function createWindowEngine(options: WindowEngineOptions) {
       return late || w.finalWritten ? 'late' : 'applied';
     },
 
-    /**
-     * Whether `e`'s idempotency key already counts in its window, without changing
-     * anything: 'duplicate' or 'new' when memory knows the whole window (it is in
-     * memory and restored, or the watermark has not passed it, so storage cannot hold
-     * more of it than memory), 'unknown' when only storage can tell (a window past the
-     * watermark that is not in memory, or still waiting for its restore).
-     */
-    lookup(e: WindowEvent): 'duplicate' | 'new' | 'unknown' {
-      const ref = { tenantId: e.tenantId, currency: e.currency, windowStart: windowStartOf(e.timestamp) };
-      const w = windows.get(keyOf(ref));
-      if (!w) return isFinal(ref) ? 'unknown' : 'new';
-      if (w.pending) return 'unknown';
-      return w.keys.has(e.key) ? 'duplicate' : 'new';
-    },
-
     /** Lets the watermark follow the clock while the source is idle. */
     advance(now: number): void {
       wm = advanceIdle(wm, now, options);

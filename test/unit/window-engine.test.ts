@@ -36,25 +36,6 @@ describe('window engine', () => {
     expect(e.collect()[0]?.purchases).toBe(1);
   });
 
-  it('lookup: answers from memory only for windows it holds whole', () => {
-    const e = engine();
-    const a = ev();
-    expect(e.lookup(a)).toBe('new'); // open window, not in memory: storage cannot hold more of it
-    e.add(a, T0);
-    expect(e.lookup({ ...a })).toBe('duplicate');
-    expect(e.lookup(ev())).toBe('new');
-    expect(e.lookup({ ...a, timestamp: T0 + 65_000 })).toBe('new'); // the key is counted per window
-    // Past the watermark and not in memory: only storage knows.
-    const old = ev({ timestamp: T0 - 120_000 });
-    expect(e.lookup(old)).toBe('unknown');
-    expect(e.add(old, T0)).toBe('late');
-    expect(e.lookup({ ...old })).toBe('unknown'); // still waiting for its restore
-    e.restore({ tenantId: 'acme', currency: 'USD', windowStart: T0 - 120_000 }, { revision: 1, final: true, values: null, events: [] });
-    expect(e.lookup({ ...old })).toBe('duplicate');
-    expect(e.lookup(a)).toBe('duplicate'); // lookup changes nothing
-    expect(e.collect().find((u) => u.windowStart === T0)?.purchases).toBe(1);
-  });
-
   it('assigns by event time, not arrival order; window end is exclusive', () => {
     const e = engine();
     e.add(ev({ timestamp: T0 + 59_999 }), T0);

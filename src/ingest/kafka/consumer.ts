@@ -186,8 +186,6 @@ export function createPartitionConsumer(client: KafkaClient, logger: Logger, o: 
       }
     },
 
-    assigned: (): number[] => [...owned],
-
     /** Leaves the group (after in-flight batches finish) and disconnects. */
     async stop(): Promise<void> {
       await consumer.disconnect();
