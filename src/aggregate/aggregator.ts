@@ -22,6 +22,7 @@ import type { UpdateBus } from '../realtime/bus.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
 import type { WindowStore } from '../storage/window-store.ts';
+import { createFlushLoop } from './flush-loop.ts';
 import { createWindowEngine, type CollectedUpdate, type WindowEngine } from './window-engine.ts';
 
 export interface AggregatorDeps {
@@ -51,115 +52,75 @@ export interface AggregatorDeps {
 }
 
 const RESTORE_CHUNK = 500;
-const MAX_BACKOFF_MS = 30_000;
+
+/** Rebuilds these windows in `engine` from the event log and `windows`, RESTORE_CHUNK at a time. */
+async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: readonly WindowRef[]): Promise<void> {
+  for (let i = 0; i < refs.length; i += RESTORE_CHUNK) {
+    const chunk = refs.slice(i, i + RESTORE_CHUNK);
+    const [events, stored] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk)]);
+    for (const ref of chunk) {
+      const s = stored.get(windowId(ref));
+      engine.restore(ref, { revision: s?.revision ?? 0, final: s?.final ?? false, values: s?.values ?? null, events: events.get(windowId(ref)) ?? [] });
+    }
+  }
+}
+
+/**
+ * One flush: restores what the engine waits for, writes changed windows and their hours,
+ * saves progress (checkpoint `seqAtStart`: every event fed up to it is in the windows
+ * written), then publishes progress and the updates, and evicts what is done.
+ */
+async function flushWindows(deps: AggregatorDeps, engine: WindowEngine, seqAtStart: number): Promise<CollectedUpdate[]> {
+  const { metrics } = deps;
+  const startedAt = deps.clock();
+  const stopTimer = metrics.flushDuration.startTimer();
+  if (deps.caughtUp?.() ?? true) engine.advance(startedAt);
+  await restoreWindows(deps, engine, engine.pendingRestores());
+  const updates = engine.collect();
+  if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
+  // Recompute the hours these minutes fall in (windows_hourly), before progress is saved:
+  // a crash in between leaves them to recover(), which re-rolls everything since the checkpoint.
+  if (updates.length > 0) await deps.windowStore.rollupHours(updates);
+  engine.acknowledge(updates);
+  const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
+  const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
+  await deps.progressStore.save({ ...progress, checkpointSeq: seqAtStart });
+  const lastEventAt: Record<string, number> = {};
+  for (const u of updates) lastEventAt[u.tenantId] = Math.max(lastEventAt[u.tenantId] ?? 0, u.lastEventAt);
+  for (const u of updates) metrics.windowUpdates.inc({ kind: u.kind });
+  // Progress first, so a subscriber's freshness is current when the windows arrive.
+  await deps.bus.publishProgress(updates.length > 0 ? { ...progress, lastEventAt } : progress);
+  await deps.bus.publishWindows(updates.map(({ version: _v, ...u }) => u));
+  engine.evict();
+  stopTimer();
+  return updates;
+}
 
 export function createAggregator(deps: AggregatorDeps) {
   const { logger, metrics, clock } = deps;
   let engine: WindowEngine = createWindowEngine({ allowedLatenessMs: deps.allowedLatenessMs });
   let fedSeq = 0;
-  let timer: NodeJS.Timeout | null = null;
-  let running = false;
-  let failures = 0;
-  let flushing: Promise<void> | null = null;
-  /** The flush after the running one, for callers that arrived while it ran. */
-  let queued: Promise<void> | null = null;
   // The open-windows gauge is shared by every aggregator of the process: report deltas.
   let reportedSize = 0;
-  let released = false;
   const reportSize = (size: number) => {
-    if (released) return;
+    if (loop.isReleased()) return;
     metrics.openWindows.inc(size - reportedSize);
     reportedSize = size;
   };
 
-  async function restore(refs: readonly WindowRef[]): Promise<void> {
-    for (let i = 0; i < refs.length; i += RESTORE_CHUNK) {
-      const chunk = refs.slice(i, i + RESTORE_CHUNK);
-      const [events, stored] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk)]);
-      for (const ref of chunk) {
-        const s = stored.get(windowId(ref));
-        engine.restore(ref, { revision: s?.revision ?? 0, final: s?.final ?? false, values: s?.values ?? null, events: events.get(windowId(ref)) ?? [] });
-      }
-    }
-  }
-
-  const flushOnce = (): Promise<CollectedUpdate[]> =>
-    withSpan('aggregate.flush', { attributes: { 'tilecast.source': deps.source } }, async (span) => {
-      const updates = await flushWindows();
-      span.setAttribute('tilecast.window_updates', updates.length);
-      return updates;
-    });
-
-  async function flushWindows(): Promise<CollectedUpdate[]> {
-    const startedAt = clock();
-    const seqAtStart = fedSeq;
-    const stopTimer = metrics.flushDuration.startTimer();
-    if (deps.caughtUp?.() ?? true) engine.advance(startedAt);
-    await restore(engine.pendingRestores());
-    const updates = engine.collect();
-    if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
-    // Recompute the hours these minutes fall in (windows_hourly), before progress is saved:
-    // a crash in between leaves them to recover(), which re-rolls everything since the checkpoint.
-    if (updates.length > 0) await deps.windowStore.rollupHours(updates);
-    engine.acknowledge(updates);
-    const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
-    const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
-    await deps.progressStore.save({ ...progress, checkpointSeq: seqAtStart });
-    const lastEventAt: Record<string, number> = {};
-    for (const u of updates) lastEventAt[u.tenantId] = Math.max(lastEventAt[u.tenantId] ?? 0, u.lastEventAt);
-    for (const u of updates) metrics.windowUpdates.inc({ kind: u.kind });
-    // Progress first, so a subscriber's freshness is current when the windows arrive.
-    await deps.bus.publishProgress(updates.length > 0 ? { ...progress, lastEventAt } : progress);
-    await deps.bus.publishWindows(updates.map(({ version: _v, ...u }) => u));
-    engine.evict();
-    reportSize(engine.size());
-    stopTimer();
-    return updates;
-  }
-
-  /**
-   * One flush at a time. When it resolves, everything ingested before the call is
-   * written: a caller arriving while a flush runs (which may have collected before the
-   * caller's events) gets the next flush, shared by everyone who arrived meanwhile.
-   */
-  function flush(): Promise<void> {
-    if (!flushing) return startFlush();
-    queued ??= flushing
-      .catch(() => undefined)
-      .then(() => {
-        queued = null;
-        if (released) return; // a released aggregator writes nothing more
-        return flushing ?? startFlush();
-      });
-    return queued;
-  }
-
-  function startFlush(): Promise<void> {
-    flushing = flushOnce()
-      .then(() => {
-        failures = 0;
-      })
-      .catch((err: unknown) => {
-        failures += 1;
-        metrics.flushErrors.inc();
-        logger.error({ err: err instanceof Error ? err.message : String(err), failures }, 'flush failed; will retry');
-        throw err;
-      })
-      .finally(() => {
-        flushing = null;
-      });
-    return flushing;
-  }
-
-  function schedule(): void {
-    if (!running) return;
-    const delay = failures === 0 ? deps.flushIntervalMs : Math.min(MAX_BACKOFF_MS, deps.flushIntervalMs * 2 ** failures);
-    timer = setTimeout(() => {
-      flush()
-        .catch(() => undefined)
-        .finally(schedule);
-    }, delay);
-  }
+  const loop = createFlushLoop({
+    intervalMs: deps.flushIntervalMs,
+    logger,
+    metrics,
+    flushOnce: () =>
+      withSpan('aggregate.flush', { attributes: { 'tilecast.source': deps.source } }, async (span) => {
+        const flushed = engine;
+        const updates = await flushWindows(deps, flushed, fedSeq);
+        reportSize(flushed.size());
+        span.setAttribute('tilecast.window_updates', updates.length);
+        return updates;
+      }),
+  });
 
   return {
     /**
@@ -176,7 +137,7 @@ export function createAggregator(deps: AggregatorDeps) {
         deps.eventLog.maxSeq(deps.source),
       ]);
       const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
-      await restore(refs);
+      await restoreWindows(deps, engine, refs);
       // The last run may have written these minutes and died before rolling their hours up.
       await deps.windowStore.rollupHours(refs);
       fedSeq = maxSeq;
@@ -196,21 +157,12 @@ export function createAggregator(deps: AggregatorDeps) {
       fedSeq = Math.max(fedSeq, seq);
     },
 
-    flush,
-
-    start(): void {
-      if (running) return;
-      running = true;
-      schedule();
-    },
-
+    /** When it resolves, everything ingested before the call is written (src/aggregate/flush-loop.ts). */
+    flush: loop.flush,
+    /** Flushes every `flushIntervalMs`, backing off while flushes fail. */
+    start: loop.start,
     /** Stops the timer and writes what is still pending (if storage allows). */
-    async stop(): Promise<void> {
-      running = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      await flush().catch(() => undefined);
-    },
+    stop: loop.stop,
 
     /**
      * Forgets all state without writing (a Kafka partition that moved away or must be
@@ -219,16 +171,11 @@ export function createAggregator(deps: AggregatorDeps) {
      * one per revision, so a late write cannot hide a newer owner's.
      */
     release(): void {
-      running = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
       reportSize(0);
-      released = true;
+      loop.release();
     },
 
-    isRunning: (): boolean => running,
-    watermark: (): number => engine.watermark(),
-    openWindows: (): number => engine.size(),
+    isRunning: loop.isRunning,
   };
 }
 
