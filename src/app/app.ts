@@ -7,8 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { createAggregator, type Aggregator } from '../aggregate/aggregator.ts';
-import { bearerToken, createTokenService, resolveSecret } from '../auth/tokens.ts';
-import { createEventsHandler } from '../ingest/http.ts';
+import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
 import { createLoggedSink } from '../ingest/sinks.ts';
@@ -16,26 +15,18 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus } from '../realtime/index.ts';
-import type { ApiServices } from '../resolvers/context.ts';
 import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
-import { createFreshnessTracker } from '../resolvers/freshness.ts';
-import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
-import { openStorage } from './storage.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
-import { createSeriesReader } from '../storage/series-reader.ts';
-import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createWindowStore } from '../storage/window-store.ts';
-import { createGraphiQLOptions } from './graphiql.ts';
-import { createGraphQL } from './graphql.ts';
-import { createTenantRateLimiter } from './rate-limiter.ts';
-import { attachWebSockets } from './ws/server.ts';
-import { createHttpServer, type Readiness } from './http-server.ts';
+import { createFreshnessFeed } from './freshness-feed.ts';
+import { createGraphQLApi } from './graphql-api.ts';
+import { createHttpFront } from './http-front.ts';
+import type { Readiness } from './http-server.ts';
 import { busCheck, runChecks, storageChecks, type CheckFn } from './readiness.ts';
-import { embeddedSources, type SourceFilter } from './sources.ts';
-import { createStaticHandler } from './static.ts';
-import { schema } from '../schema/index.ts';
+import type { SourceFilter } from './sources.ts';
+import { openStorage } from './storage.ts';
 
 /** What an ingest back end is built from. */
 export interface IngestParts {
@@ -120,13 +111,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const deadLetters = createDeadLetters(db);
   const bus = createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const tokens = createTokenService(resolveSecret(config.auth.secret, config.storage.dataDir), { jwks: config.auth.jwks });
-
-  const freshness = createFreshnessTracker({ clock, staleAfterMs: config.aggregate.staleAfterMs, countsSource: o.sources ?? embeddedSources });
-  for (const p of await progressStore.loadAll()) freshness.observeProgress(p);
-  for (const [tenantId, lastEventAt] of await windowStore.lastEventAtByTenant()) freshness.observeWindow({ tenantId, lastEventAt });
-  // Every tenant's freshness comes with the progress ticks; window updates arrive only for tenants with subscribers here.
-  const offProgress = bus.subscribeProgress((p) => freshness.observeProgress(p));
-  metrics.observeFreshness(() => clock() - freshness.dataAsOf());
+  const feed = await createFreshnessFeed({ config, clock, sources: o.sources, progressStore, windowStore, bus, metrics });
+  const { freshness } = feed;
   const redis = config.redisUrl ? busCheck(bus) : null;
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
@@ -142,75 +128,16 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     soleWriter: ingest.soleWriter,
   });
 
-  const services: ApiServices = {
-    seriesReader: createSeriesReader(db),
-    deadLetters,
-    freshness,
-    bus,
-    clock,
-    onSubscription: (d) => metrics.activeSubscriptions.inc(d),
-    subscriptions: createSubscriptionHub({
-      bus,
-      freshness,
-      changes: createWindowChangesReader(db),
-      logger,
-      limits: config.realtime,
-      registry: metrics.registry,
-      clock,
-      hooks: o.subscriptionHooks,
-    }),
-  };
-  // Demo only: a short-lived read token per page load, never in any other mode.
-  const demoToken = o.demo ? () => tokens.mint({ tenantId: o.demo!.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;
-  const graphiql = createGraphiQLOptions({ clock, demoToken });
-  const limiter = createTenantRateLimiter({ config, clock, logger, metrics });
-  const graphql = createGraphQL({
-    services,
-    tokens,
-    logger,
-    graphiql,
-    limits: { maxBodyBytes: config.server.graphqlMaxBodyBytes, rateLimit: config.server.rateLimit },
-    metrics,
-    limiter,
-  });
-
+  const api = createGraphQLApi({ config, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
-  function readiness(): Promise<Readiness> {
-    return runChecks({
+  const readiness = (): Promise<Readiness> =>
+    runChecks({
       ...storageChecks(db, config.storage.clickhouse.kind),
       ...(redis ? { redis: redis.check } : {}),
       ...o.readinessChecks,
       aggregator: ingest.ready,
     });
-  }
-
-  const server = createHttpServer({
-    events: createEventsHandler({
-      intake,
-      maxBodyBytes: config.server.maxBodyBytes,
-      authenticate: async (req) => {
-        const token = bearerToken(req.headers.authorization);
-        return token ? tokens.verify(token) : null;
-      },
-    }),
-    graphql: graphql.yoga,
-    static: createStaticHandler({ root: o.webRoot, demoToken }),
-    readiness,
-    registry: metrics.registry,
-    onError: (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'request failed'),
-    logger,
-  });
-  const sockets = attachWebSockets({
-    server,
-    path: '/graphql',
-    schema,
-    yoga: graphql.yoga,
-    authenticate: graphql.authenticate,
-    admit: graphql.admit,
-    logger,
-    maxConnections: config.realtime.maxConnections,
-    maxBufferedBytes: config.realtime.maxBufferedBytes,
-  });
+  const { server, sockets } = createHttpFront({ config, intake, tokens, graphql: api.graphql, demoToken: api.demoToken, webRoot: o.webRoot, readiness, metrics, logger });
 
   return {
     config,
@@ -247,10 +174,9 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
         await sockets.close();
         server.closeAllConnections();
         await closed;
-        offProgress();
+        feed.close();
         redis?.close();
-        await limiter.close();
-        services.subscriptions.close();
+        await api.close();
         await bus.close();
         await db.close();
       });

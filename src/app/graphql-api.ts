@@ -1,0 +1,79 @@
+/**
+ * The GraphQL API of a process: the services resolvers see (series reads, dead letters,
+ * freshness, the subscription hub), the per-tenant rate limiter, GraphiQL (with a demo
+ * token in demo mode only) and graphql-yoga over them.
+ */
+import type { TokenService } from '../auth/tokens.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { UpdateBus } from '../realtime/index.ts';
+import type { ApiServices } from '../resolvers/context.ts';
+import type { FreshnessTracker } from '../resolvers/freshness.ts';
+import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
+import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
+import type { ClickHouse } from '../storage/clickhouse.ts';
+import type { DeadLetters } from '../storage/dead-letters.ts';
+import { createSeriesReader } from '../storage/series-reader.ts';
+import { createWindowChangesReader } from '../storage/window-changes.ts';
+import { createGraphiQLOptions } from './graphiql.ts';
+import { createGraphQL } from './graphql.ts';
+import { createTenantRateLimiter } from './rate-limiter.ts';
+
+export function createGraphQLApi(o: {
+  config: Config;
+  db: ClickHouse;
+  clock: () => number;
+  logger: Logger;
+  metrics: Metrics;
+  bus: UpdateBus;
+  freshness: FreshnessTracker;
+  deadLetters: DeadLetters;
+  tokens: TokenService;
+  /** Demo mode: GraphiQL and the dashboard open with a read token for this tenant. */
+  demo?: { tenantId: string };
+  subscriptionHooks?: CatchUpHooks;
+}) {
+  const { config, db, clock, logger, metrics, bus, freshness, tokens } = o;
+  const services: ApiServices = {
+    seriesReader: createSeriesReader(db),
+    deadLetters: o.deadLetters,
+    freshness,
+    bus,
+    clock,
+    onSubscription: (d) => metrics.activeSubscriptions.inc(d),
+    subscriptions: createSubscriptionHub({
+      bus,
+      freshness,
+      changes: createWindowChangesReader(db),
+      logger,
+      limits: config.realtime,
+      registry: metrics.registry,
+      clock,
+      hooks: o.subscriptionHooks,
+    }),
+  };
+  // Demo only: a short-lived read token per page load, never in any other mode.
+  const demo = o.demo;
+  const demoToken = demo ? () => tokens.mint({ tenantId: demo.tenantId, scope: 'read', ttlSeconds: 12 * 3600 }) : undefined;
+  const graphiql = createGraphiQLOptions({ clock, demoToken });
+  const limiter = createTenantRateLimiter({ config, clock, logger, metrics });
+  const graphql = createGraphQL({
+    services,
+    tokens,
+    logger,
+    graphiql,
+    limits: { maxBodyBytes: config.server.graphqlMaxBodyBytes, rateLimit: config.server.rateLimit },
+    metrics,
+    limiter,
+  });
+  return {
+    graphql,
+    demoToken,
+    /** Closes the rate limiter and the subscription hub. */
+    async close(): Promise<void> {
+      await limiter.close();
+      services.subscriptions.close();
+    },
+  };
+}
