@@ -26,9 +26,18 @@ export interface Known {
   broken: ReadonlySet<string>;
 }
 
-export function compileFormulas(inputs: readonly FormulaInput[], known: Known, fields: FieldsResult, src: ModelSource, errors: ModelError[]): FormulaVersion[] {
+interface ParsedFormula {
+  input: FormulaInput;
+  ast: FormulaAst;
+  pinned: FormulaAst;
+  /** `name@version` of every operand, once. */
+  operands: string[];
+}
+
+/** Parses each formula and resolves its operands to versions of the file; a formula with an error is left out. */
+function parseFormulas(inputs: readonly FormulaInput[], known: Known, src: ModelSource, errors: ModelError[]): Map<string, ParsedFormula> {
   const current = (name: string) => Math.max(...(known.versionsOf.get(name) ?? [0]));
-  const parsed = new Map<string, { input: FormulaInput; ast: FormulaAst; pinned: FormulaAst; operands: string[] }>();
+  const parsed = new Map<string, ParsedFormula>();
 
   for (const input of inputs) {
     const { entry, index, base } = input;
@@ -57,8 +66,14 @@ export function compileFormulas(inputs: readonly FormulaInput[], known: Known, f
     const pinned = pinFormula(ast, current);
     parsed.set(base.id, { input, ast, pinned, operands: [...new Set(operandsOf(pinned).map((o) => `${o.name}@${o.version}`))] });
   }
+  return parsed;
+}
 
-  // Cycles: depth-first over formula → operand edges; each cycle reported once, at its first entry in the file.
+/**
+ * Formulas on a cycle of formula → operand edges: depth-first; each cycle reported once,
+ * at its first entry in the file.
+ */
+function formulasInCycles(parsed: ReadonlyMap<string, ParsedFormula>, src: ModelSource, errors: ModelError[]): Set<string> {
   const inCycle = new Set<string>();
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
@@ -83,6 +98,12 @@ export function compileFormulas(inputs: readonly FormulaInput[], known: Known, f
     state.set(id, 'done');
   };
   for (const id of parsed.keys()) visit(id);
+  return inCycle;
+}
+
+export function compileFormulas(inputs: readonly FormulaInput[], known: Known, fields: FieldsResult, src: ModelSource, errors: ModelError[]): FormulaVersion[] {
+  const parsed = parseFormulas(inputs, known, src, errors);
+  const inCycle = formulasInCycles(parsed, src, errors);
 
   // Dimensions and money of each formula, operands first.
   const done = new Map<string, FormulaVersion | null>();
