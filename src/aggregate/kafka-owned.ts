@@ -98,11 +98,45 @@ async function flushRunning(all: Iterable<Owned>, owns: (partition: number) => b
   return commits;
 }
 
+/** What the module functions below share with createOwnedPartitions. */
+interface OwnedContext {
+  deps: OwnedPartitionsDeps;
+  /** Whether `o` is still this member's state of its partition. */
+  current: (o: Owned) => boolean;
+  pausedCount: () => number;
+}
+
+/**
+ * The schema registry did not answer before the batch was decoded: nothing of it was
+ * applied and the pipeline is intact, so only pause, then fetch the batch again.
+ */
+function waitForRegistry(ctx: OwnedContext, o: Owned, err: RegistryWaitError): void {
+  const { deps, current, pausedCount } = ctx;
+  const { metrics, logger } = deps;
+  o.status = 'backoff';
+  deps.consumer().pause([o.partition]);
+  metrics.kafkaPausedPartitions.set(pausedCount());
+  logger.warn({ partition: o.partition, retryInMs: err.retryInMs, err: err.message }, 'kafka partition waits for the schema registry');
+  o.timer = setTimeout(
+    () =>
+      void exclusive(o, async () => {
+        o.timer = null;
+        if (!current(o) || o.status !== 'backoff' || !o.pipeline || deps.stopping()) return;
+        o.status = 'running';
+        metrics.kafkaPausedPartitions.set(pausedCount());
+        if (o.pipeline.nextOffset() > 0) deps.consumer().seek(o.partition, o.pipeline.nextOffset());
+        deps.consumer().resume([o.partition]);
+      }),
+    err.retryInMs,
+  );
+}
+
 export function createOwnedPartitions(deps: OwnedPartitionsDeps) {
   const { topic, metrics, logger } = deps;
   const owned = new Map<number, Owned>();
   const current = (o: Owned) => !o.revoked && owned.get(o.partition) === o;
   const pausedCount = () => [...owned.values()].filter((o) => o.status !== 'running').length;
+  const ctx: OwnedContext = { deps, current, pausedCount };
 
   /** Rebuilds the partition from the log, positions the consumer and resumes it. */
   function recover(o: Owned): Promise<void> {
@@ -147,29 +181,6 @@ export function createOwnedPartitions(deps: OwnedPartitionsDeps) {
     o.timer = setTimeout(() => void recover(o), delay);
   }
 
-  /**
-   * The schema registry did not answer before the batch was decoded: nothing of it was
-   * applied and the pipeline is intact, so only pause, then fetch the batch again.
-   */
-  function waitForRegistry(o: Owned, err: RegistryWaitError): void {
-    o.status = 'backoff';
-    deps.consumer().pause([o.partition]);
-    metrics.kafkaPausedPartitions.set(pausedCount());
-    logger.warn({ partition: o.partition, retryInMs: err.retryInMs, err: err.message }, 'kafka partition waits for the schema registry');
-    o.timer = setTimeout(
-      () =>
-        void exclusive(o, async () => {
-          o.timer = null;
-          if (!current(o) || o.status !== 'backoff' || !o.pipeline || deps.stopping()) return;
-          o.status = 'running';
-          metrics.kafkaPausedPartitions.set(pausedCount());
-          if (o.pipeline.nextOffset() > 0) deps.consumer().seek(o.partition, o.pipeline.nextOffset());
-          deps.consumer().resume([o.partition]);
-        }),
-      err.retryInMs,
-    );
-  }
-
   function revoke(p: number): void {
     const o = owned.get(p);
     if (!o) return;
@@ -200,7 +211,7 @@ export function createOwnedPartitions(deps: OwnedPartitionsDeps) {
     onBatch(batch: ConsumedBatch): Promise<number | undefined> {
       const o = owned.get(batch.partition);
       if (!o) return Promise.resolve(undefined);
-      return exclusive(o, () => runBatch(o, batch, metrics, { backoff, waitForRegistry }));
+      return exclusive(o, () => runBatch(o, batch, metrics, { backoff, waitForRegistry: (w, err) => waitForRegistry(ctx, w, err) }));
     },
 
     /** Flushes every running partition this member still owns; returns the offsets to commit. */
