@@ -118,6 +118,24 @@ function deadLetterWriter(deps: PartitionPipelineDeps & { timeout: number }) {
   };
 }
 
+/** The batch's records from offset `from` on, decoded into pipeline items; `first`/`last` offset, -1 when none. */
+function batchItems(messages: readonly ConsumedMessage[], from: number, maxEventBytes: number, framed: PartitionPipelineDeps['framed']) {
+  const items: IngestItem<RecordRef>[] = [];
+  let first = -1;
+  let last = -1;
+  for (const m of messages) {
+    const offset = Number(m.offset);
+    if (offset < from) continue;
+    if (first < 0) first = offset;
+    last = offset;
+    const key = m.key?.toString('latin1') ?? '';
+    // tenantId is ASCII by contract, so latin1 decoding of a matching key is exact and cheap.
+    const tenant = TENANT_ID_PATTERN.test(key) ? key : null;
+    for (const d of decodeRecord(m, maxEventBytes, framed)) items.push({ ref: { m, offset, line: d.line, raw: d.raw }, item: d, tenant });
+  }
+  return { items, first, last };
+}
+
 export function createPartitionPipeline(deps: PartitionPipelineDeps) {
   const { topic, partition, eventLog, metrics } = deps;
   const source = kafkaSource(topic, partition);
@@ -207,19 +225,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
       // Schema ids new to this process are looked up before anything of the batch is applied;
       // throws RegistryWaitError while the registry does not answer (the worker pauses).
       if (deps.framed) await deps.framed.prepare(messages.map((m) => m.value));
-      const items: IngestItem<RecordRef>[] = [];
-      let first = -1;
-      let last = -1;
-      for (const m of messages) {
-        const offset = Number(m.offset);
-        if (offset < next) continue;
-        if (first < 0) first = offset;
-        last = offset;
-        const key = m.key?.toString('latin1') ?? '';
-        // tenantId is ASCII by contract, so latin1 decoding of a matching key is exact and cheap.
-        const tenant = TENANT_ID_PATTERN.test(key) ? key : null;
-        for (const d of decodeRecord(m, maxEventBytes, deps.framed)) items.push({ ref: { m, offset, line: d.line, raw: d.raw }, item: d, tenant });
-      }
+      const { items, first, last } = batchItems(messages, next, maxEventBytes, deps.framed);
       if (first < 0) return;
       metrics.kafkaRecords.inc({ outcome: 'consumed', reason: '' }, items.length);
       batch = { first, last, heartbeat };
