@@ -101,5 +101,3 @@ export function createFlushLoop(o: FlushLoopOptions) {
     isReleased: (): boolean => released,
   };
 }
-
-export type FlushLoop = ReturnType<typeof createFlushLoop>;
