@@ -110,12 +110,13 @@ describe('schema registry outage', () => {
       async () => {
         const res = await fetch(`${w.url}/readyz`);
         const body = (await res.json()) as { checks: Record<string, { ok: boolean; detail: string }> };
-        return res.status === 503 && body.checks.schemaRegistry?.ok === false ? body : null;
+        // Both in one answer: between retries a waiting partition resumes to fetch again, so
+        // the kafka check alternates while the registry is down; the registry check does not.
+        return res.status === 503 && body.checks.schemaRegistry?.ok === false && body.checks.kafka?.ok === false ? body : null;
       },
-      { timeoutMs: 60_000, what: '/readyz to say the registry is unreachable' },
+      { timeoutMs: 60_000, what: '/readyz to say the registry is unreachable and partitions are paused' },
     );
     expect(readyz.checks.schemaRegistry!.detail).toContain('unreachable');
-    expect(readyz.checks.kafka!.ok).toBe(false);
     expect(await w.metric('tilecast_schema_registry_up')).toBe(0);
     // Retries with backoff while down, and concludes nothing about the records.
     await waitFor(async () => (await w.metric('tilecast_schema_registry_lookups_total', { outcome: 'unavailable' })) >= 3, { timeoutMs: 60_000, what: 'retries' });
