@@ -105,7 +105,8 @@ function decodeNdjson(value: Buffer, maxEventBytes: number): RecordItem[] {
       if (raw.length > maxEventBytes) out.push({ ...reject('oversized', `line is ${raw.length} bytes; the limit is ${maxEventBytes}`), line, raw });
       else {
         const parsed = parse(raw.toString('utf8'));
-        out.push(parsed ? { value: parsed.value, line } : { ...reject('invalid_json', `line ${line} is not valid JSON`), line, raw });
+        // `raw` (a view, no copy) is what a dead letter of this line carries, whatever step refuses it.
+        out.push(parsed ? { value: parsed.value, line, raw } : { ...reject('invalid_json', `line ${line} is not valid JSON`), line, raw });
       }
     }
     start = end + 1;
@@ -121,12 +122,16 @@ export function lineOf(value: Buffer, n: number): Buffer {
   return value.subarray(start, end < 0 ? value.length : end);
 }
 
+/** Array records parsed again for their dead letters: once per record, not once per rejected element. */
+const reparsed = new WeakMap<ConsumedMessage, unknown>();
+
 /** The bytes a dead letter of one item carries: the record's value, or its line / array element `line`. */
 export function itemBytes(m: ConsumedMessage, line: number | undefined): Buffer {
   const value = m.value ?? Buffer.alloc(0);
   if (line === undefined) return value;
   if (!isBatchRecord(m) && firstByte(value) === OPEN_BRACKET) {
-    const all = parse(value.toString('utf8'))?.value;
+    let all = reparsed.get(m);
+    if (all === undefined) reparsed.set(m, (all = parse(value.toString('utf8'))?.value ?? null));
     return Buffer.from(JSON.stringify(Array.isArray(all) ? all[line - 1] : null) ?? 'null');
   }
   return lineOf(value, line);
