@@ -38,6 +38,7 @@ import { eventsJsonSchemaText } from '../src/ingest/registry/events-schema.ts';
 import { createSchemaResolver } from '../src/ingest/registry/resolver.ts';
 import { frame } from '../src/ingest/registry/wire.ts';
 import { createLogger } from '../src/observability/logger.ts';
+import { avroEventSchema } from '../test/helpers/avro.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, passes: { type: 'string', default: '2' } } });
@@ -48,21 +49,7 @@ const FORMATS = ['plain', 'json', 'avro'] as const;
 type Format = (typeof FORMATS)[number];
 const LABEL: Record<Format, string> = { plain: 'plain JSON', json: 'framed JSON (JSON Schema)', avro: 'framed Avro' };
 
-const AVRO_SCHEMA = {
-  type: 'record',
-  name: 'BusinessEvent',
-  namespace: 'bench',
-  fields: [
-    { name: 'eventId', type: ['null', 'string'], default: null },
-    { name: 'eventType', type: 'string' },
-    { name: 'userId', type: 'string' },
-    { name: 'tenantId', type: 'string' },
-    { name: 'amount', type: ['null', 'string'], default: null },
-    { name: 'currency', type: 'string' },
-    { name: 'traceId', type: 'string' },
-    { name: 'timestamp', type: 'long' },
-  ],
-};
+const AVRO_SCHEMA = avroEventSchema('bench');
 
 const started = (cmd: string[], env: string | undefined) =>
   env ?? execFileSync('bash', cmd, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 }).trim().split('\n').at(-1)!;

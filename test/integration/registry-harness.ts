@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Partitioners } from 'kafkajs';
 import { createRegistryClient, type SchemaType } from '../../src/ingest/registry/client.ts';
 import { ROOT, kafkaClient } from './kafka-harness.ts';
+export { avroEventSchema } from '../helpers/avro.ts';
 
 const run = promisify(execFile);
 
@@ -60,25 +61,6 @@ export async function produceBuffers(
   }
 }
 
-/** An Avro schema of the event as an outside producer would write it: optional fields as ["null", T], amounts as strings. */
-export function avroEventSchema(namespace: string, extra: object[] = []) {
-  return {
-    type: 'record',
-    name: 'BusinessEvent',
-    namespace,
-    fields: [
-      { name: 'eventId', type: ['null', 'string'], default: null },
-      { name: 'eventType', type: 'string' },
-      { name: 'userId', type: 'string' },
-      { name: 'tenantId', type: 'string' },
-      { name: 'amount', type: ['null', 'string'], default: null },
-      { name: 'currency', type: 'string' },
-      { name: 'traceId', type: 'string' },
-      { name: 'timestamp', type: 'long' },
-      ...extra,
-    ],
-  };
-}
 
 /** An event of the JSON stream as that Avro producer's record (every field present, null when absent). */
 export const asAvro = (e: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ eventId: null, amount: null, ...e, ...extra });

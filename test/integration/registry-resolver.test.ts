@@ -13,6 +13,7 @@ import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts
 import { createSchemaResolver, RegistryWaitError } from '../../src/ingest/registry/resolver.ts';
 import { frame } from '../../src/ingest/registry/wire.ts';
 import { registerSchema, schemaRegistryUrl } from './registry-harness.ts';
+import { avroEventSchema } from '../helpers/avro.ts';
 
 const run = `resolver${process.pid}${Date.now().toString(36)}`;
 const SUBJECT = `${run}-value`;
@@ -26,21 +27,7 @@ const event = {
   traceId: '0af7651916cd43dd8448eb211c80319c',
   timestamp: 1_700_000_000_000,
 };
-const AVRO = {
-  type: 'record',
-  name: 'Event',
-  namespace: `test.${run}`,
-  fields: [
-    { name: 'eventId', type: ['null', 'string'], default: null },
-    { name: 'eventType', type: 'string' },
-    { name: 'userId', type: 'string' },
-    { name: 'tenantId', type: 'string' },
-    { name: 'amount', type: ['null', 'string'], default: null },
-    { name: 'currency', type: 'string' },
-    { name: 'traceId', type: 'string' },
-    { name: 'timestamp', type: 'long' },
-  ],
-};
+const AVRO = avroEventSchema(`test.${run}`);
 
 let url: string;
 let id: number;

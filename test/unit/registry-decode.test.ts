@@ -13,6 +13,7 @@ import { compileCodec } from '../../src/ingest/registry/codecs.ts';
 import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts';
 import { REGISTRY_REJECT_REASONS, type FramedDecoder, type FramedResult } from '../../src/ingest/registry/resolver.ts';
 import { frame, readFrame } from '../../src/ingest/registry/wire.ts';
+import { avroEventSchema } from '../helpers/avro.ts';
 
 const event = {
   eventId: '6f1c3f7e-8a0b-4c47-9d55-0c1f2a3b4c5d',
@@ -25,21 +26,7 @@ const event = {
   timestamp: 1_700_000_000_000,
 };
 
-const AVRO_SCHEMA = {
-  type: 'record',
-  name: 'Event',
-  fields: [
-    { name: 'eventId', type: ['null', 'string'], default: null },
-    { name: 'eventType', type: 'string' },
-    { name: 'userId', type: 'string' },
-    { name: 'tenantId', type: 'string' },
-    { name: 'amount', type: ['null', 'string'], default: null },
-    { name: 'currency', type: 'string' },
-    { name: 'traceId', type: 'string' },
-    { name: 'timestamp', type: 'long' },
-    { name: 'coupon', type: ['null', 'string'], default: null },
-  ],
-};
+const AVRO_SCHEMA = avroEventSchema('test', [{ name: 'coupon', type: ['null', 'string'], default: null }]);
 
 /** Schema id → codec, as the resolver holds them after `prepare`. */
 function decoder(codecs: Record<number, ReturnType<typeof compileCodec>>): FramedDecoder {
