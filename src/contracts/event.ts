@@ -64,7 +64,10 @@ export interface AcceptedEvent extends EventV1 {
 }
 
 /** The part of an accepted event that aggregation needs; the event log stores exactly this. */
-export type WindowEvent = Pick<AcceptedEvent, 'key' | 'eventType' | 'userId' | 'tenantId' | 'currency' | 'amount' | 'traceId' | 'timestamp'>;
+export type WindowEvent = Pick<AcceptedEvent, 'key' | 'eventType' | 'userId' | 'tenantId' | 'currency' | 'amount' | 'traceId' | 'timestamp'> & {
+  /** Every declared field of the metric model present on the event, by name (decimals as canonical strings). */
+  fields?: Readonly<Record<string, string | number | boolean>>;
+};
 
 /**
  * The idempotency key: the producer's eventId, or a UUID-shaped digest of
