@@ -19,6 +19,7 @@ import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
+import type { ProcessRole } from '../storage/publications.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createFreshnessFeed } from './freshness-feed.ts';
 import { createGraphQLApi } from './graphql-api.ts';
@@ -96,6 +97,8 @@ export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   subscriptionHooks?: CatchUpHooks;
   /** The aggregator sources whose progress counts for freshness (src/app/sources.ts); default: the embedded HTTP intake's. */
   sources?: SourceFilter;
+  /** What this process publishes it computes and serves (src/storage/publications.ts); default `embedded` (`tilecast api`: `api`). */
+  role?: Extract<ProcessRole, 'embedded' | 'api'>;
 }
 
 export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: AppOptions<B>) {
@@ -103,7 +106,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
-  const db = await openStorage({ config, logger, metrics });
+  const { db, plan } = await openStorage({ config, logger, metrics, role: o.role ?? 'embedded' });
 
   const eventLog = createEventLog(db);
   const windowStore = createWindowStore(db);
@@ -148,6 +151,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     aggregator: ingest.aggregator as B['aggregator'],
     freshness,
     db,
+    /** The metric model as this storage runs it (src/app/storage.ts). */
+    plan,
     logger,
     /** Starts the aggregator and listens; resolves with the base URL. */
     async start(): Promise<{ url: string; port: number }> {

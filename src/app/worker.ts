@@ -43,7 +43,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
-  const db = await openStorage({ config, logger, metrics });
+  const { db, plan } = await openStorage({ config, logger, metrics, role: 'worker' });
 
   const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });
@@ -121,6 +121,8 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     metrics,
     worker,
     db,
+    /** The metric model as this storage runs it (src/app/storage.ts). */
+    plan,
     logger,
     /** Joins the group and listens on WORKER_PORT; resolves with the metrics URL base. */
     async start(): Promise<{ url: string; port: number }> {
