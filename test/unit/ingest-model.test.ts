@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AcceptedEvent, WindowEvent } from '../../src/contracts/event.ts';
+import { decodeRecord } from '../../src/ingest/kafka/decode.ts';
+import { batchRecords, encodeEvent } from '../../src/ingest/kafka/producer.ts';
 import { createKeyIndex } from '../../src/ingest/pipeline/key-index.ts';
 import { createIngestPipeline, type RejectedItem } from '../../src/ingest/pipeline/pipeline.ts';
 import { windowStartOf, type Issue } from '../../src/ingest/pipeline/steps.ts';
@@ -115,6 +117,21 @@ describe('validate with models/saas.yaml, through the pipeline', () => {
     const s = setup(saas, 1);
     const r = await s.run([sub(1), sub(2, { currency: 'USD' })]);
     expect(r.rejected.map((x) => x.reason)).toEqual(['currency_budget_exceeded']);
+  });
+});
+
+describe("the api's Kafka records (models/saas.yaml)", () => {
+  it('carry every declared field: the worker validates them again to the same events', async () => {
+    const api = setup(saas);
+    await api.run([sub(1, { country: 'DE', from_trial: true }), sub(2, { eventType: 'refund', reason: 'fraud', amount: '1.5' }), sub(3, { eventType: 'churn', amount: undefined })]);
+    expect(JSON.parse(encodeEvent(api.sunk[0]!))).toEqual({ ...sub(1, { country: 'DE', from_trial: true }), amount: '49.9' });
+    const worker = setup(saas);
+    const items = batchRecords(api.sunk).flatMap((r) =>
+      decodeRecord({ key: Buffer.from(String(r.key)), value: Buffer.from(r.value as string), headers: r.headers as Record<string, string>, offset: '0', timestamp: '0' }),
+    );
+    const out = await worker.run(items.map((d) => ('value' in d ? d.value : d)));
+    expect([out.accepted, out.rejected]).toEqual([3, []]);
+    expect(worker.sunk).toEqual(api.sunk);
   });
 });
 
