@@ -7,9 +7,15 @@
  * reads as Event v1's fields.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApiApp } from '../../src/app/api.ts';
 import { createApp } from '../../src/app/app.ts';
+import { createWorkerApp } from '../../src/app/worker.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import type { WindowEvent } from '../../src/contracts/event.ts';
+import { ModelFileError } from '../../src/model/compile.ts';
 import { fieldCodec } from '../../src/model/event-fields.ts';
 import { eventKey } from '../../src/model/identity.ts';
 import type { ModelPlan } from '../../src/model/types.ts';
@@ -156,5 +162,24 @@ describe('the event log keeps the declared fields (models/saas.yaml over embedde
     const windows = await createEventLog(t.app.db, t.app.plan).loadWindows([{ tenantId: `${TENANT}-v1`, currency: 'EUR', windowStart: Math.floor(ts / MINUTE) * MINUTE }]);
     const [e] = [...windows.values()].flat();
     expect(e).toMatchObject({ key: id(99), currency: 'EUR', amount: '12.5', fields: { currency: 'EUR', amount: '12.5' } });
+  });
+});
+
+describe('a bad model', () => {
+  it('stops start, api and worker before anything opens, with every error of the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tilecast-bad-model-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'model: bad\nevents:\n  e: {}\nmetrics:\n  - { name: x, version: 1, unit: count, sum: nope }\n');
+    const dataDir = join(dir, 'data');
+    const env = { TILECAST_MODEL: file, DATA_DIR: dataDir, LOG_LEVEL: 'silent', KAFKA_BROKERS: '127.0.0.1:1', REDIS_URL: 'redis://127.0.0.1:1' };
+    for (const start of [() => createApp({ config: loadConfig(env) }), () => createApiApp({ config: loadConfig(env) }), () => createWorkerApp({ config: loadConfig(env) })]) {
+      const err = await start().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ModelFileError);
+      expect((err as ModelFileError).message).toContain(`${file}:5:46 metrics[0].sum: unknown field "nope" in sum`);
+    }
+    expect(readdirSync(dir)).toEqual(['bad.yaml']); // no data directory was opened
   });
 });
