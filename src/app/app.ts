@@ -11,6 +11,8 @@ import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
 import { createLoggedSink } from '../ingest/sinks.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -32,6 +34,8 @@ import { openStorage } from './storage.ts';
 /** What an ingest back end is built from. */
 export interface IngestParts {
   config: Config;
+  /** The metric model this process runs. */
+  plan: ModelPlan;
   clock: () => number;
   logger: Logger;
   metrics: ReturnType<typeof createMetrics>;
@@ -83,6 +87,8 @@ type EmbeddedIngest = Awaited<ReturnType<typeof embeddedIngest>>;
 
 export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   config: Config;
+  /** The metric model; default: TILECAST_MODEL (config.model.path), loaded once here (throws ModelFileError). */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Demo mode (`tilecast start --demo`): the dashboard and GraphiQL open with a read token for this tenant. */
@@ -105,10 +111,13 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const { config } = o;
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
+  // Before anything opens: a bad model is refused with every error in it.
+  const model = o.plan ?? (await requireModel(config.model.path));
   const metrics = createMetrics();
-  const { db, plan } = await openStorage({ config, logger, metrics, role: o.role ?? 'embedded' });
+  // `plan`: the model as this storage runs it (published formulas keep their pinned operands).
+  const { db, plan } = await openStorage({ config, model, logger, metrics, role: o.role ?? 'embedded' });
 
-  const eventLog = createEventLog(db);
+  const eventLog = createEventLog(db, plan);
   const windowStore = createWindowStore(db);
   const progressStore = createProgressStore(db);
   const deadLetters = createDeadLetters(db);
@@ -119,8 +128,9 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const redis = config.redisUrl ? busCheck(bus) : null;
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
-  const ingest = await makeIngest({ config, clock, logger, metrics, eventLog, windowStore, progressStore, bus });
+  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, progressStore, bus });
   const intake = createIntake({
+    plan,
     eventLog,
     deadLetters,
     metrics,
@@ -144,6 +154,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   return {
     config,
+    /** The metric model as this storage runs it (src/app/storage.ts): published formulas keep their pinned operands. */
+    plan,
     metrics,
     tokens,
     intake,
@@ -151,8 +163,6 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     aggregator: ingest.aggregator as B['aggregator'],
     freshness,
     db,
-    /** The metric model as this storage runs it (src/app/storage.ts). */
-    plan,
     logger,
     /** Starts the aggregator and listens; resolves with the base URL. */
     async start(): Promise<{ url: string; port: number }> {

@@ -1,7 +1,7 @@
 /**
  * Opens ClickHouse for a long-running process (`start`, `api`, `worker`): connects,
  * applies pending migrations, brings the retention TTLs in line with the config, and
- * publishes the process's metric model (TILECAST_MODEL):
+ * publishes the process's metric model (`model`, loaded from TILECAST_MODEL by the caller):
  *
  * 1. its versions are checked against the published ones: a changed definition under the
  *    same version refuses the start (src/storage/definitions.ts);
@@ -17,7 +17,6 @@
  * Closing the returned handle first marks the process stopped.
  */
 import type { Config } from '../config/index.ts';
-import { requireModel } from '../model/compile.ts';
 import type { ModelPlan } from '../model/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -27,10 +26,8 @@ import { migrate } from '../storage/migrations.ts';
 import { publishProcess, type ProcessRole } from '../storage/publications.ts';
 import { applyRetention } from '../storage/retention.ts';
 
-export async function openStorage(deps: { config: Config; logger: Logger; metrics: Metrics; role: ProcessRole }): Promise<{ db: ClickHouse; plan: ModelPlan }> {
-  const { config, logger, metrics, role } = deps;
-  // A model that does not compile is refused before anything connects.
-  const model = await requireModel(config.model.path);
+export async function openStorage(deps: { config: Config; model: ModelPlan; logger: Logger; metrics: Metrics; role: ProcessRole }): Promise<{ db: ClickHouse; plan: ModelPlan }> {
+  const { config, model, logger, metrics, role } = deps;
   const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
   try {
     const migrations = await migrate(db);

@@ -14,6 +14,8 @@ import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createRegistryClient } from '../ingest/registry/client.ts';
 import { createSchemaResolver } from '../ingest/registry/resolver.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus, type UpdateBus } from '../realtime/index.ts';
@@ -26,6 +28,8 @@ import { createWindowStore } from '../storage/window-store.ts';
 
 export interface WorkerAppOptions {
   config: Config;
+  /** The metric model (the api's must be the same); default: TILECAST_MODEL, loaded once here. */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Where window updates are published (default: Redis when REDIS_URL is set, else in-process only). */
@@ -40,10 +44,12 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const { config } = o;
   if (!config.kafka) throw new Error('tilecast worker needs KAFKA_BROKERS');
   const kafka = config.kafka;
+  // Before anything connects: a bad model is refused with every error in it.
+  const model = o.plan ?? (await requireModel(config.model.path));
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
-  const { db, plan } = await openStorage({ config, logger, metrics, role: 'worker' });
+  const { db, plan } = await openStorage({ config, model, logger, metrics, role: 'worker' });
 
   const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });
@@ -52,7 +58,9 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const framed = registry
     ? createSchemaResolver({ client: createRegistryClient({ url: registry.url }), subject: registry.subject, metricsRegistry: metrics.registry, clock })
     : undefined;
+  const eventLog = createEventLog(db, plan);
   const worker = createKafkaWorker({
+    plan,
     framed,
     client,
     producer,
@@ -63,7 +71,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     sessionTimeoutMs: kafka.sessionTimeoutMs,
     maxBytesPerPartition: o.kafka?.maxBytesPerPartition,
     maxBackoffMs: o.kafka?.maxBackoffMs,
-    eventLog: createEventLog(db),
+    eventLog,
     windowStore: createWindowStore(db),
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
@@ -118,11 +126,11 @@ export async function createWorkerApp(o: WorkerAppOptions) {
 
   return {
     config,
+    /** The metric model as this storage runs it (src/app/storage.ts): published formulas keep their pinned operands. */
+    plan,
     metrics,
     worker,
     db,
-    /** The metric model as this storage runs it (src/app/storage.ts). */
-    plan,
     logger,
     /** Joins the group and listens on WORKER_PORT; resolves with the metrics URL base. */
     async start(): Promise<{ url: string; port: number }> {
