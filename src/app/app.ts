@@ -11,6 +11,8 @@ import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
 import { createLoggedSink } from '../ingest/sinks.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -84,6 +86,8 @@ export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   config: Config;
   clock?: () => number;
   logger?: Logger;
+  /** The metric model; default: the file TILECAST_MODEL names (config.model.path). */
+  plan?: ModelPlan;
   /** Demo mode (`tilecast start --demo`): the dashboard and GraphiQL open with a read token for this tenant. */
   demo?: { tenantId: string };
   /** Built dashboard directory (default dist/web). */
@@ -103,6 +107,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
+  const plan = o.plan ?? (await requireModel(config.model.path));
   const db = await openStorage({ config, logger, metrics });
 
   const eventLog = createEventLog(db);
@@ -128,7 +133,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     soleWriter: ingest.soleWriter,
   });
 
-  const api = createGraphQLApi({ config, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
+  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
   const readiness = (): Promise<Readiness> =>
     runChecks({
@@ -141,6 +146,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   return {
     config,
+    plan,
     metrics,
     tokens,
     intake,
