@@ -7,6 +7,7 @@
 import type { Granularity } from '../contracts/metrics.ts';
 import type { DimensionSpec, MetricVersion, ModelPlan } from '../model/types.ts';
 import { canonicalTimeZone } from './buckets.ts';
+import { comparisonRange, type Comparison } from './periods.ts';
 import { badInput } from './series.ts';
 import { pickSource, type SourceSpec } from './source.ts';
 
@@ -38,6 +39,7 @@ export interface ModelInputValues {
   timeZone: string;
   /** A breakdown: by this dimension, `top` slices (ignored for currency: every currency). */
   breakdown: { by: string; top: number | null } | null;
+  compareTo: Comparison | null;
 }
 
 export interface ModelRequest {
@@ -52,6 +54,8 @@ export interface ModelRequest {
   table: string;
   /** `top` null: every value, ordered by value (currency). */
   breakdown: { by: string; top: number | null } | null;
+  /** The comparison period, read from the same table as the period. */
+  comparison: { period: Comparison; from: number; to: number } | null;
 }
 
 /** The model's currency dimension (of a field of type currency), if it has one. */
@@ -107,5 +111,15 @@ export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { n
   if (timeZone === null) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
   const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
   if (!pick.ok) throw badInput(pick.error);
-  return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table: pick.source.table, breakdown };
+  let table = pick.source.table;
+  let comparison: ModelRequest['comparison'] = null;
+  if (r.compareTo) {
+    const range = comparisonRange(r, r.granularity, r.compareTo, timeZone);
+    const cPick = pickSource(range, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
+    if (!cPick.ok) throw badInput(`comparison period: ${cPick.error}`);
+    // One period fits the hourly rollup and the other not: both read the minutes, which serve any bucket.
+    if (cPick.source.table !== table) table = MODEL_SOURCES[0]!.table;
+    comparison = { period: r.compareTo, ...range };
+  }
+  return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison };
 }

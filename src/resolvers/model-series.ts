@@ -14,8 +14,10 @@ import { OTHER_VALUE, type FormulaVersion, type MeasureVersion, type MetricVersi
 import type { MetricResult, MetricSeriesReader } from '../storage/metric-series-reader.ts';
 import { metricQueryKey, type MetricQuery } from '../storage/metric-series-sql.ts';
 import { bucketsBetween, type Bucket } from './buckets.ts';
+import { changeRatio, difference } from './derived.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
 import type { DimensionCondition, ModelRequest } from './model-request.ts';
+import type { Comparison } from './periods.ts';
 import { MAX_SERIES_PER_REQUEST } from './series.ts';
 
 export interface ModelPoint {
@@ -23,6 +25,18 @@ export interface ModelPoint {
   /** null where a formula divided by zero (onZeroDivision: null). */
   value: string | null;
   final: boolean;
+}
+
+export interface ModelComparison {
+  period: Comparison;
+  from: number;
+  to: number;
+  points: ModelPoint[];
+  total: string | null;
+  /** total − comparison total; null when either is null. */
+  change: string | null;
+  /** change / comparison total; null when that total is 0 or null. */
+  changeRatio: string | null;
 }
 
 export interface ModelSeries {
@@ -40,6 +54,7 @@ export interface ModelSeries {
   points: ModelPoint[];
   total: string | null;
   freshness: Freshness;
+  comparison: ModelComparison | null;
 }
 
 /** A request's tree: stored leaves become queries, formulas evaluate their operands. */
@@ -116,20 +131,32 @@ function slicesOf(tree: Node, r: ModelRequest, resultOf: (q: MetricQuery) => Met
 export function createModelSeriesLoader(deps: { plan: ModelPlan; reader: MetricSeriesReader; freshness: FreshnessTracker; tenantId: string }) {
   return new DataLoader<ModelRequest, ModelSeries[], string>(
     async (requests) => {
-      const trees = requests.map((r, i) => treeOf(deps.plan, r, r.version, r.where, i, { leader: true }));
+      // Groups (a breakdown's shared ranking): 2i for request i's period, 2i + 1 for its comparison period.
+      const trees = requests.map((r, i) => treeOf(deps.plan, r, r.version, r.where, 2 * i, { leader: true }));
+      const previous = requests.map((r, i) => (r.comparison ? treeOf(deps.plan, { ...r, ...r.comparison }, r.version, r.where, 2 * i + 1, { leader: true }) : null));
       const queries = new Map<string, MetricQuery>();
-      for (const tree of trees) for (const l of leavesOf(tree)) queries.set(metricQueryKey(l.query), l.query);
+      for (const tree of [...trees, ...previous]) for (const l of tree ? leavesOf(tree) : []) queries.set(metricQueryKey(l.query), l.query);
       const list = [...queries.values()];
       const results = await deps.reader.read(deps.tenantId, list);
       const byKey = new Map(list.map((q, i) => [metricQueryKey(q), results[i]!]));
       const resultOf = (q: MetricQuery) => byKey.get(metricQueryKey(q))!;
       const freshness = deps.freshness.of(deps.tenantId);
       const watermark = deps.freshness.watermark();
+      const pointsOf = (tree: Node, range: { from: number; to: number }, r: ModelRequest, slice: string) => {
+        const buckets = bucketsBetween(range.from, range.to, r.granularity, r.timeZone);
+        const e = evaluate(tree, slice, buckets, resultOf);
+        return { points: buckets.map((b, k) => ({ start: b.start, value: e.points[k] ?? null, final: b.end <= watermark && e.final[k]! })), total: e.total };
+      };
+      const comparisonOf = (r: ModelRequest, tree: Node | null, slice: string, total: string | null): ModelComparison | null => {
+        if (!tree || !r.comparison) return null;
+        const then = pointsOf(tree, r.comparison, r, slice);
+        const both = total !== null && then.total !== null;
+        return { ...r.comparison, ...then, change: both ? difference(total, then.total!) : null, changeRatio: both ? changeRatio(total, then.total!) : null };
+      };
       return requests.map((r, i) => {
-        const buckets = bucketsBetween(r.from, r.to, r.granularity, r.timeZone);
         const v = r.version;
         const build = (slice: string): ModelSeries => {
-          const e = evaluate(trees[i]!, slice, buckets, resultOf);
+          const now = pointsOf(trees[i]!, r, r, slice);
           const byCurrency = r.breakdown?.top === null;
           return {
             metric: v.name,
@@ -142,9 +169,9 @@ export function createModelSeriesLoader(deps: { plan: ModelPlan; reader: MetricS
             timeZone: r.timeZone,
             from: r.from,
             to: r.to,
-            points: buckets.map((b, k) => ({ start: b.start, value: e.points[k] ?? null, final: b.end <= watermark && e.final[k]! })),
-            total: e.total,
+            ...now,
             freshness,
+            comparison: comparisonOf(r, previous[i]!, slice, now.total),
           };
         };
         return r.breakdown ? slicesOf(trees[i]!, r, resultOf).map(build) : [build('')];

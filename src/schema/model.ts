@@ -4,10 +4,11 @@
  * `Query.metricSeries` and `Query.metricBreakdown`. Values of the enums are the model's
  * names upper-cased; resolvers see the model's names.
  */
+import type { EnumRef } from '@pothos/core';
 import type { ModelPlan } from '../model/types.ts';
-import type { ModelSeries } from '../resolvers/model-series.ts';
+import type { ModelComparison, ModelSeries } from '../resolvers/model-series.ts';
 import { prepareModelRequest, DEFAULT_TOP, MAX_TOP, type ModelInputValues } from '../resolvers/model-request.ts';
-import type { Builder } from './builder.ts';
+import type { Builder, Types } from './builder.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 
@@ -27,6 +28,7 @@ interface RawModelInput {
   to: number;
   granularity: ModelInputValues['granularity'];
   timeZone: string;
+  compareTo?: ModelInputValues['compareTo'];
 }
 
 const valuesOf = (input: RawModelInput, breakdown: ModelInputValues['breakdown']): ModelInputValues => ({
@@ -39,9 +41,55 @@ const valuesOf = (input: RawModelInput, breakdown: ModelInputValues['breakdown']
   granularity: input.granularity,
   timeZone: input.timeZone,
   breakdown,
+  compareTo: input.compareTo ?? null,
 });
 
-export function addModel(builder: Builder, plan: ModelPlan, { GranularityEnum }: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
+/** MetricPoint, MetricComparison and MetricSeries. */
+function addSeriesOutputs(builder: Builder, ModelMetricEnum: EnumRef<Types, string>, { ComparisonEnum, GranularityEnum }: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
+  const PointRef = builder.objectRef<ModelSeries['points'][number]>('MetricPoint').implement({
+    fields: (t) => ({
+      start: t.field({ type: 'DateTime', resolve: (p) => p.start }),
+      value: t.field({ type: 'Decimal', nullable: true, description: 'null where a formula divides by zero (onZeroDivision: null).', resolve: (p) => p.value }),
+      final: t.exposeBoolean('final', { description: 'True once the watermark passed the end of the bucket.' }),
+    }),
+  });
+
+  const ComparisonRef = builder.objectRef<ModelComparison>('MetricComparison').implement({
+    description: 'The same series over the comparison period; points line up with the current ones by index.',
+    fields: (t) => ({
+      period: t.field({ type: ComparisonEnum, resolve: (c) => c.period }),
+      from: t.field({ type: 'DateTime', resolve: (c) => c.from }),
+      to: t.field({ type: 'DateTime', resolve: (c) => c.to }),
+      points: t.field({ type: [PointRef], resolve: (c) => c.points }),
+      total: t.field({ type: 'Decimal', nullable: true, resolve: (c) => c.total }),
+      change: t.field({ type: 'Decimal', nullable: true, description: 'total − comparison total, exact; null when either is null.', resolve: (c) => c.change }),
+      changeRatio: t.field({ type: 'Decimal', nullable: true, description: 'change / comparison total (6 fractional digits, half-even); null when that total is 0 or null.', resolve: (c) => c.changeRatio }),
+    }),
+  });
+
+  return builder.objectRef<ModelSeries>('MetricSeries').implement({
+    description: 'A model metric over a range. A formula is evaluated per bucket and over the totals (a ratio of totals), in exact decimals.',
+    fields: (t) => ({
+      metric: t.field({ type: ModelMetricEnum, resolve: (s) => s.metric }),
+      version: t.exposeInt('version'),
+      unit: t.exposeString('unit'),
+      currency: t.exposeString('currency', { nullable: true, description: 'The one currency of the series, when it has one.' }),
+      slice: t.exposeString('slice', { nullable: true, description: 'In a breakdown: the dimension value ("other" for the folded slice).' }),
+      other: t.exposeBoolean('other', { description: 'The slice of every value beyond the top N (and values stored as other).' }),
+      granularity: t.field({ type: GranularityEnum, resolve: (s) => s.granularity }),
+      timeZone: t.exposeString('timeZone'),
+      from: t.field({ type: 'DateTime', resolve: (s) => s.from }),
+      to: t.field({ type: 'DateTime', resolve: (s) => s.to }),
+      points: t.field({ type: [PointRef], resolve: (s) => s.points }),
+      total: t.field({ type: 'Decimal', nullable: true, description: 'Over the whole range (distinct users merged; a formula over the operands’ totals).', resolve: (s) => s.total }),
+      freshness: t.field({ type: FreshnessRef, resolve: (s) => s.freshness }),
+      comparison: t.field({ type: ComparisonRef, nullable: true, description: 'Present when the input asked for `compareTo`.', resolve: (s) => s.comparison }),
+    }),
+  });
+}
+
+export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
+  const { ComparisonEnum, GranularityEnum } = enums;
   const shown = plan.names.filter((n) => !plan.metric(n)!.hidden);
   const ModelMetricEnum = builder.enumType('ModelMetric', {
     description: `The metrics of model ${plan.name} (Query.metricSeries, Query.metricBreakdown). Definitions: Query.metrics.`,
@@ -66,32 +114,7 @@ export function addModel(builder: Builder, plan: ModelPlan, { GranularityEnum }:
       })
     : null;
 
-  const PointRef = builder.objectRef<ModelSeries['points'][number]>('MetricPoint').implement({
-    fields: (t) => ({
-      start: t.field({ type: 'DateTime', resolve: (p) => p.start }),
-      value: t.field({ type: 'Decimal', nullable: true, description: 'null where a formula divides by zero (onZeroDivision: null).', resolve: (p) => p.value }),
-      final: t.exposeBoolean('final', { description: 'True once the watermark passed the end of the bucket.' }),
-    }),
-  });
-
-  const SeriesRef = builder.objectRef<ModelSeries>('MetricSeries').implement({
-    description: 'A model metric over a range. A formula is evaluated per bucket and over the totals (a ratio of totals), in exact decimals.',
-    fields: (t) => ({
-      metric: t.field({ type: ModelMetricEnum, resolve: (s) => s.metric }),
-      version: t.exposeInt('version'),
-      unit: t.exposeString('unit'),
-      currency: t.exposeString('currency', { nullable: true, description: 'The one currency of the series, when it has one.' }),
-      slice: t.exposeString('slice', { nullable: true, description: 'In a breakdown: the dimension value ("other" for the folded slice).' }),
-      other: t.exposeBoolean('other', { description: 'The slice of every value beyond the top N (and values stored as other).' }),
-      granularity: t.field({ type: GranularityEnum, resolve: (s) => s.granularity }),
-      timeZone: t.exposeString('timeZone'),
-      from: t.field({ type: 'DateTime', resolve: (s) => s.from }),
-      to: t.field({ type: 'DateTime', resolve: (s) => s.to }),
-      points: t.field({ type: [PointRef], resolve: (s) => s.points }),
-      total: t.field({ type: 'Decimal', nullable: true, description: 'Over the whole range (distinct users merged; a formula over the operands’ totals).', resolve: (s) => s.total }),
-      freshness: t.field({ type: FreshnessRef, resolve: (s) => s.freshness }),
-    }),
-  });
+  const SeriesRef = addSeriesOutputs(builder, ModelMetricEnum, enums, FreshnessRef);
 
   const inputFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0]) => ({
     metric: t.field({ type: ModelMetricEnum, required: true }),
@@ -103,7 +126,12 @@ export function addModel(builder: Builder, plan: ModelPlan, { GranularityEnum }:
     granularity: t.field({ type: GranularityEnum, required: true }),
     timeZone: t.string({ required: true, defaultValue: 'UTC', description: 'IANA zone for HOUR, DAY, WEEK and MONTH buckets.' }),
   });
-  const SeriesInput = builder.inputType('MetricSeriesInput', { fields: inputFields });
+  const SeriesInput = builder.inputType('MetricSeriesInput', {
+    fields: (t) => ({
+      ...inputFields(t),
+      compareTo: t.field({ type: ComparisonEnum, required: false, description: 'Also answer the comparison period (counts as one more series against the per-request limit).' }),
+    }),
+  });
 
   builder.queryField('metricSeries', (t) =>
     t.field({
@@ -113,7 +141,7 @@ export function addModel(builder: Builder, plan: ModelPlan, { GranularityEnum }:
       resolve: async (_root, { input }, ctx) => {
         const loader = ctx.modelLoader();
         const request = prepareModelRequest(ctx.services.plan, valuesOf(input as RawModelInput, null), { now: ctx.services.clock() });
-        ctx.chargeSeries(1);
+        ctx.chargeSeries(request.comparison ? 2 : 1);
         return (await loader.load(request))[0]!;
       },
     }),

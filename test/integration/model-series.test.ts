@@ -5,7 +5,7 @@
  * and every expected value is worked out by hand from them. Series per metric and
  * version, `where` in / notIn, breakdowns by plan (top N + other) and by currency, formulas
  * (net revenue, ARPPU, trial-to-paid with division by zero → null) with totals as ratios of
- * totals, clear errors, and ONE ClickHouse read for a request mixing all of them.
+ * totals, a comparison period, clear errors, and ONE ClickHouse read for a request mixing all of them.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,10 +201,24 @@ describe('model series from metric_windows', () => {
     expect([values(day), day.total]).toEqual([['3'], '3']);
   });
 
+  it('compareTo: the comparison period from the same table, change and changeRatio exact; null totals give null', async () => {
+    // Kolkata hours from H0 + 30 min: the previous period is the 30 min-offset hour before, bucket A of RANGE.
+    const range = `from: "${iso(H0 + 30 * MIN)}", to: "${iso(H0 + 90 * MIN)}", granularity: HOUR, timeZone: "Asia/Kolkata", compareTo: PREVIOUS_PERIOD`;
+    const res = await query<Of<'net' | 'ratio', Series & { comparison: { from: string; total: string | null; change: string | null; changeRatio: string | null; points: { value: string | null }[] } }>>(`
+      net: metricSeries(input: { metric: NET_REVENUE, currency: "USD", ${range} }) { total comparison { from total change changeRatio points { value } } }
+      ratio: metricSeries(input: { metric: TRIAL_TO_PAID, ${range} }) { total comparison { total change changeRatio } }`);
+    expect(res.errors).toBeUndefined();
+    const { net, ratio } = res.data!;
+    expect(net.total).toBe('100');
+    expect(net.comparison).toEqual({ from: iso(H0 - 30 * MIN), total: '25.5', change: '74.5', changeRatio: '2.921569', points: [{ value: '25.5' }] });
+    expect(ratio.total).toBe('0.5');
+    expect(ratio.comparison).toEqual({ total: '0', change: '0.5', changeRatio: null });
+  });
+
   it('a request mixing metrics, versions, filters, formulas and breakdowns is ONE ClickHouse read', async () => {
     const before = await reads();
     const res = await query<Record<string, unknown>>(`
-      a: metricSeries(input: { metric: TRIALS, version: 1, ${RANGE} }) { total }
+      a: metricSeries(input: { metric: TRIALS, version: 1, ${RANGE}, compareTo: PREVIOUS_PERIOD }) { total comparison { total } }
       b: metricSeries(input: { metric: TRIALS, version: 2, ${RANGE} }) { total }
       c: metricSeries(input: { metric: TRIALS, version: 1, where: [{ dimension: PLAN, notIn: ["starter"] }], ${RANGE} }) { total }
       d: metricSeries(input: { metric: TRIAL_TO_PAID, ${RANGE} }) { total }
@@ -213,7 +227,7 @@ describe('model series from metric_windows', () => {
       g: metricSeries(input: { metric: ARPPU, currency: "USD", from: "${iso(H0 + 5 * HOUR)}", to: "${iso(H0 + 7 * HOUR)}", granularity: DAY }) { total }`);
     expect(res.errors).toBeUndefined();
     expect(await reads()).toBe(before + 1);
-    expect(res.data).toMatchObject({ a: { total: '9' }, b: { total: '15' }, c: { total: '6' }, d: { total: '0.444444' }, g: { total: '1.333333' } });
+    expect(res.data).toMatchObject({ a: { total: '9', comparison: { total: '0' } }, b: { total: '15' }, c: { total: '6' }, d: { total: '0.444444' }, g: { total: '1.333333' } });
   });
 
   it('refuses what cannot be answered, saying why', async () => {
