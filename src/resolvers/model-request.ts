@@ -102,7 +102,7 @@ export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { n
     breakdown = { by: breakdown.by, top: breakdown.by === cur?.name ? null : top };
   }
   const oneCurrency = cur ? where.find((c) => c.dimension === cur.name && c.in?.length === 1)?.in?.[0] ?? null : null;
-  if (v.money && oneCurrency === null && breakdown?.by !== cur?.name) {
+  if (v.money && oneCurrency === null && !(cur && breakdown?.by === cur.name)) {
     throw badInput(
       `${v.name} is money: amounts in different currencies are never added together — give one currency (\`currency\`, or \`where\` ${cur?.name ?? 'currency'} in one value), or break it down by ${cur?.name ?? 'currency'}`,
     );
