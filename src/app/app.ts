@@ -141,7 +141,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     soleWriter: ingest.soleWriter,
   });
 
-  const api = createGraphQLApi({ config, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
+  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
   const readiness = (): Promise<Readiness> =>
     runChecks({
