@@ -18,6 +18,8 @@ import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
 import type { WindowStore } from '../storage/window-store.ts';
+import type { MetricWindowStore } from '../storage/metric-window-store.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createAggregator } from './aggregator.ts';
 import { createOwnedPartitions } from './kafka-owned.ts';
 import { createPartitionPipeline, type PartitionPipeline } from './kafka-partition.ts';
@@ -31,6 +33,9 @@ export interface KafkaWorkerDeps {
   groupId: string;
   eventLog: EventLog;
   windowStore: WindowStore;
+  /** The model whose stored metrics the partitions aggregate into metric_windows (with `metricStore`); default none. */
+  plan?: ModelPlan;
+  metricStore?: MetricWindowStore;
   progressStore: ProgressStore;
   deadLetters: DeadLetters;
   bus: UpdateBus;
@@ -77,6 +82,8 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
           caughtUp,
           eventLog: deps.eventLog,
           windowStore: deps.windowStore,
+          plan: deps.plan,
+          metricStore: deps.metricStore,
           progressStore: deps.progressStore,
           bus: deps.bus,
           clock,

@@ -17,6 +17,7 @@ import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import {
   windowId as keyOf,
+  type CellSnapshot,
   type StoredWindow,
   type UpdateKind,
   type WindowRef,
@@ -25,6 +26,7 @@ import {
 } from '../contracts/window.ts';
 
 export type { StoredWindow, WindowEvent, WindowRef };
+import { snapshotCells, type CellApplier, type Cells } from './model-cells.ts';
 import { advanceIdle, initialWatermark, observeEvent, type WatermarkOptions, type WatermarkState } from './watermark.ts';
 
 export const TRACE_SAMPLE_SIZE = 5;
@@ -34,6 +36,8 @@ export interface WindowEngineOptions extends WatermarkOptions {
   retainFinalMs?: number;
   /** Watermark to start from (the one persisted at the last flush). Default 0. */
   initialWatermark?: number;
+  /** Updates a window's model cells with each counted event (model-cells.ts). Default: no cells. */
+  cells?: CellApplier;
 }
 
 export type AddOutcome = 'applied' | 'duplicate' | 'late';
@@ -45,6 +49,8 @@ interface WindowState extends WindowRef {
   upgrades: number;
   churns: number;
   users: Set<string>;
+  /** The model's cells (empty without a cell applier). */
+  cells: Cells;
   keys: Set<string>;
   traces: string[];
   lastEventAt: number;
@@ -74,6 +80,7 @@ function emptyWindow(ref: WindowRef): WindowState {
     upgrades: 0,
     churns: 0,
     users: new Set(),
+    cells: new Map(),
     keys: new Set(),
     traces: [],
     lastEventAt: 0,
@@ -104,10 +111,11 @@ const sameValues = (a: WindowValues, b: WindowValues): boolean =>
   a.churns === b.churns &&
   a.activeUsers === b.activeUsers;
 
-/** Applies one event; false when its key was already counted. */
-function apply(w: WindowState, e: WindowEvent): boolean {
+/** Applies one event; false when its key was already counted. `live`: it arrived now (not replayed by a restore). */
+function apply(w: WindowState, e: WindowEvent, cells: CellApplier | undefined, live: boolean): boolean {
   if (w.keys.has(e.key)) return false;
   w.keys.add(e.key);
+  cells?.(w.cells, e, live);
   w.users.add(e.userId);
   switch (e.eventType) {
     case 'purchase':
@@ -174,7 +182,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
         w.pending.push(e);
         return 'late';
       }
-      if (!apply(w, e)) return 'duplicate';
+      if (!apply(w, e, options.cells, true)) return 'duplicate';
       return late || w.finalWritten ? 'late' : 'applied';
     },
 
@@ -198,12 +206,16 @@ export function createWindowEngine(options: WindowEngineOptions) {
       const key = keyOf(ref);
       const existing = windows.get(key);
       const w = emptyWindow(ref);
-      for (const e of stored.events) apply(w, e);
+      for (const e of stored.events) apply(w, e, options.cells, false);
       w.revision = stored.revision;
       w.finalWritten = stored.final;
-      // Up to date only if the last write already reflects every logged event.
-      w.ackedVersion = stored.values && sameValues(valuesOf(w), stored.values) ? w.version : -1;
-      for (const e of existing?.pending ?? []) apply(w, e);
+      // Up to date only if the last write already reflects every logged event — its model
+      // cells included (a crash may fall between the `windows` write and the cells').
+      const cellsWritten = stored.cells
+        ? stored.cells.revision === stored.revision && stored.cells.events === w.keys.size
+        : !options.cells || w.cells.size === 0;
+      w.ackedVersion = stored.values && sameValues(valuesOf(w), stored.values) && cellsWritten ? w.version : -1;
+      for (const e of existing?.pending ?? []) apply(w, e, options.cells, true);
       windows.set(key, w);
     },
 
@@ -234,6 +246,12 @@ export function createWindowEngine(options: WindowEngineOptions) {
     /** Users of a window in memory (the ClickHouse sink stores them as a mergeable state). */
     usersOf(ref: WindowRef): string[] {
       return [...(windows.get(keyOf(ref))?.users ?? [])];
+    },
+
+    /** The model cells of a window in memory and the events it counted (row_version, migrations/0010). Call it with the updates just collected. */
+    cellsOf(ref: WindowRef): { cells: CellSnapshot[]; events: number } {
+      const w = windows.get(keyOf(ref));
+      return w ? { cells: snapshotCells(w.cells), events: w.keys.size } : { cells: [], events: 0 };
     },
 
     /** Drops final, written windows the watermark left behind by more than `retainFinalMs`. */

@@ -23,6 +23,8 @@ import { createEventLog } from '../storage/event-log.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
+import { createMetricWindowStore } from '../storage/metric-window-store.ts';
+import { requireModel } from '../model/compile.ts';
 
 export interface WorkerAppOptions {
   config: Config;
@@ -65,6 +67,8 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     maxBackoffMs: o.kafka?.maxBackoffMs,
     eventLog: createEventLog(db),
     windowStore: createWindowStore(db),
+    metricStore: createMetricWindowStore(db),
+    plan: await requireModel(config.model.path),
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
     bus,
