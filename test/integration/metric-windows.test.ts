@@ -15,7 +15,7 @@ import { createAggregator, type Aggregator, type AggregatorDeps } from '../../sr
 import { windowStartOf } from '../../src/aggregate/window-engine.ts';
 import { modelEventOf } from '../../src/aggregate/model-cells.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { toMicros, fromMicros } from '../../src/contracts/decimal.ts';
+import { canonicalDecimal, fromMicros, toMicros } from '../../src/contracts/decimal.ts';
 import type { WindowEvent } from '../../src/contracts/event.ts';
 import { windowId, type WindowRef } from '../../src/contracts/window.ts';
 import { openStorage } from '../../src/app/storage.ts';
@@ -60,7 +60,10 @@ function memoryLog() {
       const seen = new Set<string>();
       for (const { e } of rows) {
         const id = windowId(refOf(e));
-        if (out.has(id) && !seen.has(`${id}\u0000${e.key}`)) (seen.add(`${id}\u0000${e.key}`), out.get(id)!.push(e));
+        const once = `${id}\u0000${e.key}`;
+        if (!out.has(id) || seen.has(once)) continue;
+        seen.add(once);
+        out.get(id)!.push(e);
       }
       return out;
     },
@@ -130,13 +133,10 @@ function bruteForce(events: readonly WindowEvent[]) {
       add(hours, JSON.stringify([e.tenantId, m.id, Math.floor(minute / HOUR) * HOUR, dims]), delta, user);
     }
   }
-  const render = (map: Map<string, Acc>, distinctAt: number) =>
-    [...map].map(([k, a]) => {
-      const key = JSON.parse(k) as unknown[];
-      const distinct = plan.metric(...(String(key[1]).split('@') as [string, string]).map((x, i) => (i ? Number(x) : x)) as [string, number])!.kind === 'distinct';
-      return `${k} ${distinct ? `users=${a.users.size}` : fromMicros(a.value)}`.slice(0, distinctAt === 0 ? undefined : undefined);
-    }).sort();
-  return { minutes: render(minutes, 0), hours: render(hours, 0), kept };
+  const distinct = new Set(plan.measures.filter((m) => m.kind === 'distinct').map((m) => m.id));
+  const render = (map: Map<string, Acc>) =>
+    [...map].map(([k, a]) => `${k} ${distinct.has(String((JSON.parse(k) as unknown[])[1])) ? `users=${a.users.size}` : fromMicros(a.value)}`).sort();
+  return { minutes: render(minutes), hours: render(hours), kept };
 }
 
 const row = z.object({ tenant_id: z.string(), metric: z.string(), metric_version: z.coerce.number(), at: z.coerce.number(), dims: z.array(z.string()), slice: z.string().optional(), value: z.string(), users: z.coerce.number(), final: z.coerce.number() });
@@ -152,12 +152,12 @@ async function stored(table: 'metric_windows' | 'metric_windows_hourly') {
   const text = rows.map((r) => {
     const key = minute ? [r.tenant_id, `${r.metric}@${r.metric_version}`, r.at, r.dims, r.slice] : [r.tenant_id, `${r.metric}@${r.metric_version}`, r.at, r.dims];
     const distinct = plan.metric(r.metric, r.metric_version)!.kind === 'distinct';
-    return `${JSON.stringify(key)} ${distinct ? `users=${r.users}` : fromMicros(toMicros(r.value.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')))}`;
+    return `${JSON.stringify(key)} ${distinct ? `users=${r.users}` : canonicalDecimal(r.value)}`;
   });
   return { text: text.sort(), finals: rows.map((r) => r.final) };
 }
 
-/** An aggregator over chdb and `log`; `cells` may wrap the metric store (to fail a write). */
+/** An aggregator over chdb and `log`; `metricStore` may be wrapped (to fail a step). */
 function aggregatorOf(log: ReturnType<typeof memoryLog>, clock: () => number, metricStore: MetricWindowStore): Aggregator {
   return createAggregator({
     source: SOURCE,
