@@ -7,5 +7,6 @@
 import type { BenchEntry } from '../harness/types.ts';
 import { dashboard } from './dashboard.ts';
 import { kafka } from './kafka.ts';
+import { model } from './model.ts';
 
-export const ENTRIES: readonly BenchEntry[] = [dashboard, kafka];
+export const ENTRIES: readonly BenchEntry[] = [dashboard, kafka, model];
