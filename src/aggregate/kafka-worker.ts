@@ -21,9 +21,12 @@ import type { WindowStore } from '../storage/window-store.ts';
 import { createAggregator } from './aggregator.ts';
 import { createOwnedPartitions } from './kafka-owned.ts';
 import { createPartitionPipeline, type PartitionPipeline } from './kafka-partition.ts';
+import type { IngestModel } from '../ingest/pipeline/steps.ts';
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 
 export interface KafkaWorkerDeps {
+  /** The metric model events are validated with. */
+  plan: IngestModel;
   client: KafkaClient;
   producer: KafkaProducer;
   topic: string;
@@ -65,6 +68,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
 
   function newPipeline(partition: number): PartitionPipeline {
     return createPartitionPipeline({
+      plan: deps.plan,
       topic,
       partition,
       eventLog: deps.eventLog,

@@ -11,6 +11,8 @@ import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
 import { createLoggedSink } from '../ingest/sinks.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -31,6 +33,8 @@ import { openStorage } from './storage.ts';
 /** What an ingest back end is built from. */
 export interface IngestParts {
   config: Config;
+  /** The metric model this process runs. */
+  plan: ModelPlan;
   clock: () => number;
   logger: Logger;
   metrics: ReturnType<typeof createMetrics>;
@@ -82,6 +86,8 @@ type EmbeddedIngest = Awaited<ReturnType<typeof embeddedIngest>>;
 
 export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   config: Config;
+  /** The metric model; default: TILECAST_MODEL (config.model.path), loaded once here (throws ModelFileError). */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Demo mode (`tilecast start --demo`): the dashboard and GraphiQL open with a read token for this tenant. */
@@ -102,10 +108,12 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const { config } = o;
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
+  // Before anything opens: a bad model is refused with every error in it.
+  const plan = o.plan ?? (await requireModel(config.model.path));
   const metrics = createMetrics();
   const db = await openStorage({ config, logger, metrics });
 
-  const eventLog = createEventLog(db);
+  const eventLog = createEventLog(db, plan);
   const windowStore = createWindowStore(db);
   const progressStore = createProgressStore(db);
   const deadLetters = createDeadLetters(db);
@@ -116,8 +124,9 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const redis = config.redisUrl ? busCheck(bus) : null;
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
-  const ingest = await makeIngest({ config, clock, logger, metrics, eventLog, windowStore, progressStore, bus });
+  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, progressStore, bus });
   const intake = createIntake({
+    plan,
     eventLog,
     deadLetters,
     metrics,
@@ -141,6 +150,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   return {
     config,
+    plan,
     metrics,
     tokens,
     intake,

@@ -14,6 +14,8 @@ import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createRegistryClient } from '../ingest/registry/client.ts';
 import { createSchemaResolver } from '../ingest/registry/resolver.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus, type UpdateBus } from '../realtime/index.ts';
@@ -26,6 +28,8 @@ import { createWindowStore } from '../storage/window-store.ts';
 
 export interface WorkerAppOptions {
   config: Config;
+  /** The metric model (the api's must be the same); default: TILECAST_MODEL, loaded once here. */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Where window updates are published (default: Redis when REDIS_URL is set, else in-process only). */
@@ -40,6 +44,8 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const { config } = o;
   if (!config.kafka) throw new Error('tilecast worker needs KAFKA_BROKERS');
   const kafka = config.kafka;
+  // Before anything connects: a bad model is refused with every error in it.
+  const plan = o.plan ?? (await requireModel(config.model.path));
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
@@ -52,7 +58,9 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const framed = registry
     ? createSchemaResolver({ client: createRegistryClient({ url: registry.url }), subject: registry.subject, metricsRegistry: metrics.registry, clock })
     : undefined;
+  const eventLog = createEventLog(db, plan);
   const worker = createKafkaWorker({
+    plan,
     framed,
     client,
     producer,
@@ -63,7 +71,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     sessionTimeoutMs: kafka.sessionTimeoutMs,
     maxBytesPerPartition: o.kafka?.maxBytesPerPartition,
     maxBackoffMs: o.kafka?.maxBackoffMs,
-    eventLog: createEventLog(db),
+    eventLog,
     windowStore: createWindowStore(db),
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
@@ -118,6 +126,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
 
   return {
     config,
+    plan,
     metrics,
     worker,
     db,
