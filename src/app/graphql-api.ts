@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { UpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
+import { readPublished } from '../storage/definitions.ts';
 import type { FreshnessTracker } from '../resolvers/freshness.ts';
 import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
@@ -38,6 +39,7 @@ export function createGraphQLApi(o: {
   const services: ApiServices = {
     seriesReader: createSeriesReader(db),
     deadLetters: o.deadLetters,
+    publishedDefinitions: () => readPublished(db),
     freshness,
     bus,
     clock,

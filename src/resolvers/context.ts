@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import { AuthError, requireScope, type Principal, type Scope } from '../auth/tokens.ts';
 import type { UpdateBus } from '../realtime/bus.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
+import type { StoredDefinition } from '../storage/definitions.ts';
 import type { SeriesReader } from '../storage/series-reader.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { FreshnessTracker } from './freshness.ts';
@@ -12,6 +13,8 @@ import type { SubscriptionHub } from './subscription-hub.ts';
 export interface ApiServices {
   seriesReader: SeriesReader;
   deadLetters: DeadLetters;
+  /** The metric versions published in storage (the catalog's published definitions). */
+  publishedDefinitions: () => Promise<readonly StoredDefinition[]>;
   freshness: FreshnessTracker;
   bus: UpdateBus;
   clock: () => number;
