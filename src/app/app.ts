@@ -20,6 +20,7 @@ import { createUpdateBus } from '../realtime/index.ts';
 import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
+import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import type { ProcessRole } from '../storage/publications.ts';
 import { createWindowStore } from '../storage/window-store.ts';
@@ -41,6 +42,8 @@ export interface IngestParts {
   metrics: ReturnType<typeof createMetrics>;
   eventLog: ReturnType<typeof createEventLog>;
   windowStore: ReturnType<typeof createWindowStore>;
+  /** Where the aggregator writes the model's cells (metric_windows). */
+  metricStore: ReturnType<typeof createMetricWindowStore>;
   progressStore: ReturnType<typeof createProgressStore>;
   bus: ReturnType<typeof createUpdateBus>;
 }
@@ -71,6 +74,8 @@ export async function embeddedIngest(p: IngestParts) {
     metrics: p.metrics,
     allowedLatenessMs: p.config.aggregate.allowedLatenessMs,
     flushIntervalMs: p.config.aggregate.flushIntervalMs,
+    plan: p.plan,
+    metricStore: p.metricStore,
   });
   await aggregator.recover();
   return {
@@ -119,6 +124,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   const eventLog = createEventLog(db, plan);
   const windowStore = createWindowStore(db);
+  const metricStore = createMetricWindowStore(db);
   const progressStore = createProgressStore(db);
   const deadLetters = createDeadLetters(db);
   const bus = createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
@@ -128,7 +134,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const redis = config.redisUrl ? busCheck(bus) : null;
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
-  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, progressStore, bus });
+  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, metricStore, progressStore, bus });
   const intake = createIntake({
     plan,
     eventLog,

@@ -25,6 +25,7 @@ import { createEventLog } from '../storage/event-log.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
+import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 
 export interface WorkerAppOptions {
   config: Config;
@@ -73,6 +74,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     maxBackoffMs: o.kafka?.maxBackoffMs,
     eventLog,
     windowStore: createWindowStore(db),
+    metricStore: createMetricWindowStore(db),
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
     bus,
