@@ -7,6 +7,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { createAggregator, type Aggregator } from '../aggregate/aggregator.ts';
+import { createBackgroundBackfill, recordLive } from '../aggregate/backfill/background.ts';
+import { createLease } from '../aggregate/backfill/lease.ts';
 import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
@@ -20,6 +22,7 @@ import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { requireModel } from '../model/compile.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
+import { createBackfillStore } from '../storage/backfill-store.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createFreshnessFeed } from './freshness-feed.ts';
@@ -40,6 +43,8 @@ export interface IngestParts {
   windowStore: ReturnType<typeof createWindowStore>;
   /** Where the aggregator writes the model's cells (metric_windows). */
   metricStore: ReturnType<typeof createMetricWindowStore>;
+  /** Backfill coverage of the model's metrics (src/aggregate/backfill/). */
+  backfillStore: ReturnType<typeof createBackfillStore>;
   progressStore: ReturnType<typeof createProgressStore>;
   bus: ReturnType<typeof createUpdateBus>;
 }
@@ -57,8 +62,13 @@ export interface IngestBackend {
   ready: CheckFn;
 }
 
-/** `tilecast start`: the event log + the in-process aggregator of the HTTP intake's source. */
+/**
+ * `tilecast start`: the event log + the in-process aggregator of the HTTP intake's source,
+ * and the background backfill of the model's metrics (recorded live before the aggregator writes).
+ */
 export async function embeddedIngest(p: IngestParts) {
+  const plan = await requireModel(p.config.model.path);
+  await recordLive(p.backfillStore, plan, p.clock());
   const aggregator = createAggregator({
     source: HTTP_SOURCE,
     eventLog: p.eventLog,
@@ -70,16 +80,30 @@ export async function embeddedIngest(p: IngestParts) {
     metrics: p.metrics,
     allowedLatenessMs: p.config.aggregate.allowedLatenessMs,
     flushIntervalMs: p.config.aggregate.flushIntervalMs,
-    plan: await requireModel(p.config.model.path),
+    plan,
     metricStore: p.metricStore,
   });
   await aggregator.recover();
+  const backfill = createBackgroundBackfill({
+    plan,
+    eventLog: p.eventLog,
+    metricStore: p.metricStore,
+    store: p.backfillStore,
+    logger: p.logger,
+    lease: createLease(p.config.redisUrl, p.config.realtime.channelPrefix),
+  });
   return {
     sink: await createLoggedSink<HttpRef>({ eventLog: p.eventLog, source: HTTP_SOURCE, consumer: aggregator }),
     soleWriter: true,
     aggregator,
-    start: () => aggregator.start(),
-    stop: () => aggregator.stop(),
+    start: () => {
+      aggregator.start();
+      backfill.start();
+    },
+    stop: async () => {
+      await backfill.stop();
+      await aggregator.stop();
+    },
     ready: async () => ({ ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' }),
   } satisfies IngestBackend;
 }
@@ -123,7 +147,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const redis = config.redisUrl ? busCheck(bus) : null;
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
-  const ingest = await makeIngest({ config, clock, logger, metrics, eventLog, windowStore, metricStore, progressStore, bus });
+  const backfillStore = createBackfillStore(db);
+  const ingest = await makeIngest({ config, clock, logger, metrics, eventLog, windowStore, metricStore, backfillStore, progressStore, bus });
   const intake = createIntake({
     eventLog,
     deadLetters,

@@ -25,6 +25,9 @@ import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 import { requireModel } from '../model/compile.ts';
+import { createBackgroundBackfill, recordLive } from '../aggregate/backfill/background.ts';
+import { createLease } from '../aggregate/backfill/lease.ts';
+import { createBackfillStore } from '../storage/backfill-store.ts';
 
 export interface WorkerAppOptions {
   config: Config;
@@ -54,6 +57,20 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const framed = registry
     ? createSchemaResolver({ client: createRegistryClient({ url: registry.url }), subject: registry.subject, metricsRegistry: metrics.registry, clock })
     : undefined;
+  const plan = await requireModel(config.model.path);
+  const eventLog = createEventLog(db);
+  const metricStore = createMetricWindowStore(db);
+  const backfillStore = createBackfillStore(db);
+  // Before any partition's aggregator writes: from now on this model's metrics are computed live.
+  await recordLive(backfillStore, plan, clock());
+  const backfill = createBackgroundBackfill({
+    plan,
+    eventLog,
+    metricStore,
+    store: backfillStore,
+    logger,
+    lease: createLease(config.redisUrl, config.realtime.channelPrefix),
+  });
   const worker = createKafkaWorker({
     framed,
     client,
@@ -65,10 +82,10 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     sessionTimeoutMs: kafka.sessionTimeoutMs,
     maxBytesPerPartition: o.kafka?.maxBytesPerPartition,
     maxBackoffMs: o.kafka?.maxBackoffMs,
-    eventLog: createEventLog(db),
+    eventLog,
     windowStore: createWindowStore(db),
-    metricStore: createMetricWindowStore(db),
-    plan: await requireModel(config.model.path),
+    metricStore,
+    plan,
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
     bus,
@@ -129,6 +146,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     /** Joins the group and listens on WORKER_PORT; resolves with the metrics URL base. */
     async start(): Promise<{ url: string; port: number }> {
       await worker.start();
+      backfill.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(kafka.workerPort, config.server.host, () => resolve());
@@ -137,6 +155,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
       return { url: `http://${config.server.host}:${port}`, port };
     },
     async stop(): Promise<void> {
+      await backfill.stop();
       await worker.stop();
       await producer.close();
       await client.close();

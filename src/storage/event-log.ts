@@ -173,6 +173,23 @@ async function loadWindows(db: ClickHouse, refs: readonly WindowRef[]): Promise<
   return out;
 }
 
+/**
+ * Every logged event of all windows starting in [fromMs, toMs), each key once per window
+ * (the same dedupe as `loadWindows`): what a backfill chunk computes from. One query.
+ */
+async function loadRange(db: ClickHouse, fromMs: number, toMs: number): Promise<WindowEvent[]> {
+  const rows = await db.query({
+    queryId: 'event_log.load_range',
+    sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+          FROM events
+          WHERE window_start >= {from:DateTime('UTC')} AND window_start < {to:DateTime('UTC')}
+          LIMIT 1 BY tenant_id, currency, window_start, event_key`,
+    params: { from: toSeconds(Math.max(0, fromMs)), to: toSeconds(Math.min(toMs, MAX_DATETIME_MS)) },
+    row: eventRow,
+  });
+  return rows.map(toWindowEvent);
+}
+
 export function createEventLog(db: ClickHouse) {
   return {
     /** Logged arrivals of tenants (and keys) in a range of windows: see `arrivals`. */
@@ -181,6 +198,8 @@ export function createEventLog(db: ClickHouse) {
     append: (events: readonly WindowEvent[], o: AppendOptions): Promise<void> => append(db, events, o),
     /** Every logged event of the given windows, by window id: see `loadWindows`. */
     loadWindows: (refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> => loadWindows(db, refs),
+    /** Every logged event of the windows starting in a time range, each key once: see `loadRange`. */
+    loadRange: (fromMs: number, toMs: number): Promise<WindowEvent[]> => loadRange(db, fromMs, toMs),
 
     /** Windows touched by events that `source` logged after `seq` (crash recovery). */
     async windowsSince(source: string, seq: number): Promise<WindowRef[]> {
