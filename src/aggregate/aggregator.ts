@@ -124,14 +124,19 @@ async function flushWindows(deps: AggregatorDeps, { engine, budget }: EngineStat
     await metricStore.saveKept(kept, deps.source);
     budget!.saved(kept);
   }
+  // The model's cells and their hours, then `windows`: what recover() takes back is found
+  // through `windows` (its open windows) and the log (events since the checkpoint), so a
+  // crash before the `windows` write leaves the window to be rewritten whole — also when
+  // the change was only turning final. Restore compares the cells' stored revision and
+  // event count with the log's replay, so cells that missed a write are rewritten too.
+  if (metricStore && cells.length > 0) {
+    await metricStore.write(cells, deps.source);
+    await metricStore.rollupHours(updates);
+  }
   if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
-  // The model's cells follow the windows write; a crash in between is caught by restore,
-  // which compares the cells' stored revision and event count with the log's replay.
-  if (metricStore && cells.length > 0) await metricStore.write(cells, deps.source);
   // Recompute the hours these minutes fall in (windows_hourly), before progress is saved:
   // a crash in between leaves them to recover(), which re-rolls everything since the checkpoint.
   if (updates.length > 0) await deps.windowStore.rollupHours(updates);
-  if (metricStore && cells.length > 0) await metricStore.rollupHours(updates);
   engine.acknowledge(updates);
   const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
   const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
