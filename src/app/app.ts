@@ -7,8 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { createAggregator, type Aggregator } from '../aggregate/aggregator.ts';
-import { createBackgroundBackfill, recordLive } from '../aggregate/backfill/background.ts';
-import { createLease } from '../aggregate/backfill/lease.ts';
+import { prepareBackfill } from '../aggregate/backfill/background.ts';
 import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
@@ -68,7 +67,16 @@ export interface IngestBackend {
  */
 export async function embeddedIngest(p: IngestParts) {
   const plan = await requireModel(p.config.model.path);
-  await recordLive(p.backfillStore, plan, p.clock());
+  const backfill = await prepareBackfill({
+    plan,
+    eventLog: p.eventLog,
+    metricStore: p.metricStore,
+    store: p.backfillStore,
+    logger: p.logger,
+    at: p.clock(),
+    redisUrl: p.config.redisUrl,
+    prefix: p.config.realtime.channelPrefix,
+  });
   const aggregator = createAggregator({
     source: HTTP_SOURCE,
     eventLog: p.eventLog,
@@ -84,14 +92,6 @@ export async function embeddedIngest(p: IngestParts) {
     metricStore: p.metricStore,
   });
   await aggregator.recover();
-  const backfill = createBackgroundBackfill({
-    plan,
-    eventLog: p.eventLog,
-    metricStore: p.metricStore,
-    store: p.backfillStore,
-    logger: p.logger,
-    lease: createLease(p.config.redisUrl, p.config.realtime.channelPrefix),
-  });
   return {
     sink: await createLoggedSink<HttpRef>({ eventLog: p.eventLog, source: HTTP_SOURCE, consumer: aggregator }),
     soleWriter: true,

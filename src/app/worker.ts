@@ -25,8 +25,7 @@ import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 import { requireModel } from '../model/compile.ts';
-import { createBackgroundBackfill, recordLive } from '../aggregate/backfill/background.ts';
-import { createLease } from '../aggregate/backfill/lease.ts';
+import { prepareBackfill } from '../aggregate/backfill/background.ts';
 import { createBackfillStore } from '../storage/backfill-store.ts';
 
 export interface WorkerAppOptions {
@@ -60,17 +59,8 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const plan = await requireModel(config.model.path);
   const eventLog = createEventLog(db);
   const metricStore = createMetricWindowStore(db);
-  const backfillStore = createBackfillStore(db);
   // Before any partition's aggregator writes: from now on this model's metrics are computed live.
-  await recordLive(backfillStore, plan, clock());
-  const backfill = createBackgroundBackfill({
-    plan,
-    eventLog,
-    metricStore,
-    store: backfillStore,
-    logger,
-    lease: createLease(config.redisUrl, config.realtime.channelPrefix),
-  });
+  const backfill = await prepareBackfill({ plan, eventLog, metricStore, store: createBackfillStore(db), logger, at: clock(), redisUrl: config.redisUrl, prefix: config.realtime.channelPrefix });
   const worker = createKafkaWorker({
     framed,
     client,

@@ -25,14 +25,15 @@
  *   writing a chunk again (a rerun after kill -9 before its range was recorded, or two
  *   runs racing) writes the same rows with the same row_version, which replace themselves.
  * - `windows FINAL` is read BEFORE the events. An event is logged before any aggregator
- *   counts it, so the events read include every event of the revision read (V): the rows
- *   hold V's events, or more. A live writer of the same window runs the new model (that
- *   is what `live` records), so it writes every metric's cells, this one included:
- *   with a higher revision, its rows replace ours whatever the order of the inserts; with
- *   the same revision V its rows hold exactly V's events, equal to ours or fewer only when
- *   more events are logged, which a live aggregator then writes as V+1 (it fed them, or
- *   its recovery restores every window logged after its checkpoint). So the last word on
- *   every window is the log's content.
+ *   counts it, so the events read include every event of the revision read (V): our rows
+ *   hold V's events, or more. A live writer of the window runs the new model (that is what
+ *   `live` records), so it writes every metric's cells, this one included, and it writes
+ *   a revision's cells before its `windows` row (aggregator.ts). So when we read V, live
+ *   rows of V are already in, and any later live write is V+1 or more: its rows replace
+ *   ours whatever the order of the inserts. A tie at V (live rows of V, then ours) differs
+ *   only when more events are logged than V counted, and a live aggregator then writes
+ *   them as V+1 (it fed them, or its recovery restores every window logged after its
+ *   checkpoint and every window left open). So the last word on a window is its log.
  * - A window with logged events but no stored revision is not yet written by its
  *   aggregator (its recovery writes it with the whole model): left alone.
  * - The hourly rollup reads metric_windows FINAL after our insert and is versioned by

@@ -12,7 +12,7 @@ import type { BackfillStore } from '../../storage/backfill-store.ts';
 import type { EventLog } from '../../storage/event-log.ts';
 import type { MetricWindowStore } from '../../storage/metric-window-store.ts';
 import { runBackfill } from './backfill.ts';
-import type { Lease } from './lease.ts';
+import { createLease, type Lease } from './lease.ts';
 
 export interface BackgroundDeps {
   plan: ModelPlan;
@@ -83,3 +83,13 @@ export function createBackgroundBackfill(deps: BackgroundDeps) {
 }
 
 export type BackgroundBackfill = ReturnType<typeof createBackgroundBackfill>;
+
+/**
+ * What `start` and `worker` call before their aggregators write: records live computation
+ * of the plan's metrics from `at`, and returns the background backfill (not started) with
+ * the deployment's lease (Redis with `redisUrl`, else in-process).
+ */
+export async function prepareBackfill(o: Omit<BackgroundDeps, 'lease'> & { at: number; redisUrl?: string; prefix: string }): Promise<BackgroundBackfill> {
+  await recordLive(o.store, o.plan, o.at);
+  return createBackgroundBackfill({ ...o, lease: createLease(o.redisUrl, o.prefix) });
+}
