@@ -56,7 +56,7 @@ for (const N of SIZES) {
     queryId: 'bench.generate',
     sql: `INSERT INTO events (tenant_id, currency, window_start, event_key, event_type, user_id, amount, trace_id, event_time_ms, source, seq, writer)
           SETTINGS insert_deduplication_token = 'bench-${N}'
-          SELECT concat('tenant-', toString(number % {tenants:UInt32})) AS tenant_id, if(intDiv(number, {tenants:UInt32}) % 2 = 0, 'USD', 'EUR') AS currency,
+          SELECT concat('tenant-', toString(intDiv(number, 10) % {tenants:UInt32})) AS tenant_id, if(intDiv(number, 10 * {tenants:UInt32}) % 2 = 0, 'USD', 'EUR') AS currency,
                  toDateTime(intDiv(t_ms, 60000) * 60, 'UTC') AS window_start, lower(hex(cityHash64(number, 'key'))) AS event_key,
                  multiIf(number % 10 < 5, 'purchase', number % 10 < 7, 'signup', number % 10 < 9, 'upgrade', 'churn') AS event_type,
                  concat('u', toString(cityHash64(number) % 5000)) AS user_id,

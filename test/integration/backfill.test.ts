@@ -196,4 +196,24 @@ describe('backfill of a new metric and a new version from the event log', () => 
       await lease.release();
     });
   }, 240_000);
+
+  it('leaves the minutes older than the log incomplete for good', async () => {
+    // The log's oldest hour expires (what RETENTION_EVENTS_DAYS' TTL does), then a version is added.
+    await app!.app.db.command({ queryId: 'test.backfill_expire', sql: `ALTER TABLE events DELETE WHERE window_start < {cut:DateTime('UTC')} SETTINGS mutations_sync = 2`, params: { cut: (start + HOUR) / 1000 } });
+    await app!.app.stop();
+    const third = join(dir, 'model3.yaml');
+    writeFileSync(third, `${readFileSync(newModel, 'utf8')}  - { name: churns, version: 2, unit: count, description: Churns and signups., count: true, where: { eventType: [churn, signup] }, by: [currency] }\n`);
+    app = await startApp(third);
+    const store = createBackfillStore(app.app.db);
+    await waitFor(async () => (await store.incompleteBefore(['churns@2'])).get('churns@2') === start + HOUR, { timeoutMs: 120_000, what: 'the background backfill to reach the oldest logged hour' });
+    const want = new Map<string, bigint>();
+    for (const e of accepted) {
+      if ((e.eventType !== 'churn' && e.eventType !== 'signup') || e.timestamp < start + HOUR) continue;
+      const key = `${e.tenantId}|${e.currency}|${Math.floor(e.timestamp / 60_000) * 60_000}`;
+      want.set(key, (want.get(key) ?? 0n) + 1_000_000n);
+    }
+    expect(differences(await stored('churns@2', 'metric_windows'), want)).toEqual([]);
+    // The versions completed before stay complete.
+    for (const [id, before] of await store.incompleteBefore(NEW_IDS)) expect(before, id).toBeNull();
+  }, 180_000);
 });
