@@ -26,7 +26,7 @@ import {
 } from '../contracts/window.ts';
 
 export type { StoredWindow, WindowEvent, WindowRef };
-import { snapshotCells, type CellApplier, type Cells } from './model-cells.ts';
+import { emptyCells, snapshotCells, type CellApplier, type Cells } from './model-cells.ts';
 import { advanceIdle, initialWatermark, observeEvent, type WatermarkOptions, type WatermarkState } from './watermark.ts';
 
 export const TRACE_SAMPLE_SIZE = 5;
@@ -80,7 +80,7 @@ function emptyWindow(ref: WindowRef): WindowState {
     upgrades: 0,
     churns: 0,
     users: new Set(),
-    cells: new Map(),
+    cells: emptyCells(),
     keys: new Set(),
     traces: [],
     lastEventAt: 0,
@@ -213,7 +213,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
       // cells included (a crash may fall between the `windows` write and the cells').
       const cellsWritten = stored.cells
         ? stored.cells.revision === stored.revision && stored.cells.events === w.keys.size
-        : !options.cells || w.cells.size === 0;
+        : !options.cells || w.cells.list.length === 0;
       w.ackedVersion = stored.values && sameValues(valuesOf(w), stored.values) && cellsWritten ? w.version : -1;
       for (const e of existing?.pending ?? []) apply(w, e, options.cells, true);
       windows.set(key, w);
