@@ -75,7 +75,7 @@ for (const N of SIZES) {
   // replay of the whole 10M log would take an hour here); the other tenants' windows are
   // built by one INSERT … SELECT, as their aggregator would have written them.
   t = Date.now();
-  const replayDeps = { eventLog: createEventLog(db), windowStore: createWindowStore(db), progressStore: createProgressStore(db), reader: createReplayReader(db), logger };
+  const replayDeps = { eventLog: createEventLog(db, plan), windowStore: createWindowStore(db), progressStore: createProgressStore(db), reader: createReplayReader(db), logger };
   const replayed = (await replayWindows(replayDeps, { tenantId: 'tenant-0', from: base, to: base + SPAN_MS + 60_000 })).events;
   const replayMs = Date.now() - t;
   await db.command({
@@ -90,7 +90,7 @@ for (const N of SIZES) {
   const store = createBackfillStore(db);
   await store.recordLive(['upgrade_revenue@1'], Date.now());
   t = Date.now();
-  const r = await runBackfill({ plan, eventLog: createEventLog(db), metricStore: createMetricWindowStore(db), store, logger }, ['upgrade_revenue@1']);
+  const r = await runBackfill({ plan, eventLog: createEventLog(db, plan), metricStore: createMetricWindowStore(db), store, logger }, ['upgrade_revenue@1']);
   const backfillMs = Date.now() - t;
 
   const sums = await db.query({

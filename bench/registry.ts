@@ -37,6 +37,7 @@ import { createRegistryClient } from '../src/ingest/registry/client.ts';
 import { eventsJsonSchemaText } from '../src/ingest/registry/events-schema.ts';
 import { createSchemaResolver } from '../src/ingest/registry/resolver.ts';
 import { frame } from '../src/ingest/registry/wire.ts';
+import { requireModel } from '../src/model/compile.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { avroEventSchema } from '../test/helpers/avro.ts';
 
@@ -96,13 +97,14 @@ async function chdbServer(): Promise<{ url: string; stop: () => void }> {
 
 /** The decode step alone, µs per event (ids resolved beforehand, as in the worker): one round over the records. */
 async function decoder(recs: readonly Rec[], registryUrl: string, subject: string): Promise<() => number> {
+  const plan = await requireModel('models/default.yaml');
   const messages = recs.map((r, i) => ({ key: Buffer.from(r.key), value: r.value, offset: String(i), timestamp: '0' }));
   const resolver = createSchemaResolver({ client: createRegistryClient({ url: registryUrl }), subject });
   await resolver.prepare(messages.map((m) => m.value));
   return () => {
     const t0 = performance.now();
     let ok = 0;
-    for (const m of messages) for (const d of decodeRecord(m, undefined, resolver)) ok += !isRejected(d) && !isRejected(validate(d.value)) ? 1 : 0;
+    for (const m of messages) for (const d of decodeRecord(m, undefined, resolver)) ok += !isRejected(d) && !isRejected(validate(plan, d.value)) ? 1 : 0;
     if (ok !== messages.length) throw new Error(`decoded ${ok} of ${messages.length}`);
     return ((performance.now() - t0) * 1000) / messages.length;
   };

@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createWindowEngine } from '../src/aggregate/window-engine.ts';
 import type { WindowEvent } from '../src/contracts/event.ts';
+import { requireModel } from '../src/model/compile.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { createClickHouse } from '../src/storage/clickhouse.ts';
@@ -38,7 +39,7 @@ const BATCH = 20_000;
 
 const db = await createClickHouse({ config: { kind: 'embedded', path: mkdtempSync(join(tmpdir(), 'tilecast-retention-bench-')) }, logger: createLogger('warn'), metrics: createMetrics() });
 await migrate(db);
-const eventLog = createEventLog(db);
+const eventLog = createEventLog(db, await requireModel('models/default.yaml'));
 const windowStore = createWindowStore(db);
 
 let seed = 42;

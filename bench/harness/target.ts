@@ -20,6 +20,7 @@ type ConfigModule = typeof import('../../src/config/index.ts');
 type EngineModule = typeof import('../../src/aggregate/window-engine.ts');
 type DecodeModule = typeof import('../../src/ingest/kafka/decode.ts');
 type StepsModule = typeof import('../../src/ingest/pipeline/steps.ts');
+type ModelModule = typeof import('../../src/model/compile.ts');
 type AcceptedEvent = import('../../src/contracts/event.ts').AcceptedEvent;
 type ConsumedMessage = Parameters<DecodeModule['decodeRecord']>[0];
 /** The ceiling's decode: a record's events, validated and keyed, or why not (the baseline's decodeMessage shape). */
@@ -64,18 +65,28 @@ export type DashboardTarget = Awaited<ReturnType<typeof loadDashboardTarget>>;
 
 /**
  * Decode + validate + key of one record. Checkouts before the one ingest pipeline export it
- * as decodeMessage; later ones split it into decodeRecord and the pipeline's validate/withKey.
+ * as decodeMessage; later ones split it into decodeRecord and the pipeline's validate/withKey,
+ * and since validation comes from the metric model, validate takes the plan (the default model's).
  */
 async function decodeMessageOf(root: string, decode: DecodeModule): Promise<DecodeMessage> {
   const legacy = (decode as unknown as { decodeMessage?: DecodeMessage }).decodeMessage;
   if (legacy) return legacy;
   const steps = await pick<StepsModule>(root, ['src/ingest/pipeline/steps.ts'], 'validate');
+  const validate = await validatorOf(root, steps);
   return (m) =>
     decode.decodeRecord(m).map((d) => {
       if (steps.isRejected(d)) return { ok: false as const };
-      const v = steps.validate(d.value);
+      const v = validate(d.value);
       return steps.isRejected(v) ? { ok: false as const } : { ok: true as const, event: steps.withKey(v) };
     });
+}
+
+/** The checkout's validate step as a function of the value alone. */
+async function validatorOf(root: string, steps: StepsModule): Promise<(value: unknown) => ReturnType<StepsModule['validate']>> {
+  if (steps.validate.length < 2) return steps.validate as unknown as (value: unknown) => ReturnType<StepsModule['validate']>;
+  const model = await pick<ModelModule>(root, ['src/model/compile.ts'], 'requireModel');
+  const plan = await model.requireModel(join(root, 'models/default.yaml'));
+  return (value) => steps.validate(plan, value);
 }
 
 export async function loadKafkaTarget(root: string) {

@@ -29,6 +29,7 @@ import { decodeRecord, itemBytes, MAX_EVENT_BYTES } from '../ingest/kafka/decode
 import type { OutgoingMessage } from '../ingest/kafka/producer.ts';
 import { createKeyIndex } from '../ingest/pipeline/key-index.ts';
 import { createIngestPipeline, type IngestItem, type RejectedItem } from '../ingest/pipeline/pipeline.ts';
+import type { IngestModel } from '../ingest/pipeline/steps.ts';
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { RAW_LIMIT_BYTES, type DeadLetters } from '../storage/dead-letters.ts';
@@ -68,6 +69,8 @@ async function step<T>(stage: PartitionStepError['stage'], timeoutMs: number, ru
 }
 
 export interface PartitionPipelineDeps {
+  /** The metric model events are validated with (the same one as the api that produced them). */
+  plan: IngestModel;
   topic: string;
   partition: number;
   eventLog: EventLog;
@@ -174,6 +177,7 @@ export function createPartitionPipeline(deps: PartitionPipelineDeps) {
   }
 
   const pipeline = createIngestPipeline<RecordRef>({
+    plan: deps.plan,
     tenantRule: TENANT_RULE,
     currencyBudget: deps.currencyBudget,
     retentionDays: deps.retentionDays,

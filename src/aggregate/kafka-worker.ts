@@ -26,6 +26,8 @@ import { createPartitionPipeline, type PartitionPipeline } from './kafka-partiti
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 
 export interface KafkaWorkerDeps {
+  /** The metric model: events are validated with it, and the partitions aggregate its stored metrics into metric_windows (with `metricStore`). */
+  plan: ModelPlan;
   client: KafkaClient;
   producer: KafkaProducer;
   topic: string;
@@ -33,8 +35,6 @@ export interface KafkaWorkerDeps {
   groupId: string;
   eventLog: EventLog;
   windowStore: WindowStore;
-  /** The model whose stored metrics the partitions aggregate into metric_windows (with `metricStore`); default none. */
-  plan?: ModelPlan;
   metricStore?: MetricWindowStore;
   progressStore: ProgressStore;
   deadLetters: DeadLetters;
@@ -70,6 +70,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
 
   function newPipeline(partition: number): PartitionPipeline {
     return createPartitionPipeline({
+      plan: deps.plan,
       topic,
       partition,
       eventLog: deps.eventLog,

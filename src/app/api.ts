@@ -18,12 +18,16 @@ import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createSchemaIdSource } from '../ingest/registry/producer-schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createKafkaSink } from '../ingest/sinks.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import type { HttpRef } from '../ingest/intake.ts';
 import { createApp, type AppOptions, type IngestBackend } from './app.ts';
 import { kafkaTopicSources } from './sources.ts';
 
 export interface ApiAppOptions {
   config: Config;
+  /** The metric model (the workers' must be the same); default: TILECAST_MODEL, loaded once here. */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Tests only (see AppOptions). */
@@ -34,6 +38,7 @@ export async function createApiApp(o: ApiAppOptions) {
   // Before anything connects: a configuration that cannot work is refused with what to set.
   const config = requireApiConfig(o.config);
   const kafka = config.kafka;
+  const plan = o.plan ?? (await requireModel(config.model.path));
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: 'tilecast-api', logger });
   // With a schema registry, records carry the registered schema's id (wire format).
@@ -46,6 +51,7 @@ export async function createApiApp(o: ApiAppOptions) {
 
   const app = await createApp({
     ...o,
+    plan,
     logger,
     // Freshness follows the workers of this topic (not an earlier embedded run's intake, nor another topic's partitions).
     sources: kafkaTopicSources(kafka.topic),

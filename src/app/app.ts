@@ -12,6 +12,8 @@ import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
 import { createLoggedSink } from '../ingest/sinks.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { withSpan } from '../observability/tracing.ts';
 import { createMetrics } from '../observability/metrics.ts';
@@ -19,7 +21,6 @@ import { createUpdateBus } from '../realtime/index.ts';
 import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
-import { requireModel } from '../model/compile.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 import { createBackfillStore } from '../storage/backfill-store.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
@@ -35,6 +36,8 @@ import { openStorage } from './storage.ts';
 /** What an ingest back end is built from. */
 export interface IngestParts {
   config: Config;
+  /** The metric model this process runs. */
+  plan: ModelPlan;
   clock: () => number;
   logger: Logger;
   metrics: ReturnType<typeof createMetrics>;
@@ -66,7 +69,7 @@ export interface IngestBackend {
  * and the background backfill of the model's metrics (recorded live before the aggregator writes).
  */
 export async function embeddedIngest(p: IngestParts) {
-  const plan = await requireModel(p.config.model.path);
+  const { plan } = p;
   const backfill = await prepareBackfill({
     plan,
     eventLog: p.eventLog,
@@ -112,6 +115,8 @@ type EmbeddedIngest = Awaited<ReturnType<typeof embeddedIngest>>;
 
 export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   config: Config;
+  /** The metric model; default: TILECAST_MODEL (config.model.path), loaded once here (throws ModelFileError). */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Demo mode (`tilecast start --demo`): the dashboard and GraphiQL open with a read token for this tenant. */
@@ -132,10 +137,12 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const { config } = o;
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
+  // Before anything opens: a bad model is refused with every error in it.
+  const plan = o.plan ?? (await requireModel(config.model.path));
   const metrics = createMetrics();
   const db = await openStorage({ config, logger, metrics });
 
-  const eventLog = createEventLog(db);
+  const eventLog = createEventLog(db, plan);
   const windowStore = createWindowStore(db);
   const metricStore = createMetricWindowStore(db);
   const progressStore = createProgressStore(db);
@@ -148,8 +155,9 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
   const backfillStore = createBackfillStore(db);
-  const ingest = await makeIngest({ config, clock, logger, metrics, eventLog, windowStore, metricStore, backfillStore, progressStore, bus });
+  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, metricStore, backfillStore, progressStore, bus });
   const intake = createIntake({
+    plan,
     eventLog,
     deadLetters,
     metrics,
@@ -173,6 +181,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   return {
     config,
+    plan,
     metrics,
     tokens,
     intake,

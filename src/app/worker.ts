@@ -14,6 +14,8 @@ import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createRegistryClient } from '../ingest/registry/client.ts';
 import { createSchemaResolver } from '../ingest/registry/resolver.ts';
+import { requireModel } from '../model/compile.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus, type UpdateBus } from '../realtime/index.ts';
@@ -24,12 +26,13 @@ import { createProgressStore } from '../storage/progress-store.ts';
 import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
-import { requireModel } from '../model/compile.ts';
 import { prepareBackfill } from '../aggregate/backfill/background.ts';
 import { createBackfillStore } from '../storage/backfill-store.ts';
 
 export interface WorkerAppOptions {
   config: Config;
+  /** The metric model (the api's must be the same); default: TILECAST_MODEL, loaded once here. */
+  plan?: ModelPlan;
   clock?: () => number;
   logger?: Logger;
   /** Where window updates are published (default: Redis when REDIS_URL is set, else in-process only). */
@@ -44,6 +47,8 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const { config } = o;
   if (!config.kafka) throw new Error('tilecast worker needs KAFKA_BROKERS');
   const kafka = config.kafka;
+  // Before anything connects: a bad model is refused with every error in it.
+  const plan = o.plan ?? (await requireModel(config.model.path));
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
@@ -56,12 +61,12 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   const framed = registry
     ? createSchemaResolver({ client: createRegistryClient({ url: registry.url }), subject: registry.subject, metricsRegistry: metrics.registry, clock })
     : undefined;
-  const plan = await requireModel(config.model.path);
-  const eventLog = createEventLog(db);
+  const eventLog = createEventLog(db, plan);
   const metricStore = createMetricWindowStore(db);
   // Before any partition's aggregator writes: from now on this model's metrics are computed live.
   const backfill = await prepareBackfill({ plan, eventLog, metricStore, store: createBackfillStore(db), logger, at: clock(), redisUrl: config.redisUrl, prefix: config.realtime.channelPrefix });
   const worker = createKafkaWorker({
+    plan,
     framed,
     client,
     producer,
@@ -75,7 +80,6 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     eventLog,
     windowStore: createWindowStore(db),
     metricStore,
-    plan,
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
     bus,
@@ -129,6 +133,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
 
   return {
     config,
+    plan,
     metrics,
     worker,
     db,

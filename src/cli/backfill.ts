@@ -63,7 +63,7 @@ export async function runBackfillCli(argv: string[]): Promise<void> {
     const progress = createProgress({ unit: 'events' });
     const store = createBackfillStore(db);
     const r = await runBackfill(
-      { plan, eventLog: createEventLog(db), metricStore: createMetricWindowStore(db), store, logger, signal: abort.signal, onProgress: (d, n) => progress.update(d, n), afterWrite: killPoint() },
+      { plan, eventLog: createEventLog(db, plan), metricStore: createMetricWindowStore(db), store, logger, signal: abort.signal, onProgress: (d, n) => progress.update(d, n), afterWrite: killPoint() },
       args.metrics,
     );
     progress.finish();

@@ -4,6 +4,7 @@
  * own file of src/cli/. `npm start` runs `start`.
  */
 import { ConfigError } from '../config/index.ts';
+import { ModelFileError } from '../model/compile.ts';
 import { runApi } from './api.ts';
 import { runBackfillCli } from './backfill.ts';
 import { runMigrate } from './migrate.ts';
@@ -65,6 +66,7 @@ if (!command) {
   process.exit(name ? 2 : 0);
 }
 command.run(rest).catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : `tilecast ${name}: ${err instanceof Error ? err.message : String(err)}`);
+  // A bad config or model: its own message, every problem listed (a model's as `tilecast model check` prints them).
+  console.error(err instanceof ConfigError || err instanceof ModelFileError ? err.message : `tilecast ${name}: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { replayWindows } from '../aggregate/replay.ts';
 import { loadConfig } from '../config/index.ts';
 import { tenantIdSchema } from '../contracts/event.ts';
+import { requireModel } from '../model/compile.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus } from '../realtime/index.ts';
@@ -48,6 +49,7 @@ export function parseReplayArgs(argv: string[]): { tenantId: string; from: numbe
 export async function runReplay(argv: string[]): Promise<void> {
   const args = parseReplayArgs(argv);
   const config = loadConfig(process.env);
+  const plan = await requireModel(config.model.path);
   const logger = createLogger(config.server.logLevel === 'info' ? 'warn' : config.server.logLevel);
   const metrics = createMetrics();
   const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics });
@@ -57,7 +59,7 @@ export async function runReplay(argv: string[]): Promise<void> {
     const progress = createProgress({ unit: 'windows' });
     const r = await replayWindows(
       {
-        eventLog: createEventLog(db),
+        eventLog: createEventLog(db, plan),
         windowStore: createWindowStore(db),
         progressStore: createProgressStore(db),
         reader: createReplayReader(db),

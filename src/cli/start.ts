@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { createApp } from '../app/app.ts';
 import { loadConfig } from '../config/index.ts';
+import { requireModel } from '../model/compile.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startTelemetry } from '../observability/tracing.ts';
 import { handleSignals } from './lifecycle.ts';
@@ -13,8 +14,9 @@ import { createTrafficGenerator } from './traffic.ts';
 export async function runStart(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { demo: { type: 'boolean', default: false } } });
   const config = loadConfig(process.env);
+  const plan = await requireModel(config.model.path);
   const telemetry = await startTelemetry({ config: config.observability, logger: createLogger(config.server.logLevel) });
-  const app = await createApp({ config, demo: values.demo ? { tenantId: 'demo' } : undefined });
+  const app = await createApp({ config, plan, demo: values.demo ? { tenantId: 'demo' } : undefined });
   const { url } = await app.start();
   const demoToken = await app.tokens.mint({ tenantId: 'demo', scope: 'admin', ttlSeconds: 12 * 3600 });
   console.log(`
@@ -23,6 +25,7 @@ Tilecast is running (${config.storage.clickhouse.kind} ClickHouse, data in ${con
   GraphQL + GraphiQL  ${url}/graphql
   Ingest              POST ${url}/v1/events
   Health / metrics    ${url}/healthz  ${url}/readyz  ${url}/metrics
+  Metric model        ${config.model.path} (${plan.name})
 
 Get a token:  npm run tilecast -- token --tenant acme --scope admin
 Demo tenant token (admin, 12h):

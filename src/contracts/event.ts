@@ -2,7 +2,6 @@
  * Event v1: the one contract producers use, over HTTP and Kafka alike.
  * Types come from the schema (`z.infer`); the JSON Schema export is derived from it.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DECIMAL_PATTERN, canonicalDecimal } from './decimal.ts';
 
@@ -58,26 +57,36 @@ export const eventV1Schema = z
 export type EventV1Input = z.input<typeof eventV1Schema>;
 export type EventV1 = z.infer<typeof eventV1Schema>;
 
-/** A validated event with its idempotency key resolved. */
-export interface AcceptedEvent extends EventV1 {
+/** A declared field's validated value (decimals as canonical decimal strings). */
+export type FieldValue = string | number | boolean;
+
+/**
+ * An event the ingest pipeline accepted (validated by the metric model, its key resolved):
+ * the built-in fields, every declared field present under `fields`, and Event v1's two
+ * columns taken from them (src/model/event-fields.ts).
+ */
+export interface AcceptedEvent {
+  eventId?: string;
+  eventType: string;
+  userId: string;
+  tenantId: string;
+  traceId: string;
+  timestamp: number;
+  /** Every declared field of the metric model present on the event, by name. */
+  fields: Readonly<Record<string, FieldValue>>;
+  /** The `currency` field ('' when the model has none): the event log's and the windows' currency. */
+  currency: string;
+  /** The `amount` field, when the model declares it as a decimal. */
+  amount?: string;
+  /** Idempotency key (src/model/identity.ts `eventKey`). */
   key: string;
 }
 
 /** The part of an accepted event that aggregation needs; the event log stores exactly this. */
 export type WindowEvent = Pick<AcceptedEvent, 'key' | 'eventType' | 'userId' | 'tenantId' | 'currency' | 'amount' | 'traceId' | 'timestamp'> & {
   /** Every declared field of the metric model present on the event, by name (decimals as canonical strings). */
-  fields?: Readonly<Record<string, string | number | boolean>>;
+  fields?: Readonly<Record<string, FieldValue>>;
 };
-
-/**
- * The idempotency key: the producer's eventId, or a UUID-shaped digest of
- * traceId + eventType + timestamp + userId so retries of the same event collapse.
- */
-export function idempotencyKey(e: EventV1): string {
-  if (e.eventId) return e.eventId.toLowerCase();
-  const hex = createHash('sha256').update(`${e.traceId}|${e.eventType}|${e.timestamp}|${e.userId}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
 
 /** JSON Schema (draft 2020-12) of what producers may send. */
 export function eventV1JsonSchema(): unknown {

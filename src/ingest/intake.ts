@@ -16,7 +16,7 @@ import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import { createKeyIndex } from './pipeline/key-index.ts';
 import { createIngestPipeline, type EventSink } from './pipeline/pipeline.ts';
-import type { DecodedItem, Issue, RejectReason } from './pipeline/steps.ts';
+import type { DecodedItem, IngestModel, Issue, RejectReason } from './pipeline/steps.ts';
 
 /** An HTTP item: its raw text (kept by a dead letter) and what it decoded to. */
 export interface HttpItem {
@@ -45,6 +45,8 @@ export interface SubmitResult {
 }
 
 export interface IntakeDeps {
+  /** The metric model events are validated with. */
+  plan: IngestModel;
   eventLog: Pick<EventLog, 'arrivals' | 'currenciesOfTenants'>;
   deadLetters: DeadLetters;
   metrics: Metrics;
@@ -66,6 +68,7 @@ export function createIntake(deps: IntakeDeps) {
   const { metrics, deadLetters } = deps;
   let queue: Promise<unknown> = Promise.resolve();
   const pipeline = createIngestPipeline<HttpRef>({
+    plan: deps.plan,
     tenantRule: TENANT_RULE,
     currencyBudget: deps.currencyBudget,
     retentionDays: deps.retentionDays,

@@ -30,6 +30,7 @@ export const toWindowEvent = (e: AcceptedEvent): WindowEvent => ({
   amount: e.amount,
   traceId: e.traceId,
   timestamp: e.timestamp,
+  fields: e.fields,
 });
 
 export async function createLoggedSink<R>(o: { eventLog: Pick<EventLog, 'append' | 'maxSeq'>; source: string; consumer: LoggedEventsConsumer }): Promise<EventSink<R>> {

@@ -152,10 +152,8 @@ export interface ValidEvent {
 
 /** A validated event with its identity: what aggregation and the event log see. */
 export interface ModelEvent extends ValidEvent {
-  /** Idempotency key: the eventId (lower-cased), or a digest of traceId, eventType, timestamp and userId. */
+  /** Idempotency key (identity.ts `eventKey`): the eventId (lower-cased), or a digest of traceId, eventType, timestamp and userId. */
   key: string;
-  /** Hash of the canonical content (everything but eventId and tenantId): tells a retry from a reused key. */
-  fingerprint: string;
 }
 
 export interface Issue {

@@ -4,6 +4,10 @@
  * what makes an accepted event survive a crash; aggregators restore windows from it,
  * and a Kafka worker resumes a partition from the highest `seq` its source logged.
  *
+ * A row keeps every declared field of the event's metric model (`fields`, as text; see
+ * src/model/event-fields.ts), so any metric can be rebuilt from the log, and Event v1's
+ * `currency` and `amount` columns (the sort key's currency, restores by window).
+ *
  * Every row carries its `source` ('http' or 'kafka:<topic>:<partition>') and `seq`
  * (HTTP batch number, or Kafka offset + 1). Every append passes an explicit
  * `insert_deduplication_token`: the table deduplicates insert blocks, and on chdb a
@@ -12,9 +16,11 @@
  */
 import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
-import { EVENT_TYPES, type WindowEvent } from '../contracts/event.ts';
+import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import { windowId, type WindowRef } from '../contracts/window.ts';
+import { fieldCodec, fieldsOfColumns, type EventFieldCodec } from '../model/event-fields.ts';
+import type { ModelPlan } from '../model/types.ts';
 import type { ClickHouse } from './clickhouse.ts';
 
 const refRow = z.object({ tenant_id: z.string(), currency: z.string(), window_start_ms: z.coerce.number() });
@@ -22,12 +28,16 @@ const eventRow = z.object({
   tenant_id: z.string(),
   currency: z.string(),
   event_key: z.string(),
-  event_type: z.enum(EVENT_TYPES),
+  event_type: z.string(),
   user_id: z.string(),
   amount: z.string().nullable(),
   trace_id: z.string(),
   event_time_ms: z.coerce.number(),
+  fields: z.record(z.string(), z.string()),
 });
+
+/** The columns every read of whole events selects (`eventRow`). */
+const EVENT_COLUMNS = 'tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms, fields';
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 /** Keys travel space-separated (see `arrivals`); they are UUID-shaped by contract. */
@@ -39,16 +49,26 @@ function checkedKey(key: string): string {
 const MAX_DATETIME_MS = 4_294_967_295_000;
 const toSeconds = (ms: number) => Math.floor(ms / 1000);
 
-const toWindowEvent = (r: z.infer<typeof eventRow>): WindowEvent => ({
-  key: r.event_key,
-  eventType: r.event_type,
-  userId: r.user_id,
-  tenantId: r.tenant_id,
-  currency: r.currency,
-  amount: r.amount === null ? undefined : canonicalDecimal(r.amount),
-  traceId: r.trace_id,
-  timestamp: r.event_time_ms,
-});
+/**
+ * A logged row as the event the pipeline accepted: its declared fields typed back by the
+ * model (src/model/event-fields.ts). A row logged before the log kept them (empty map) has
+ * Event v1's fields, from its columns; so has a row of an event without declared fields.
+ */
+const toWindowEvent = (r: z.infer<typeof eventRow>, codec: EventFieldCodec): WindowEvent => {
+  const amount = r.amount === null ? undefined : canonicalDecimal(r.amount);
+  const mapped = Object.keys(r.fields).length > 0;
+  return {
+    key: r.event_key,
+    eventType: r.event_type,
+    userId: r.user_id,
+    tenantId: r.tenant_id,
+    currency: r.currency,
+    amount,
+    traceId: r.trace_id,
+    timestamp: r.event_time_ms,
+    fields: mapped ? codec.fromText(r.fields) : fieldsOfColumns(r.currency, r.amount),
+  };
+};
 
 export interface ArrivalQuery {
   tenants: readonly string[];
@@ -78,13 +98,13 @@ export interface AppendOptions {
  * incarnation, or a zombie's, that landed late) are not in its windows: the event is
  * new to it (logging it again is harmless; restores read each key once per window).
  */
-async function arrivals(db: ClickHouse, q: ArrivalQuery): Promise<WindowEvent[]> {
+async function arrivals(db: ClickHouse, codec: EventFieldCodec, q: ArrivalQuery): Promise<WindowEvent[]> {
   if (q.tenants.length === 0) return [];
   const keyFilter = q.keys ? `AND event_key IN (SELECT arrayJoin(splitByChar(' ', {keys:String})))` : '';
   const toFilter = q.to === undefined ? '' : `AND window_start <= {to:DateTime('UTC')}`;
   const rows = await db.query({
     queryId: q.keys ? 'event_log.arrivals_of_keys' : 'event_log.arrivals_since',
-    sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+    sql: `SELECT ${EVENT_COLUMNS}
           FROM events
           WHERE tenant_id IN {tenants:Array(String)}
             AND window_start >= {from:DateTime('UTC')} ${toFilter} ${keyFilter}
@@ -103,7 +123,7 @@ async function arrivals(db: ClickHouse, q: ArrivalQuery): Promise<WindowEvent[]>
     },
     row: eventRow,
   });
-  return rows.map(toWindowEvent);
+  return rows.map((r) => toWindowEvent(r, codec));
 }
 
 /**
@@ -112,7 +132,7 @@ async function arrivals(db: ClickHouse, q: ArrivalQuery): Promise<WindowEvent[]>
  * batch (e.g. `kafka:<topic>:<p>:<first>-<last>`): a retried insert with the same
  * token is dropped by ClickHouse instead of logging the batch twice.
  */
-async function append(db: ClickHouse, events: readonly WindowEvent[], o: AppendOptions): Promise<void> {
+async function append(db: ClickHouse, codec: EventFieldCodec, events: readonly WindowEvent[], o: AppendOptions): Promise<void> {
   const n = events.length;
   // Column by column (see insertColumns): this runs once per event on the ingest path.
   const c = {
@@ -125,6 +145,7 @@ async function append(db: ClickHouse, events: readonly WindowEvent[], o: AppendO
     amount: new Array<string | null>(n),
     trace_id: new Array<string>(n),
     event_time_ms: new Array<number>(n),
+    fields: new Array<Record<string, string>>(n),
     source: new Array<string>(n).fill(o.source),
     seq: typeof o.seq === 'number' ? new Array<number>(n).fill(o.seq) : o.seq,
     writer: new Array<string>(n).fill(o.writer ?? ''),
@@ -140,6 +161,7 @@ async function append(db: ClickHouse, events: readonly WindowEvent[], o: AppendO
     c.amount[i] = e.amount ?? null;
     c.trace_id[i] = e.traceId;
     c.event_time_ms[i] = e.timestamp;
+    c.fields[i] = e.fields ? codec.toText(e.fields) : {};
   }
   await db.insertColumns({ queryId: 'event_log.append', table: 'events', settings: { insert_deduplication_token: o.token }, columns: c });
 }
@@ -149,12 +171,12 @@ async function append(db: ClickHouse, events: readonly WindowEvent[], o: AppendO
  * A key logged twice in a window (two writers racing past the dedupe lookup, e.g. a
  * zombie worker and the partition's new owner) comes back once.
  */
-async function loadWindows(db: ClickHouse, refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> {
+async function loadWindows(db: ClickHouse, codec: EventFieldCodec, refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> {
   const out = new Map<string, WindowEvent[]>(refs.map((r) => [windowId(r), []]));
   if (refs.length === 0) return out;
   const rows = await db.query({
     queryId: 'event_log.load_windows',
-    sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+    sql: `SELECT ${EVENT_COLUMNS}
           FROM events
           WHERE tenant_id IN {tenants:Array(String)} AND currency IN {currencies:Array(String)}
             AND window_start IN {starts:Array(DateTime('UTC'))}
@@ -167,7 +189,7 @@ async function loadWindows(db: ClickHouse, refs: readonly WindowRef[]): Promise<
     row: eventRow,
   });
   for (const r of rows) {
-    const e = toWindowEvent(r);
+    const e = toWindowEvent(r, codec);
     out.get(windowId({ tenantId: e.tenantId, currency: e.currency, windowStart: Math.floor(e.timestamp / WINDOW_MS) * WINDOW_MS }))?.push(e);
   }
   return out;
@@ -177,29 +199,34 @@ async function loadWindows(db: ClickHouse, refs: readonly WindowRef[]): Promise<
  * Every logged event of all windows starting in [fromMs, toMs), each key once per window
  * (the same dedupe as `loadWindows`): what a backfill chunk computes from. One query.
  */
-async function loadRange(db: ClickHouse, fromMs: number, toMs: number): Promise<WindowEvent[]> {
+async function loadRange(db: ClickHouse, codec: EventFieldCodec, fromMs: number, toMs: number): Promise<WindowEvent[]> {
   const rows = await db.query({
     queryId: 'event_log.load_range',
-    sql: `SELECT tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms
+    sql: `SELECT ${EVENT_COLUMNS}
           FROM events
           WHERE window_start >= {from:DateTime('UTC')} AND window_start < {to:DateTime('UTC')}
           LIMIT 1 BY tenant_id, currency, window_start, event_key`,
     params: { from: toSeconds(Math.max(0, fromMs)), to: toSeconds(Math.min(toMs, MAX_DATETIME_MS)) },
     row: eventRow,
   });
-  return rows.map(toWindowEvent);
+  return rows.map((r) => toWindowEvent(r, codec));
 }
 
-export function createEventLog(db: ClickHouse) {
+/**
+ * The event log of `plan`'s events: every declared field is logged (as text) and read back
+ * typed by the plan's field types.
+ */
+export function createEventLog(db: ClickHouse, plan: Pick<ModelPlan, 'eventTypes'>) {
+  const codec = fieldCodec(plan);
   return {
     /** Logged arrivals of tenants (and keys) in a range of windows: see `arrivals`. */
-    arrivals: (q: ArrivalQuery): Promise<WindowEvent[]> => arrivals(db, q),
+    arrivals: (q: ArrivalQuery): Promise<WindowEvent[]> => arrivals(db, codec, q),
     /** Appends accepted events in one insert: see `append`. */
-    append: (events: readonly WindowEvent[], o: AppendOptions): Promise<void> => append(db, events, o),
+    append: (events: readonly WindowEvent[], o: AppendOptions): Promise<void> => append(db, codec, events, o),
     /** Every logged event of the given windows, by window id: see `loadWindows`. */
-    loadWindows: (refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> => loadWindows(db, refs),
+    loadWindows: (refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> => loadWindows(db, codec, refs),
     /** Every logged event of the windows starting in a time range, each key once: see `loadRange`. */
-    loadRange: (fromMs: number, toMs: number): Promise<WindowEvent[]> => loadRange(db, fromMs, toMs),
+    loadRange: (fromMs: number, toMs: number): Promise<WindowEvent[]> => loadRange(db, codec, fromMs, toMs),
 
     /** Windows touched by events that `source` logged after `seq` (crash recovery). */
     async windowsSince(source: string, seq: number): Promise<WindowRef[]> {
@@ -230,7 +257,8 @@ export function createEventLog(db: ClickHouse) {
       if (tenantIds.length === 0) return out;
       const rows = await db.query({
         queryId: 'event_log.currencies_of_tenants',
-        sql: 'SELECT DISTINCT tenant_id, currency FROM events WHERE tenant_id IN {tenants:Array(String)}',
+        // '' = no currency (a model without one): not a value of the budget.
+        sql: "SELECT DISTINCT tenant_id, currency FROM events WHERE tenant_id IN {tenants:Array(String)} AND currency != ''",
         params: { tenants: unique(tenantIds) },
         row: z.object({ tenant_id: z.string(), currency: z.string() }),
       });

@@ -39,7 +39,7 @@ function services() {
     replay: (from: number, to: number): Promise<ReplayResult & { progress: [number, number][] }> => {
       const progress: [number, number][] = [];
       return replayWindows(
-        { eventLog: createEventLog(db), windowStore: createWindowStore(db), progressStore: createProgressStore(db), reader: createReplayReader(db), logger: createLogger('silent') },
+        { eventLog: createEventLog(db, t.app.plan), windowStore: createWindowStore(db), progressStore: createProgressStore(db), reader: createReplayReader(db), logger: createLogger('silent') },
         { tenantId: TENANT, from, to, chunkSize: 7, onProgress: (d, n) => void progress.push([d, n]) },
       ).then((r) => ({ ...r, progress }));
     },

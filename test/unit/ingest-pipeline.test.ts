@@ -5,7 +5,9 @@ import { createKeyIndex } from '../../src/ingest/pipeline/key-index.ts';
 import { createIngestPipeline, type IngestItem, type RejectedItem } from '../../src/ingest/pipeline/pipeline.ts';
 import { DEDUPE_HORIZON_MS as H, isRejected, validate, windowStartOf, withKey } from '../../src/ingest/pipeline/steps.ts';
 import type { ArrivalQuery } from '../../src/storage/event-log.ts';
+import { loadPlan } from '../helpers/model.ts';
 
+const plan = loadPlan();
 const T = Date.UTC(2026, 0, 10, 12, 0, 0);
 const ID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const ev = (n: number | null, over: Record<string, unknown> = {}) => ({
@@ -20,7 +22,7 @@ const ev = (n: number | null, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 const keyed = (v: unknown): AcceptedEvent => {
-  const r = validate(v);
+  const r = validate(plan, v);
   if (isRejected(r)) throw new Error('invalid');
   return withKey(r);
 };
@@ -47,6 +49,7 @@ function setup(o: { rows?: WindowEvent[]; soleWriter?: boolean; budget?: number;
   const dead: RejectedItem<number>[] = [];
   const keys = createKeyIndex({ arrivals: (q) => log.arrivals(q), soleWriter: o.soleWriter ?? true, clock });
   const pipeline = createIngestPipeline<number>({
+    plan,
     tenantRule: { path: 'tenantId', message: () => 'wrong tenant' },
     currencyBudget: o.budget ?? 5,
     retentionDays: o.retentionDays ?? 0,

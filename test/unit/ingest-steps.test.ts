@@ -1,6 +1,7 @@
 /** The ingest step functions (src/ingest/pipeline/steps.ts), one table each. */
 import { describe, expect, it } from 'vitest';
 import type { AcceptedEvent } from '../../src/contracts/event.ts';
+import { loadPlan } from '../helpers/model.ts';
 import {
   checkBudget,
   checkRetention,
@@ -14,6 +15,7 @@ import {
   type Prior,
 } from '../../src/ingest/pipeline/steps.ts';
 
+const plan = loadPlan();
 const T = Date.UTC(2026, 0, 10, 12, 0, 0);
 const base = {
   eventId: '7d1c2c3e-8f9a-4b6c-9d0e-1f2a3b4c5d6e',
@@ -26,7 +28,7 @@ const base = {
   timestamp: T,
 };
 const accepted = (over: Record<string, unknown> = {}): AcceptedEvent => {
-  const v = validate({ ...base, ...over });
+  const v = validate(plan, { ...base, ...over });
   if (isRejected(v)) throw new Error(JSON.stringify(v));
   return withKey(v);
 };
@@ -41,7 +43,7 @@ describe('validate', () => {
     ['not ISO 4217', { currency: 'XXY' }, 'schema_violation'],
     ['bad traceId', { traceId: 'nope' }, 'schema_violation'],
   ])('%s → %s', (_n, over, reason) => {
-    expect(reasonOf(validate({ ...base, ...over }))).toBe(reason);
+    expect(reasonOf(validate(plan, { ...base, ...over }))).toBe(reason);
   });
 
   it('keeps amounts as canonical decimals', () => {

@@ -14,6 +14,9 @@ import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts
 import { REGISTRY_REJECT_REASONS, type FramedDecoder, type FramedResult } from '../../src/ingest/registry/resolver.ts';
 import { frame, readFrame } from '../../src/ingest/registry/wire.ts';
 import { avroEventSchema } from '../helpers/avro.ts';
+import { loadPlan } from '../helpers/model.ts';
+
+const plan = loadPlan();
 
 const event = {
   eventId: '6f1c3f7e-8a0b-4c47-9d55-0c1f2a3b4c5d',
@@ -56,7 +59,7 @@ const record = (value: Buffer | string, key = 'acme'): ConsumedMessage => ({ off
 function decode(value: Buffer | string, key?: string, d: FramedDecoder | null = framed) {
   const m = record(value, key);
   const item = decodeRecord(m, undefined, d ?? undefined)[0]!;
-  const v = isRejected(item) ? item : validate(item.value);
+  const v = isRejected(item) ? item : validate(plan, item.value);
   const e = isRejected(v) ? v : checkTenant(withKey(v), m.key!.toString('latin1'), { path: 'key', message: () => 'key is not the tenant' });
   return isRejected(e) ? { ok: false as const, ...e } : { ok: true as const, event: e };
 }

@@ -54,7 +54,7 @@ import { backfillEnd, coveredFrom, HOUR_MS, type BackfillStore } from '../../sto
 import type { EventLog } from '../../storage/event-log.ts';
 import type { CellsWrite, MetricWindowStore } from '../../storage/metric-window-store.ts';
 import { createDimensionBudget, type DimensionBudget } from '../dimension-budget.ts';
-import { createCellApplier, snapshotCells, type CellApplier, type Cells } from '../model-cells.ts';
+import { createCellApplier, emptyCells, snapshotCells, type CellApplier, type Cells } from '../model-cells.ts';
 
 export interface BackfillDeps {
   plan: ModelPlan;
@@ -182,7 +182,7 @@ async function backfillHour(deps: BackfillDeps, budget: DimensionBudget, measure
     if (!list) continue;
     // Arrival order within a window is not logged: a fixed order keeps budget decisions repeatable.
     list.sort(eventOrder);
-    const cells: Cells = new Map();
+    const cells: Cells = emptyCells();
     for (const e of list) apply(cells, e, false);
     events += list.length;
     const snapshot = snapshotCells(cells);

@@ -13,7 +13,7 @@
  * order within a partition.
  */
 import { Partitioners, type Producer } from 'kafkajs';
-import type { EventV1 } from '../../contracts/event.ts';
+import type { AcceptedEvent, EventV1 } from '../../contracts/event.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { frame } from '../registry/wire.ts';
 import type { KafkaClient } from './client.ts';
@@ -37,17 +37,31 @@ export interface KafkaProducerOptions {
   schemaId?: () => Promise<number>;
 }
 
-/** The JSON value of an Event v1 message: exactly the contract's fields. */
-export function encodeEvent(e: EventV1): string {
+/**
+ * What a producer writes: an Event v1 event (src/producer), or an event the ingest pipeline
+ * accepted, whose declared fields of any model are under `fields`.
+ */
+export type OutgoingEvent = EventV1 | Pick<AcceptedEvent, 'eventId' | 'eventType' | 'userId' | 'tenantId' | 'traceId' | 'timestamp' | 'fields'>;
+
+/**
+ * The JSON value of an event message: the built-in fields and every declared field, flat,
+ * as producers send them (a worker validates it again with the same model). An Event v1
+ * event of the default model encodes to the same text either way.
+ */
+export function encodeEvent(e: OutgoingEvent): string {
+  if ('fields' in e && e.fields) {
+    return JSON.stringify({ eventId: e.eventId, eventType: e.eventType, userId: e.userId, tenantId: e.tenantId, ...e.fields, traceId: e.traceId, timestamp: e.timestamp });
+  }
+  const v1 = e as EventV1;
   return JSON.stringify({
-    eventId: e.eventId,
-    eventType: e.eventType,
-    userId: e.userId,
-    tenantId: e.tenantId,
-    amount: e.amount,
-    currency: e.currency,
-    traceId: e.traceId,
-    timestamp: e.timestamp,
+    eventId: v1.eventId,
+    eventType: v1.eventType,
+    userId: v1.userId,
+    tenantId: v1.tenantId,
+    amount: v1.amount,
+    currency: v1.currency,
+    traceId: v1.traceId,
+    timestamp: v1.timestamp,
   });
 }
 
@@ -62,7 +76,7 @@ const byteLength = (v: string | Buffer | null): number => (v === null ? 0 : type
  * Events as records: one NDJSON batch record per tenant (split at BATCH_MAX_EVENTS /
  * BATCH_MAX_BYTES), each tenant's events in their given order (see decode.ts).
  */
-export function batchRecords(events: readonly EventV1[]): OutgoingMessage[] {
+export function batchRecords(events: readonly OutgoingEvent[]): OutgoingMessage[] {
   const byTenant = new Map<string, string[]>();
   for (const e of events) {
     let lines = byTenant.get(e.tenantId);
@@ -93,7 +107,7 @@ export function batchRecords(events: readonly EventV1[]): OutgoingMessage[] {
  * Events as records in the schema registry's wire format: one event per record (what every
  * registry-aware consumer expects), byte 0, the schema id, then the event's JSON.
  */
-export function framedRecords(events: readonly EventV1[], schemaId: number): OutgoingMessage[] {
+export function framedRecords(events: readonly OutgoingEvent[], schemaId: number): OutgoingMessage[] {
   return events.map((e) => ({ key: e.tenantId, value: frame(schemaId, encodeEvent(e)) }));
 }
 
@@ -168,7 +182,7 @@ export function createKafkaProducer(client: KafkaClient, logger: Logger, o: Kafk
      * Writes validated events to `topic` keyed by tenant (one tenant = one partition, in order):
      * as batch records, or framed one per record when a schema id is configured.
      */
-    sendEvents: async (topic: string, events: readonly EventV1[]): Promise<void> =>
+    sendEvents: async (topic: string, events: readonly OutgoingEvent[]): Promise<void> =>
       send(topic, o.schemaId ? framedRecords(events, await o.schemaId()) : batchRecords(events)),
 
     async close(): Promise<void> {

@@ -23,6 +23,7 @@ import {
   validate,
   withKey,
   type DecodedItem,
+  type IngestModel,
   type Prior,
   type Rejected,
   type TenantRule,
@@ -62,6 +63,8 @@ export interface BatchOutcome<R> {
 }
 
 export interface IngestPipelineDeps<R> {
+  /** The metric model whose validators the validate step runs (the composition root loads it once). */
+  plan: IngestModel;
   tenantRule: TenantRule;
   currencyBudget: number;
   /** RETENTION_EVENTS_DAYS (0 = keep forever). */
@@ -92,7 +95,7 @@ export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
       let r: AcceptedEvent | Rejected;
       if (isRejected(item)) r = item;
       else {
-        const v = validate(item.value);
+        const v = validate(deps.plan, item.value);
         r = isRejected(v) ? v : withKey(v);
       }
       if (!isRejected(r)) r = checkTenant(r, tenant, deps.tenantRule);

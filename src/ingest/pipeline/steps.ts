@@ -7,9 +7,14 @@
  * A step returns a value, never throws for bad input: the event, or a `Rejected` with a
  * short snake_case reason (also a metric label and a dead letter's reason).
  */
-import { eventV1Schema, idempotencyKey, type AcceptedEvent, type EventV1, type WindowEvent } from '../../contracts/event.ts';
+import type { AcceptedEvent } from '../../contracts/event.ts';
 import { WINDOW_MS } from '../../contracts/metrics.ts';
+import { fieldCodec } from '../../model/event-fields.ts';
+import { eventKey } from '../../model/identity.ts';
+import type { ModelPlan } from '../../model/types.ts';
 import { REGISTRY_REJECT_REASONS } from '../registry/resolver.ts';
+
+export { fingerprint } from '../../model/identity.ts';
 
 export const REJECT_REASONS = [
   'invalid_json',
@@ -40,17 +45,31 @@ export type DecodedItem = { value: unknown } | Rejected;
 export const reject = (reason: RejectReason, message: string, path = ''): Rejected => ({ reason, issues: [{ path, message }] });
 export const isRejected = (x: unknown): x is Rejected => typeof x === 'object' && x !== null && 'reason' in x && 'issues' in x;
 
-/** Event v1 schema (zod). */
-export function validate(value: unknown): EventV1 | Rejected {
-  const r = eventV1Schema.safeParse(value);
-  if (!r.success) return { reason: 'schema_violation', issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
-  return r.data;
+/** A validated event before its key is resolved. */
+export type ValidatedEvent = Omit<AcceptedEvent, 'key'>;
+
+/** What the pipeline needs of the metric model (src/model/types.ts). */
+export type IngestModel = Pick<ModelPlan, 'validate' | 'eventTypes'>;
+
+/**
+ * The metric model's validators (strict, per event type): the event with its declared
+ * fields under `fields` and Event v1's columns (`currency`, `amount`) taken from them.
+ */
+export function validate(plan: IngestModel, value: unknown): ValidatedEvent | Rejected {
+  const r = plan.validate(value);
+  if (!r.ok) return { reason: 'schema_violation', issues: r.issues };
+  // The validator's output is a fresh object: completed in place, no second copy per event.
+  const e = r.event as ValidatedEvent;
+  const c = fieldCodec(plan).columns(e.fields);
+  e.currency = c.currency;
+  if (c.amount !== undefined) e.amount = c.amount;
+  return e;
 }
 
-/** Resolves the idempotency key (eventId, or the derived digest) on the event itself (zod's fresh copy: no second copy per event). */
-export function withKey(event: EventV1): AcceptedEvent {
+/** Resolves the idempotency key (eventId, or the derived digest) on the event itself. */
+export function withKey(event: ValidatedEvent): AcceptedEvent {
   const e = event as AcceptedEvent;
-  e.key = idempotencyKey(event);
+  e.key = eventKey(event);
   return e;
 }
 
@@ -77,26 +96,6 @@ export function checkRetention(event: AcceptedEvent, o: { days: number; now: num
   const cutoff = o.now - o.days * 86_400_000;
   if (windowStartOf(event.timestamp) >= cutoff) return event;
   return reject('too_old', `the event log keeps ${o.days} days (RETENTION_EVENTS_DAYS); this event's window has expired and cannot be recomputed`, 'timestamp');
-}
-
-/**
- * The content a key stands for: two arrivals of one key are a duplicate only when this
- * is equal (every field the log keeps; amounts are canonical decimals on both sides).
- * A 53-bit hash of those fields, so the dedupe memory holds a number per key, not a
- * copy of the event; two different contents of one key collide with a chance of about
- * 1 in 2⁵³, and a collision can only make a conflict a duplicate, never a second count.
- */
-export function fingerprint(e: Pick<WindowEvent, 'eventType' | 'userId' | 'currency' | 'amount' | 'traceId' | 'timestamp'>): number {
-  const text = `${e.eventType}\u0001${e.userId}\u0001${e.currency}\u0001${e.amount ?? ''}\u0001${e.traceId}\u0001${e.timestamp}`;
-  // Two FNV-1a hashes with different offsets: 32 + 21 bits.
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 13);
-  }
-  return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
 }
 
 /**
@@ -136,7 +135,8 @@ export const conflict = (e: AcceptedEvent): Rejected =>
  * tenant already has; currencies admitted by this batch are added as it goes.
  */
 export function checkBudget(event: AcceptedEvent, known: Set<string>, budget: number): AcceptedEvent | Rejected {
-  if (known.has(event.currency)) return event;
+  // No currency (the model has none, or the event lacks it): nothing to budget.
+  if (event.currency === '' || known.has(event.currency)) return event;
   if (known.size >= budget) return reject('currency_budget_exceeded', `tenant already has ${budget} currencies (CURRENCY_BUDGET)`, 'currency');
   known.add(event.currency);
   return event;

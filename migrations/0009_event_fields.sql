@@ -1,0 +1,14 @@
+-- The event log keeps every declared field of the metric model (DESIGN.md "The metric
+-- model": any metric, version or backfill can be rebuilt from the log), as text:
+-- strings, enums, currencies and decimals (canonical) as given, integers as decimal
+-- text, booleans as 'true'/'false'; readers type them back by the model's field types
+-- (src/model/event-fields.ts). A Map rather than a column per field: a field added to
+-- the model needs no DDL.
+--
+-- `currency` and `amount` stay columns: the sort key holds currency (a restore reads
+-- one tenant × currency × minute), and rows logged before this migration have only
+-- them (an empty map reads as Event v1's fields from those columns).
+--
+-- ADD COLUMN only changes metadata: old parts answer the default (an empty map)
+-- without being rewritten.
+ALTER TABLE events ADD COLUMN IF NOT EXISTS fields Map(String, String) AFTER amount;
