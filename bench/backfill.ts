@@ -48,23 +48,26 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 let failed = false;
 
 for (const N of SIZES) {
-  const db = await createClickHouse({ config: { kind: 'embedded', path: join(dir, `ch-${N}`) }, logger, metrics: createMetrics() });
+  const db = await createClickHouse({ config: { kind: 'embedded', path: join(dir, `ch-${N}`), timeoutMs: 1_800_000 }, logger, metrics: createMetrics() });
   await migrate(db);
   const base = Math.floor((Date.now() - SPAN_MS - 86_400_000) / 3_600_000) * 3_600_000;
   let t = Date.now();
-  await db.command({
-    queryId: 'bench.generate',
-    sql: `INSERT INTO events (tenant_id, currency, window_start, event_key, event_type, user_id, amount, trace_id, event_time_ms, source, seq, writer)
-          SETTINGS insert_deduplication_token = 'bench-${N}'
-          SELECT concat('tenant-', toString(intDiv(number, 10) % {tenants:UInt32})) AS tenant_id, if(intDiv(number, 10 * {tenants:UInt32}) % 2 = 0, 'USD', 'EUR') AS currency,
-                 toDateTime(intDiv(t_ms, 60000) * 60, 'UTC') AS window_start, lower(hex(cityHash64(number, 'key'))) AS event_key,
-                 multiIf(number % 10 < 5, 'purchase', number % 10 < 7, 'signup', number % 10 < 9, 'upgrade', 'churn') AS event_type,
-                 concat('u', toString(cityHash64(number) % 5000)) AS user_id,
-                 if(number % 10 < 5 OR (number % 10 >= 7 AND number % 10 < 9), CAST(100 + number % 99991 AS Decimal(38, 6)) / 100, NULL) AS amount,
-                 leftPad(lower(hex(cityHash64(number, 'trace'))), 32, '0') AS trace_id, t_ms AS event_time_ms, 'http' AS source, 1 AS seq, '' AS writer
-          FROM (SELECT number, {base:Int64} + intDiv(number * {span:Int64}, {n:Int64}) AS t_ms FROM numbers({n:UInt64}))`,
-    params: { tenants: TENANTS, base, span: SPAN_MS, n: N },
-  });
+  // In slices of 1M rows (one insert each), so no single statement runs for minutes.
+  for (let from = 0; from < N; from += 1_000_000) {
+    await db.command({
+      queryId: 'bench.generate',
+      sql: `INSERT INTO events (tenant_id, currency, window_start, event_key, event_type, user_id, amount, trace_id, event_time_ms, source, seq, writer)
+            SETTINGS insert_deduplication_token = 'bench-${N}-${from}'
+            SELECT concat('tenant-', toString(intDiv(number, 10) % {tenants:UInt32})) AS tenant_id, if(intDiv(number, 10 * {tenants:UInt32}) % 2 = 0, 'USD', 'EUR') AS currency,
+                   toDateTime(intDiv(t_ms, 60000) * 60, 'UTC') AS window_start, lower(hex(cityHash64(number, 'key'))) AS event_key,
+                   multiIf(number % 10 < 5, 'purchase', number % 10 < 7, 'signup', number % 10 < 9, 'upgrade', 'churn') AS event_type,
+                   concat('u', toString(cityHash64(number) % 5000)) AS user_id,
+                   if(number % 10 < 5 OR (number % 10 >= 7 AND number % 10 < 9), CAST(100 + number % 99991 AS Decimal(38, 6)) / 100, NULL) AS amount,
+                   leftPad(lower(hex(cityHash64(number, 'trace'))), 32, '0') AS trace_id, t_ms AS event_time_ms, 'http' AS source, 1 AS seq, '' AS writer
+            FROM (SELECT number, {base:Int64} + intDiv(number * {span:Int64}, {n:Int64}) AS t_ms FROM numbers({from:UInt64}, {count:UInt64}))`,
+      params: { tenants: TENANTS, base, span: SPAN_MS, n: N, from, count: Math.min(1_000_000, N - from) },
+    });
+  }
   log(`${fmt(N)} events generated in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
   t = Date.now();
