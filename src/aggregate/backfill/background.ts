@@ -47,7 +47,13 @@ export function createBackgroundBackfill(deps: BackgroundDeps) {
         return;
       }
       try {
-        const r = await runBackfill({ ...deps, signal: abort.signal });
+        // Stops after the chunk in hand on stop(), or once the lease is lost (another may hold it now).
+        const run = new AbortController();
+        const stopRun = () => run.abort();
+        abort.signal.addEventListener('abort', stopRun);
+        const r = await runBackfill({ ...deps, signal: run.signal, onProgress: () => (deps.lease.held() ? undefined : run.abort()) }).finally(() =>
+          abort.signal.removeEventListener('abort', stopRun),
+        );
         finished = !r.stopped;
       } finally {
         await deps.lease.release();
