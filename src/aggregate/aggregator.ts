@@ -85,11 +85,14 @@ const RESTORE_CHUNK = 500;
 async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: readonly WindowRef[]): Promise<void> {
   for (let i = 0; i < refs.length; i += RESTORE_CHUNK) {
     const chunk = refs.slice(i, i + RESTORE_CHUNK);
-    const [events, stored, cells] = await Promise.all([
+    // The cells' last write: remembered by the engine for windows it evicted, else looked up.
+    const unknown = deps.plan && deps.metricStore ? chunk.filter((r) => !engine.writtenCells(r)) : [];
+    const [events, stored, looked] = await Promise.all([
       deps.eventLog.loadWindows(chunk),
       deps.windowStore.loadStored(chunk),
-      deps.plan && deps.metricStore ? deps.metricStore.loadWritten(chunk) : null,
+      unknown.length > 0 ? deps.metricStore!.loadWritten(unknown) : new Map<string, { revision: number; events: number }>(),
     ]);
+    const cells = deps.plan && deps.metricStore ? looked : null;
     for (const ref of chunk) {
       const id = windowId(ref);
       const s = stored.get(id);
@@ -98,7 +101,7 @@ async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: 
         final: s?.final ?? false,
         values: s?.values ?? null,
         events: events.get(id) ?? [],
-        ...(cells ? { cells: cells.get(id) ?? null } : {}),
+        ...(cells ? { cells: engine.writtenCells(ref) ?? cells.get(id) ?? null } : {}),
       });
     }
   }

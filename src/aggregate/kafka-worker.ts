@@ -26,7 +26,7 @@ import { createPartitionPipeline, type PartitionPipeline } from './kafka-partiti
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 
 export interface KafkaWorkerDeps {
-  /** The metric model: events are validated with it, and the partitions aggregate its stored metrics into metric_windows (with `metricStore`). */
+  /** The metric model: events are validated with it, and its stored metrics aggregated into metric_windows (with `metricStore`). */
   plan: ModelPlan;
   client: KafkaClient;
   producer: KafkaProducer;
@@ -35,6 +35,7 @@ export interface KafkaWorkerDeps {
   groupId: string;
   eventLog: EventLog;
   windowStore: WindowStore;
+  /** Where the partitions' aggregators write the model's cells; default none (only `windows`). */
   metricStore?: MetricWindowStore;
   progressStore: ProgressStore;
   deadLetters: DeadLetters;
@@ -83,8 +84,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
           caughtUp,
           eventLog: deps.eventLog,
           windowStore: deps.windowStore,
-          plan: deps.plan,
-          metricStore: deps.metricStore,
+          ...(deps.metricStore ? { plan: deps.plan, metricStore: deps.metricStore } : {}),
           progressStore: deps.progressStore,
           bus: deps.bus,
           clock,

@@ -30,6 +30,8 @@ import { emptyCells, snapshotCells, type CellApplier, type Cells } from './model
 import { advanceIdle, initialWatermark, observeEvent, type WatermarkOptions, type WatermarkState } from './watermark.ts';
 
 export const TRACE_SAMPLE_SIZE = 5;
+/** Evicted windows whose last cells write the engine remembers (so a late event's restore needs no lookup). */
+const REMEMBERED_CELL_WRITES = 200_000;
 
 export interface WindowEngineOptions extends WatermarkOptions {
   /** How long a final, written window stays in memory past the watermark. Default 5 minutes. */
@@ -159,6 +161,8 @@ function nextUpdate(w: WindowState, final: boolean): CollectedUpdate {
 export function createWindowEngine(options: WindowEngineOptions) {
   const retainFinalMs = options.retainFinalMs ?? 5 * 60_000;
   const windows = new Map<string, WindowState>();
+  /** The last cells write (revision, events) of evicted windows, oldest first, at most REMEMBERED_CELL_WRITES. */
+  const cellWrites = new Map<string, { revision: number; events: number }>();
   let wm: WatermarkState = initialWatermark(options.initialWatermark ?? 0);
 
   const isFinal = (w: WindowRef) => w.windowStart + WINDOW_MS <= wm.value;
@@ -248,6 +252,9 @@ export function createWindowEngine(options: WindowEngineOptions) {
       return [...(windows.get(keyOf(ref))?.users ?? [])];
     },
 
+    /** What this engine last wrote of an evicted window's cells (revision, events), if it remembers. */
+    writtenCells: (ref: WindowRef): { revision: number; events: number } | undefined => cellWrites.get(keyOf(ref)),
+
     /** The model cells of a window in memory and the events it counted (row_version, migrations/0010). Call it with the updates just collected. */
     cellsOf(ref: WindowRef): { cells: CellSnapshot[]; events: number } {
       const w = windows.get(keyOf(ref));
@@ -261,6 +268,11 @@ export function createWindowEngine(options: WindowEngineOptions) {
         const clean = !w.pending && w.version === w.ackedVersion && w.finalWritten;
         if (clean && w.windowStart + WINDOW_MS + retainFinalMs <= wm.value) {
           windows.delete(key);
+          if (options.cells) {
+            cellWrites.delete(key);
+            cellWrites.set(key, { revision: w.revision, events: w.keys.size });
+            if (cellWrites.size > REMEMBERED_CELL_WRITES) cellWrites.delete(cellWrites.keys().next().value!);
+          }
           evicted += 1;
         }
       }

@@ -4,10 +4,6 @@
  * the budget, missing fields, late events to evicted windows, repeated keys) fed to a real
  * aggregator over chdb, which crashes twice on the way — once between two flushes, once
  * in a flush after writing the cells — and is rebuilt from the event log.
- *
- * The event log here is in memory: it keeps the events' declared fields, which the
- * ClickHouse log does not yet (the aggregator reads it only through `loadWindows`,
- * `windowsSince` and `maxSeq`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -17,13 +13,13 @@ import { modelEventOf } from '../../src/aggregate/model-cells.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { canonicalDecimal, fromMicros, toMicros } from '../../src/contracts/decimal.ts';
 import type { WindowEvent } from '../../src/contracts/event.ts';
-import { windowId, type WindowRef } from '../../src/contracts/window.ts';
 import { openStorage } from '../../src/app/storage.ts';
 import { requireModel } from '../../src/model/compile.ts';
 import { OTHER_VALUE, type ModelPlan } from '../../src/model/types.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
+import { createEventLog } from '../../src/storage/event-log.ts';
 import { createMetricWindowStore, type MetricWindowStore } from '../../src/storage/metric-window-store.ts';
 import { createProgressStore } from '../../src/storage/progress-store.ts';
 import { createWindowStore } from '../../src/storage/window-store.ts';
@@ -49,27 +45,10 @@ beforeAll(async () => {
 });
 afterAll(() => db?.close());
 
-/** The in-memory event log: arrival order, one row per logged event. */
-function memoryLog() {
-  const rows: { e: WindowEvent; seq: number }[] = [];
-  const refOf = (e: WindowEvent): WindowRef => ({ tenantId: e.tenantId, currency: e.currency, windowStart: windowStartOf(e.timestamp) });
-  return {
-    append: (events: readonly WindowEvent[], seq: number) => rows.push(...events.map((e) => ({ e, seq }))),
-    loadWindows: async (refs: readonly WindowRef[]) => {
-      const out = new Map<string, WindowEvent[]>(refs.map((r) => [windowId(r), []]));
-      const seen = new Set<string>();
-      for (const { e } of rows) {
-        const id = windowId(refOf(e));
-        const once = `${id}\u0000${e.key}`;
-        if (!out.has(id) || seen.has(once)) continue;
-        seen.add(once);
-        out.get(id)!.push(e);
-      }
-      return out;
-    },
-    windowsSince: async (_source: string, seq: number) => [...new Map(rows.filter((r) => r.seq > seq).map((r) => [windowId(refOf(r.e)), refOf(r.e)])).values()],
-    maxSeq: async () => rows.reduce((m, r) => Math.max(m, r.seq), 0),
-  };
+/** The event log in chdb (it keeps the declared fields), appended as the logged sink does. */
+function eventLog() {
+  const log = createEventLog(db, plan);
+  return Object.assign(log, { appendBatch: (events: readonly WindowEvent[], seq: number) => log.append(events, { source: SOURCE, seq, token: `${SOURCE}:${seq}` }) });
 }
 
 /** A saas stream: the first events of each tenant name every country once (so the budget fills first come), then random ones. */
@@ -93,7 +72,8 @@ function stream(seed: number) {
     if (spec.fields.has('from_trial') && r.next() < 0.7) fields.from_trial = r.next() < 0.5;
     if (spec.fields.has('reason') && r.next() < 0.8) fields.reason = r.pick(['requested', 'duplicate', 'fraud', 'service_issue']);
     if (fields.amount === '0') fields.amount = '0.5';
-    out.push({ key: `k-${seed}-${i}`, eventType: eventType as WindowEvent['eventType'], userId: `u${r.int(1, 25)}`, tenantId, currency, traceId: 'ab'.repeat(16), timestamp, fields });
+    const amount = typeof fields.amount === 'string' ? { amount: fields.amount } : {};
+    out.push({ key: `k-${seed}-${i}`, eventType, userId: `u${r.int(1, 25)}`, tenantId, currency, ...amount, traceId: 'ab'.repeat(16), timestamp, fields });
   }
   return { events: out, r };
 }
@@ -158,10 +138,10 @@ async function stored(table: 'metric_windows' | 'metric_windows_hourly') {
 }
 
 /** An aggregator over chdb and `log`; `metricStore` may be wrapped (to fail a step). */
-function aggregatorOf(log: ReturnType<typeof memoryLog>, clock: () => number, metricStore: MetricWindowStore): Aggregator {
+function aggregatorOf(log: ReturnType<typeof eventLog>, clock: () => number, metricStore: MetricWindowStore): Aggregator {
   return createAggregator({
     source: SOURCE,
-    eventLog: log as unknown as AggregatorDeps['eventLog'],
+    eventLog: log,
     windowStore: createWindowStore(db),
     progressStore: createProgressStore(db),
     metricStore,
@@ -180,7 +160,7 @@ describe('metric_windows from models/saas.yaml', () => {
     const seed = testSeed();
     await withSeed(seed, async () => {
       const { events, r } = stream(seed);
-      const log = memoryLog();
+      const log = eventLog();
       let now = T0;
       const real = createMetricWindowStore(db);
       let failCells = false;
@@ -197,7 +177,7 @@ describe('metric_windows from models/saas.yaml', () => {
         // A few repeats of earlier keys (also of long-evicted windows): they count once.
         const repeats = b > 3 ? [fed[r.int(0, fed.length - 1)]!, fed[r.int(0, fed.length - 1)]!].map((e) => ({ ...e })) : [];
         now = Math.max(now, ...batch.map((e) => e.timestamp)) + 1_000;
-        log.append(batch, seq);
+        await log.appendBatch(batch, seq);
         fed.push(...batch);
         agg.ingest([...batch, ...repeats], seq);
         if (b === crashBetween) {
