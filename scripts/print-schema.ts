@@ -1,10 +1,11 @@
-/** Writes schema.graphql from the Pothos schema; with --check, fails if the committed file is out of date. */
+/** Writes schema.graphql (the default model's SDL) from the Pothos schema; with --check, fails if the committed file is out of date. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { printedSchema } from '../src/schema/index.ts';
+import { requireModel } from '../src/model/compile.ts';
+import { buildSchema, printedSchema } from '../src/schema/index.ts';
 
 const file = fileURLToPath(new URL('../schema.graphql', import.meta.url));
-const sdl = printedSchema();
+const sdl = printedSchema(buildSchema(await requireModel(fileURLToPath(new URL('../models/default.yaml', import.meta.url)))));
 if (process.argv.includes('--check')) {
   let committed = '';
   try {

@@ -53,6 +53,7 @@ export async function createApiApp(o: ApiAppOptions) {
     ...o,
     plan,
     logger,
+    role: 'api',
     // Freshness follows the workers of this topic (not an earlier embedded run's intake, nor another topic's partitions).
     sources: kafkaTopicSources(kafka.topic),
     // Broker reachable and the topic there: the offsets of its partitions answer.

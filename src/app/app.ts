@@ -24,6 +24,7 @@ import { createEventLog } from '../storage/event-log.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 import { createBackfillStore } from '../storage/backfill-store.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
+import type { ProcessRole } from '../storage/publications.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createFreshnessFeed } from './freshness-feed.ts';
 import { createGraphQLApi } from './graphql-api.ts';
@@ -131,6 +132,8 @@ export interface AppOptions<B extends IngestBackend = EmbeddedIngest> {
   subscriptionHooks?: CatchUpHooks;
   /** The aggregator sources whose progress counts for freshness (src/app/sources.ts); default: the embedded HTTP intake's. */
   sources?: SourceFilter;
+  /** What this process publishes it computes and serves (src/storage/publications.ts); default `embedded` (`tilecast api`: `api`). */
+  role?: Extract<ProcessRole, 'embedded' | 'api'>;
 }
 
 export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: AppOptions<B>) {
@@ -138,9 +141,10 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   // Before anything opens: a bad model is refused with every error in it.
-  const plan = o.plan ?? (await requireModel(config.model.path));
+  const model = o.plan ?? (await requireModel(config.model.path));
   const metrics = createMetrics();
-  const db = await openStorage({ config, logger, metrics });
+  // `plan`: the model as this storage runs it (published formulas keep their pinned operands).
+  const { db, plan } = await openStorage({ config, model, logger, metrics, role: o.role ?? 'embedded' });
 
   const eventLog = createEventLog(db, plan);
   const windowStore = createWindowStore(db);
@@ -168,7 +172,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     soleWriter: ingest.soleWriter,
   });
 
-  const api = createGraphQLApi({ config, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
+  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
   const readiness = (): Promise<Readiness> =>
     runChecks({
@@ -181,6 +185,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
 
   return {
     config,
+    /** The metric model as this storage runs it (src/app/storage.ts): published formulas keep their pinned operands. */
     plan,
     metrics,
     tokens,

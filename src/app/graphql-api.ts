@@ -6,14 +6,17 @@
 import type { TokenService } from '../auth/tokens.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { ModelPlan } from '../model/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { UpdateBus } from '../realtime/index.ts';
 import type { ApiServices } from '../resolvers/context.ts';
+import { readPublished } from '../storage/definitions.ts';
 import type { FreshnessTracker } from '../resolvers/freshness.ts';
 import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import type { ClickHouse } from '../storage/clickhouse.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
+import { createMetricSeriesReader } from '../storage/metric-series-reader.ts';
 import { createSeriesReader } from '../storage/series-reader.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
@@ -22,6 +25,8 @@ import { createTenantRateLimiter } from './rate-limiter.ts';
 
 export function createGraphQLApi(o: {
   config: Config;
+  /** The metric model: the schema's generated part and the model series read it. */
+  plan: ModelPlan;
   db: ClickHouse;
   clock: () => number;
   logger: Logger;
@@ -37,7 +42,10 @@ export function createGraphQLApi(o: {
   const { config, db, clock, logger, metrics, bus, freshness, tokens } = o;
   const services: ApiServices = {
     seriesReader: createSeriesReader(db),
+    plan: o.plan,
+    metricSeriesReader: createMetricSeriesReader(db),
     deadLetters: o.deadLetters,
+    publishedDefinitions: () => readPublished(db),
     freshness,
     bus,
     clock,

@@ -14,7 +14,7 @@ import { useOperationTelemetry } from '../observability/graphql-telemetry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { createRequestContext, type ApiServices, type GraphQLContext } from '../resolvers/context.ts';
-import { schema } from '../schema/index.ts';
+import { buildSchema } from '../schema/index.ts';
 import { renderGraphiQLPage } from './graphiql-page.ts';
 import type { WsServerContext } from './ws/server.ts';
 
@@ -35,6 +35,8 @@ export function createGraphQL(deps: {
   // Auth before parsing, per-tenant rate, queries only over HTTP, document limits (depth, aliases, tokens, cost).
   const guards = createGuards({ tokens, graphqlPath: '/graphql', rateLimit: limits.rateLimit, clock: services.clock, limiter: deps.limiter });
 
+  // Generated from the process's metric model (services.plan).
+  const schema = buildSchema(services.plan);
   const yoga = createYoga<WsServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -73,5 +75,5 @@ export function createGraphQL(deps: {
    * For the websocket transport: `authenticate` (the principal of an Authorization value, for
    * connection_init) and `admit` (a subscribe message takes from its tenant's rate bucket).
    */
-  return { yoga, authenticate: guards.authenticate, admit: guards.admit };
+  return { yoga, schema, authenticate: guards.authenticate, admit: guards.admit };
 }

@@ -9,7 +9,6 @@ import { createEventsHandler } from '../ingest/http.ts';
 import type { Intake } from '../ingest/intake.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { schema } from '../schema/index.ts';
 import type { createGraphQL } from './graphql.ts';
 import { createHttpServer, type Readiness } from './http-server.ts';
 import { createStaticHandler } from './static.ts';
@@ -48,7 +47,7 @@ export function createHttpFront(o: {
   const sockets = attachWebSockets({
     server,
     path: '/graphql',
-    schema,
+    schema: graphql.schema,
     yoga: graphql.yoga,
     authenticate: graphql.authenticate,
     admit: graphql.admit,

@@ -48,11 +48,11 @@ export async function createWorkerApp(o: WorkerAppOptions) {
   if (!config.kafka) throw new Error('tilecast worker needs KAFKA_BROKERS');
   const kafka = config.kafka;
   // Before anything connects: a bad model is refused with every error in it.
-  const plan = o.plan ?? (await requireModel(config.model.path));
+  const model = o.plan ?? (await requireModel(config.model.path));
   const clock = o.clock ?? Date.now;
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const metrics = createMetrics();
-  const db = await openStorage({ config, logger, metrics });
+  const { db, plan } = await openStorage({ config, model, logger, metrics, role: 'worker' });
 
   const bus = o.bus ?? createUpdateBus({ redisUrl: config.redisUrl, channelPrefix: config.realtime.channelPrefix, logger, metrics });
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: o.kafka?.clientId ?? 'tilecast-worker', logger });
@@ -133,6 +133,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
 
   return {
     config,
+    /** The metric model as this storage runs it (src/app/storage.ts): published formulas keep their pinned operands. */
     plan,
     metrics,
     worker,

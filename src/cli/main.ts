@@ -41,7 +41,7 @@ const COMMANDS: Record<string, Command> = {
   schema: {
     args: 'print | events [--model FILE] | push|check [--file F] [--type JSON|AVRO] [--dry-run]',
     help: ['print: the GraphQL SDL, for frontends\' codegen', "events: JSON Schema (draft-07) of the model's events", "push|check: the events' schema in SCHEMA_REGISTRY_URL (docs/kafka-producers.md)"],
-    run: (argv) => (argv[0] === 'print' ? printSdl() : argv[0] === 'events' ? exitWith(runSchema)(argv) : runRegistrySchema(argv)),
+    run: (argv) => (argv[0] === 'print' ? exitWith(printSdl)(argv) : argv[0] === 'events' ? exitWith(runSchema)(argv) : runRegistrySchema(argv)),
   },
 };
 

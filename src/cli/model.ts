@@ -10,9 +10,9 @@ import { formatModelError, loadModel } from '../model/compile.ts';
 import { eventsJsonSchema } from '../model/json-schema.ts';
 import type { ModelPlan } from '../model/types.ts';
 
-const modelPath = (given: string | undefined) => given ?? loadConfig(process.env).model.path;
+export const modelPath = (given: string | undefined) => given ?? loadConfig(process.env).model.path;
 
-async function compileOrReport(file: string, err: (line: string) => void): Promise<ModelPlan | null> {
+export async function compileOrReport(file: string, err: (line: string) => void): Promise<ModelPlan | null> {
   const r = await loadModel(file);
   if (r.ok) return r.plan;
   for (const e of r.errors) err(formatModelError(file, e));

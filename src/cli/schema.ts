@@ -17,11 +17,19 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { RegistryRequestError, createRegistryClient, type SchemaType } from '../ingest/registry/client.ts';
 import { eventsJsonSchemaText } from '../ingest/registry/events-schema.ts';
-import { printedSchema } from '../schema/index.ts';
+import { buildSchema, printedSchema } from '../schema/index.ts';
+import { compileOrReport, modelPath } from './model.ts';
 
-/** `tilecast schema print`: the GraphQL SDL (what schema.graphql holds), for frontends' codegen. */
-export async function printSdl(): Promise<void> {
-  process.stdout.write(printedSchema());
+/**
+ * `tilecast schema print [--model FILE]`: the GraphQL SDL of the model (default
+ * TILECAST_MODEL; the default model's is what schema.graphql holds), for frontends' codegen.
+ */
+export async function printSdl(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv.slice(1), options: { model: { type: 'string' } } });
+  const plan = await compileOrReport(modelPath(values.model), (line) => console.error(line));
+  if (!plan) return 1;
+  process.stdout.write(printedSchema(buildSchema(plan)));
+  return 0;
 }
 
 const USAGE = 'usage: tilecast schema push|check [--file schema.json] [--type JSON|AVRO] [--subject S] [--dry-run] (or: tilecast schema print | events [--model FILE])';

@@ -6,6 +6,7 @@
  * test/unit/catalog.test.ts checks the invariants.
  */
 import { METRICS } from '../contracts/metrics.ts';
+import type { StoredDefinition } from '../storage/definitions.ts';
 import { DERIVED_METRICS, DERIVED_SCALE, type SeriesMetric } from './derived.ts';
 
 export interface MetricDefinition {
@@ -19,6 +20,15 @@ export interface MetricDefinition {
   /** Day (UTC, YYYY-MM-DD) the version took effect, and the day a later version replaced it. */
   effectiveFrom: string;
   supersededOn: string | null;
+  /** As published in storage (src/storage/definitions.ts); null until this version was published. */
+  published?: Published | null;
+}
+
+export interface Published {
+  /** The canonical rule, a formula's operands pinned. */
+  definition: string;
+  checksum: string;
+  publishedAtMs: number;
 }
 
 const WINDOWED = 'Counted per 1-minute event-time window of the tenant and currency; an event counts once per idempotency key.';
@@ -114,4 +124,13 @@ export function listMetrics(o: { history: boolean; name?: SeriesMetric | null })
   return CATALOG.filter((d) => (o.history || d.supersededOn === null) && (!o.name || d.name === o.name)).sort(
     (a, b) => CATALOG_NAMES.indexOf(a.name) - CATALOG_NAMES.indexOf(b.name) || a.version - b.version,
   );
+}
+
+/** `list` with each entry's published definition: a GraphQL name is its model name upper-cased (docs/metrics.md). */
+export function withPublished(list: readonly MetricDefinition[], published: readonly StoredDefinition[]): MetricDefinition[] {
+  const byId = new Map(published.map((p) => [p.id, p]));
+  return list.map((d) => {
+    const p = byId.get(`${d.name.toLowerCase()}@${d.version}`);
+    return { ...d, published: p ? { definition: p.definition, checksum: p.checksum, publishedAtMs: p.publishedAtMs } : null };
+  });
 }

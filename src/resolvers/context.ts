@@ -3,15 +3,24 @@ import { GraphQLError } from 'graphql';
 import { AuthError, requireScope, type Principal, type Scope } from '../auth/tokens.ts';
 import type { UpdateBus } from '../realtime/bus.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
+import type { StoredDefinition } from '../storage/definitions.ts';
+import type { ModelPlan } from '../model/types.ts';
+import type { MetricSeriesReader } from '../storage/metric-series-reader.ts';
 import type { SeriesReader } from '../storage/series-reader.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { FreshnessTracker } from './freshness.ts';
+import { createModelSeriesLoader } from './model-series.ts';
 import { createSeriesLoader, MAX_SERIES_PER_REQUEST } from './series.ts';
 import type { SubscriptionHub } from './subscription-hub.ts';
 
 export interface ApiServices {
   seriesReader: SeriesReader;
+  /** The metric model the schema was generated from, and the reader of its narrow tables. */
+  plan: ModelPlan;
+  metricSeriesReader: MetricSeriesReader;
   deadLetters: DeadLetters;
+  /** The metric versions published in storage (the catalog's published definitions). */
+  publishedDefinitions: () => Promise<readonly StoredDefinition[]>;
   freshness: FreshnessTracker;
   bus: UpdateBus;
   clock: () => number;
@@ -24,6 +33,8 @@ export interface GraphQLContext {
   services: ApiServices;
   /** Created on first use, so one loader batches every series field of the request. */
   seriesLoader: () => ReturnType<typeof createSeriesLoader>;
+  /** Likewise for the model's metrics (metricSeries, metricBreakdown): one read for all of them. */
+  modelLoader: () => ReturnType<typeof createModelSeriesLoader>;
   /** Counts series against MAX_SERIES_PER_REQUEST; throws once the request asks for more. */
   chargeSeries: (n: number) => void;
   /** Set on websocket subscriptions: lets the subscription hub share frames and drop slow connections. */
@@ -32,6 +43,7 @@ export interface GraphQLContext {
 
 export function createRequestContext(services: ApiServices, principal: Principal | null, connection?: SubscriptionConnection): GraphQLContext {
   let loader: ReturnType<typeof createSeriesLoader> | null = null;
+  let modelLoader: ReturnType<typeof createModelSeriesLoader> | null = null;
   let charged = 0;
   return {
     principal,
@@ -41,6 +53,11 @@ export function createRequestContext(services: ApiServices, principal: Principal
       const p = authorize({ principal }, 'read');
       loader ??= createSeriesLoader({ reader: services.seriesReader, freshness: services.freshness, tenantId: p.tenantId });
       return loader;
+    },
+    modelLoader: () => {
+      const p = authorize({ principal }, 'read');
+      modelLoader ??= createModelSeriesLoader({ plan: services.plan, reader: services.metricSeriesReader, freshness: services.freshness, tenantId: p.tenantId });
+      return modelLoader;
     },
     chargeSeries: (n) => {
       charged += n;

@@ -1,15 +1,33 @@
+/**
+ * The GraphQL schema of a metric model: today's types, then the ones generated from the
+ * model (src/schema/model.ts). schema.graphql is the default model's SDL.
+ */
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
-import { builder } from './builder.ts';
-import './scalars.ts';
-import './enums.ts';
-import './freshness.ts';
-import './series.ts';
-import './breakdown.ts';
-import './catalog.ts';
-import './dead-letters.ts';
-import './window-update.ts';
+import type { ModelPlan } from '../model/types.ts';
+import { addBreakdown } from './breakdown.ts';
+import { createBuilder } from './builder.ts';
+import { addCatalog } from './catalog.ts';
+import { addDeadLetters } from './dead-letters.ts';
+import { addEnums } from './enums.ts';
+import { addFreshness } from './freshness.ts';
+import { addModel } from './model.ts';
+import { addScalars } from './scalars.ts';
+import { addSeries } from './series.ts';
+import { addWindowUpdates } from './window-update.ts';
 
-export const schema: GraphQLSchema = builder.toSchema();
+export function buildSchema(plan: ModelPlan): GraphQLSchema {
+  const builder = createBuilder();
+  addScalars(builder);
+  const enums = addEnums(builder);
+  const freshness = addFreshness(builder);
+  const series = addSeries(builder, enums, freshness);
+  addBreakdown(builder, enums, freshness, series);
+  addCatalog(builder);
+  addDeadLetters(builder);
+  addWindowUpdates(builder, enums, freshness);
+  addModel(builder, plan, enums, freshness);
+  return builder.toSchema();
+}
 
-/** The SDL committed as schema.graphql. */
-export const printedSchema = (): string => `${printSchema(lexicographicSortSchema(schema))}\n`;
+/** The SDL of a schema, as committed in schema.graphql. */
+export const printedSchema = (schema: GraphQLSchema): string => `${printSchema(lexicographicSortSchema(schema))}\n`;

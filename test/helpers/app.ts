@@ -18,7 +18,7 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  o: { env?: Record<string, string>; clock?: () => number; label?: string; app?: Pick<AppOptions, 'demo' | 'webRoot'> } = {},
+  o: { env?: Record<string, string>; clock?: () => number; label?: string; app?: Pick<AppOptions, 'demo' | 'webRoot' | 'plan'> } = {},
 ): Promise<TestApp> {
   const dataDir = freshDataDir(o.label ?? 'test');
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...o.env });

@@ -17,12 +17,14 @@ import { createRequestContext, type ApiServices } from '../../src/resolvers/cont
 import { createFreshnessTracker } from '../../src/resolvers/freshness.ts';
 import type { CatchUpHooks, CatchUpReason } from '../../src/resolvers/subscription-catchup.ts';
 import { RESUME_OVERLAP_MS, createSubscriptionHub, type HubLimits } from '../../src/resolvers/subscription-hub.ts';
-import { schema } from '../../src/schema/index.ts';
+import { requireModel } from '../../src/model/compile.ts';
+import { buildSchema } from '../../src/schema/index.ts';
 import type { ChangedWindow, ChangedSinceParams } from '../../src/storage/window-changes.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const T0 = Date.UTC(2026, 2, 1, 12, 0);
 let now = T0;
+const schema = buildSchema(await requireModel('models/default.yaml'));
 
 function update(tenantId: string, o: Partial<WindowUpdate> = {}): WindowUpdate {
   const windowStart = o.windowStart ?? T0;

@@ -1,0 +1,75 @@
+/**
+ * Reads the model's metrics from the narrow tables (migrations/0010) for many queries —
+ * any mix of metrics, versions, filters, ranges and breakdowns — in ONE ClickHouse
+ * statement: queries of the same table, granularity and time zone share one select per
+ * kind (series, breakdown by every value, ranked breakdown), each scanning the table once
+ * with `(metric, metric_version) IN (…)`; every row joins the queries it belongs to.
+ */
+import { canonicalDecimal } from '../contracts/decimal.ts';
+import type { ClickHouse } from './clickhouse.ts';
+import { breakdownSelect, seriesSelect } from './metric-series-selects.ts';
+import { METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
+import { QueryParams } from './series-sql.ts';
+
+export interface MetricCell {
+  /** The metric's value: the exact sum, or the merged distinct count. */
+  value: string;
+  allFinal: boolean;
+  lastEventAt: number;
+}
+
+export interface MetricAggregate {
+  buckets: Map<number, MetricCell>;
+  /** null when the range holds no stored row. */
+  total: MetricCell | null;
+}
+
+/** Per query: one aggregate per slice ('' for a series; a breakdown's values, `__other__` included). */
+export type MetricResult = Map<string, MetricAggregate>;
+
+/** Groups queries into scans: same table, granularity, time zone and kind of select. */
+export function metricScans(queries: readonly MetricQuery[]): MetricScan[] {
+  const scans = new Map<string, MetricScan & { indices: number[] }>();
+  queries.forEach((q, i) => {
+    const spec = METRIC_TABLES.get(q.table);
+    if (!spec) throw new Error(`metric series reader cannot read table "${q.table}"`);
+    const kind = q.breakdown === null ? 'series' : q.breakdown.top === null ? 'all' : 'top';
+    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind]);
+    let s = scans.get(key);
+    if (!s) scans.set(key, (s = { name: `m${scans.size}`, table: q.table, time: spec.time, granularity: q.granularity, timeZone: q.timeZone, indices: [] }));
+    s.indices.push(i);
+  });
+  return [...scans.values()];
+}
+
+/** The one statement answering every query of one tenant. */
+export function metricSeriesQuery(tenantId: string, queries: readonly MetricQuery[]): { sql: string; params: Record<string, unknown> } {
+  const p = new QueryParams();
+  const selects = metricScans(queries).map((s) => (queries[s.indices[0]!]!.breakdown === null ? seriesSelect : breakdownSelect)(p, tenantId, s, queries));
+  return { sql: selects.join('\nUNION ALL\n'), params: p.values };
+}
+
+export function createMetricSeriesReader(db: ClickHouse) {
+  return {
+    /** One ClickHouse call for all queries of one tenant; results in the order of `queries`. */
+    async read(tenantId: string, queries: readonly MetricQuery[], o: { signal?: AbortSignal } = {}): Promise<MetricResult[]> {
+      if (queries.length === 0) return [];
+      const { sql, params } = metricSeriesQuery(tenantId, queries);
+      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal });
+      const results: MetricResult[] = queries.map(() => new Map());
+      for (let i = 0; i < c.q.length; i++) {
+        if (c.rows[i] === 0) continue;
+        const q = queries[c.q[i]!]!;
+        const result = results[c.q[i]!]!;
+        let agg = result.get(c.slice[i]!);
+        if (!agg) result.set(c.slice[i]!, (agg = { buckets: new Map(), total: null }));
+        const cell: MetricCell = { value: q.distinct ? String(c.users[i]) : canonicalDecimal(c.value[i]!), allFinal: c.all_final[i] === 1, lastEventAt: c.last_event_at_ms[i]! };
+        if (c.is_total[i] === 1) agg.total = cell;
+        else agg.buckets.set(c.start_ms[i]!, cell);
+      }
+      return results;
+    },
+  };
+}
+
+export type MetricSeriesReader = ReturnType<typeof createMetricSeriesReader>;
