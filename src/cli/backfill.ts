@@ -21,6 +21,7 @@ import { createBackfillStore } from '../storage/backfill-store.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
+import { checkDefinitions } from '../storage/definitions.ts';
 import { migrate } from '../storage/migrations.ts';
 import { createProgress } from './progress.ts';
 
@@ -50,7 +51,7 @@ export async function runBackfillCli(argv: string[]): Promise<void> {
   const args = parseBackfillArgs(argv);
   const config = loadConfig(process.env);
   const logger = createLogger(config.server.logLevel === 'info' ? 'warn' : config.server.logLevel);
-  const plan = await requireModel(config.model.path);
+  const model = await requireModel(config.model.path);
   const db = await createClickHouse({ config: config.storage.clickhouse, logger, metrics: createMetrics() });
   const lease = createLease(config.redisUrl, config.realtime.channelPrefix);
   const abort = new AbortController();
@@ -59,6 +60,8 @@ export async function runBackfillCli(argv: string[]): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     await migrate(db);
+    // A version whose published definition differs is refused, as at start: its rows would mean something else.
+    const { plan } = await checkDefinitions(db, model);
     if (!(await lease.acquire())) throw new Error('another process is backfilling this deployment (its lease is held); try again later');
     const progress = createProgress({ unit: 'events' });
     const store = createBackfillStore(db);
