@@ -40,8 +40,7 @@ const metrics = createMetrics();
 
 beforeAll(async () => {
   const config = loadConfig({ DATA_DIR: freshDataDir('metric-windows'), LOG_LEVEL: 'silent' });
-  plan = await requireModel('models/saas.yaml');
-  ({ db } = await openStorage({ config, model: plan, logger: createLogger('silent'), metrics, role: 'embedded' }));
+  ({ db, plan } = await openStorage({ config, model: await requireModel('models/saas.yaml'), logger: createLogger('silent'), metrics, role: 'embedded' }));
 });
 afterAll(() => db?.close());
 
