@@ -26,6 +26,7 @@ import { createBackfillStore } from '../storage/backfill-store.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import type { ProcessRole } from '../storage/publications.ts';
 import { createWindowStore } from '../storage/window-store.ts';
+import { createCoverageFeed } from './coverage-feed.ts';
 import { createFreshnessFeed } from './freshness-feed.ts';
 import { createGraphQLApi } from './graphql-api.ts';
 import { createHttpFront } from './http-front.ts';
@@ -172,7 +173,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     soleWriter: ingest.soleWriter,
   });
 
-  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
+  const coverageFeed = await createCoverageFeed({ plan, store: backfillStore, clock, logger });
+  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, coverage: coverageFeed.coverage, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
   const readiness = (): Promise<Readiness> =>
     runChecks({
@@ -221,6 +223,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
         server.closeAllConnections();
         await closed;
         feed.close();
+        coverageFeed.close();
         redis?.close();
         await api.close();
         await bus.close();
