@@ -22,7 +22,12 @@ import type { UpdateBus } from '../realtime/bus.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
 import type { WindowStore } from '../storage/window-store.ts';
+import type { ModelPlan } from '../model/types.ts';
+import type { KeptValueRow } from '../storage/dimension-values.ts';
+import type { MetricWindowStore } from '../storage/metric-window-store.ts';
+import { createDimensionBudget, type DimensionBudget } from './dimension-budget.ts';
 import { createFlushLoop } from './flush-loop.ts';
+import { createCellApplier } from './model-cells.ts';
 import { createWindowEngine, type CollectedUpdate, type WindowEngine } from './window-engine.ts';
 
 export interface AggregatorDeps {
@@ -49,6 +54,29 @@ export interface AggregatorDeps {
    * turn every window final on arrival and every event into a correction.
    */
   caughtUp?: () => boolean;
+  /**
+   * The compiled model whose stored metrics (plan.measures) are aggregated into
+   * metric_windows beside `windows`, with `metricStore`. Default: none (only `windows`);
+   * the composition root passes the model it loaded (config.model.path).
+   */
+  plan?: ModelPlan;
+  metricStore?: MetricWindowStore;
+}
+
+/** One engine and, with a model, the dimension budget its cells fold with. */
+interface EngineState {
+  engine: WindowEngine;
+  budget: DimensionBudget | null;
+}
+
+function newEngine(deps: AggregatorDeps, initialWatermark: number, kept: readonly KeptValueRow[]): EngineState {
+  const options = { allowedLatenessMs: deps.allowedLatenessMs, initialWatermark };
+  if (!deps.plan) return { engine: createWindowEngine(options), budget: null };
+  const budget = createDimensionBudget(deps.plan);
+  budget.seed(kept);
+  const folds = deps.metrics.dimensionFolds;
+  const cells = createCellApplier(deps.plan, budget, (dimension) => folds.inc({ dimension }));
+  return { engine: createWindowEngine({ ...options, cells }), budget };
 }
 
 const RESTORE_CHUNK = 500;
@@ -57,10 +85,24 @@ const RESTORE_CHUNK = 500;
 async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: readonly WindowRef[]): Promise<void> {
   for (let i = 0; i < refs.length; i += RESTORE_CHUNK) {
     const chunk = refs.slice(i, i + RESTORE_CHUNK);
-    const [events, stored] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk)]);
+    // The cells' last write: remembered by the engine for windows it evicted, else looked up.
+    const unknown = deps.plan && deps.metricStore ? chunk.filter((r) => !engine.writtenCells(r)) : [];
+    const [events, stored, looked] = await Promise.all([
+      deps.eventLog.loadWindows(chunk),
+      deps.windowStore.loadStored(chunk),
+      unknown.length > 0 ? deps.metricStore!.loadWritten(unknown) : new Map<string, { revision: number; events: number }>(),
+    ]);
+    const cells = deps.plan && deps.metricStore ? looked : null;
     for (const ref of chunk) {
-      const s = stored.get(windowId(ref));
-      engine.restore(ref, { revision: s?.revision ?? 0, final: s?.final ?? false, values: s?.values ?? null, events: events.get(windowId(ref)) ?? [] });
+      const id = windowId(ref);
+      const s = stored.get(id);
+      engine.restore(ref, {
+        revision: s?.revision ?? 0,
+        final: s?.final ?? false,
+        values: s?.values ?? null,
+        events: events.get(id) ?? [],
+        ...(cells ? { cells: engine.writtenCells(ref) ?? cells.get(id) ?? null } : {}),
+      });
     }
   }
 }
@@ -70,13 +112,30 @@ async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: 
  * saves progress (checkpoint `seqAtStart`: every event fed up to it is in the windows
  * written), then publishes progress and the updates, and evicts what is done.
  */
-async function flushWindows(deps: AggregatorDeps, engine: WindowEngine, seqAtStart: number): Promise<CollectedUpdate[]> {
-  const { metrics } = deps;
+async function flushWindows(deps: AggregatorDeps, { engine, budget }: EngineState, seqAtStart: number): Promise<CollectedUpdate[]> {
+  const { metrics, metricStore } = deps;
   const startedAt = deps.clock();
   const stopTimer = metrics.flushDuration.startTimer();
   if (deps.caughtUp?.() ?? true) engine.advance(startedAt);
   await restoreWindows(deps, engine, engine.pendingRestores());
   const updates = engine.collect();
+  // Snapshots taken with the collect (events fed while the writes run belong to the next flush).
+  const cells = metricStore && budget ? updates.map((update) => ({ update, ...engine.cellsOf(update) })) : [];
+  const kept = budget ? budget.unsaved() : [];
+  // Kept dimension values before any cell that uses them (src/aggregate/dimension-budget.ts).
+  if (metricStore && kept.length > 0) {
+    await metricStore.saveKept(kept, deps.source);
+    budget!.saved(kept);
+  }
+  // The model's cells and their hours, then `windows`: what recover() takes back is found
+  // through `windows` (its open windows) and the log (events since the checkpoint), so a
+  // crash before the `windows` write leaves the window to be rewritten whole — also when
+  // the change was only turning final. Restore compares the cells' stored revision and
+  // event count with the log's replay, so cells that missed a write are rewritten too.
+  if (metricStore && cells.length > 0) {
+    await metricStore.write(cells, deps.source);
+    await metricStore.rollupHours(updates);
+  }
   if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
   // Recompute the hours these minutes fall in (windows_hourly), before progress is saved:
   // a crash in between leaves them to recover(), which re-rolls everything since the checkpoint.
@@ -98,7 +157,8 @@ async function flushWindows(deps: AggregatorDeps, engine: WindowEngine, seqAtSta
 
 export function createAggregator(deps: AggregatorDeps) {
   const { logger, metrics, clock } = deps;
-  let engine: WindowEngine = createWindowEngine({ allowedLatenessMs: deps.allowedLatenessMs });
+  if (deps.plan && !deps.metricStore) throw new Error('aggregator: a plan needs a metricStore to write its cells');
+  let state = newEngine(deps, 0, []);
   let fedSeq = 0;
   // The open-windows gauge is shared by every aggregator of the process: report deltas.
   let reportedSize = 0;
@@ -114,9 +174,9 @@ export function createAggregator(deps: AggregatorDeps) {
     metrics,
     flushOnce: () =>
       withSpan('aggregate.flush', { attributes: { 'tilecast.source': deps.source } }, async (span) => {
-        const flushed = engine;
+        const flushed = state;
         const updates = await flushWindows(deps, flushed, fedSeq);
-        reportSize(flushed.size());
+        reportSize(flushed.engine.size());
         span.setAttribute('tilecast.window_updates', updates.length);
         return updates;
       }),
@@ -129,19 +189,21 @@ export function createAggregator(deps: AggregatorDeps) {
      * logged after the last checkpoint.
      */
     async recover(): Promise<{ restored: number; maxSeq: number }> {
-      const progress = (await deps.progressStore.loadAll()).find((p) => p.source === deps.source);
-      engine = createWindowEngine({ allowedLatenessMs: deps.allowedLatenessMs, initialWatermark: progress?.watermark ?? 0 });
+      const [progresses, kept] = await Promise.all([deps.progressStore.loadAll(), deps.plan ? deps.metricStore!.loadKept() : []]);
+      const progress = progresses.find((p) => p.source === deps.source);
+      state = newEngine(deps, progress?.watermark ?? 0, kept);
       const [open, since, maxSeq] = await Promise.all([
         deps.windowStore.openWindows(deps.source),
         deps.eventLog.windowsSince(deps.source, progress?.checkpointSeq ?? 0),
         deps.eventLog.maxSeq(deps.source),
       ]);
       const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
-      await restoreWindows(deps, engine, refs);
+      await restoreWindows(deps, state.engine, refs);
       // The last run may have written these minutes and died before rolling their hours up.
       await deps.windowStore.rollupHours(refs);
+      if (deps.plan) await deps.metricStore!.rollupHours(refs);
       fedSeq = maxSeq;
-      reportSize(engine.size());
+      reportSize(state.engine.size());
       logger.info({ source: deps.source, restored: refs.length, checkpoint: progress?.checkpointSeq ?? 0, maxSeq }, 'aggregator recovered');
       return { restored: refs.length, maxSeq };
     },
@@ -149,6 +211,7 @@ export function createAggregator(deps: AggregatorDeps) {
     /** Feeds events that are already in the event log (synchronous, no I/O). */
     ingest(events: readonly WindowEvent[], seq: number): void {
       const now = clock();
+      const { engine } = state;
       for (const e of events) {
         // Behind the newest event time seen (watermark + allowed lateness), 0 when in order.
         metrics.windowLateness.observe(Math.max(0, engine.watermark() + deps.allowedLatenessMs - e.timestamp) / 1000);

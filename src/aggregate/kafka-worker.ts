@@ -18,15 +18,16 @@ import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
 import type { WindowStore } from '../storage/window-store.ts';
+import type { MetricWindowStore } from '../storage/metric-window-store.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { createAggregator } from './aggregator.ts';
 import { createOwnedPartitions } from './kafka-owned.ts';
 import { createPartitionPipeline, type PartitionPipeline } from './kafka-partition.ts';
-import type { IngestModel } from '../ingest/pipeline/steps.ts';
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 
 export interface KafkaWorkerDeps {
-  /** The metric model events are validated with. */
-  plan: IngestModel;
+  /** The metric model: events are validated with it, and its stored metrics aggregated into metric_windows (with `metricStore`). */
+  plan: ModelPlan;
   client: KafkaClient;
   producer: KafkaProducer;
   topic: string;
@@ -34,6 +35,8 @@ export interface KafkaWorkerDeps {
   groupId: string;
   eventLog: EventLog;
   windowStore: WindowStore;
+  /** Where the partitions' aggregators write the model's cells; default none (only `windows`). */
+  metricStore?: MetricWindowStore;
   progressStore: ProgressStore;
   deadLetters: DeadLetters;
   bus: UpdateBus;
@@ -81,6 +84,7 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
           caughtUp,
           eventLog: deps.eventLog,
           windowStore: deps.windowStore,
+          ...(deps.metricStore ? { plan: deps.plan, metricStore: deps.metricStore } : {}),
           progressStore: deps.progressStore,
           bus: deps.bus,
           clock,

@@ -17,6 +17,7 @@ import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import {
   windowId as keyOf,
+  type CellSnapshot,
   type StoredWindow,
   type UpdateKind,
   type WindowRef,
@@ -25,15 +26,20 @@ import {
 } from '../contracts/window.ts';
 
 export type { StoredWindow, WindowEvent, WindowRef };
+import { emptyCells, snapshotCells, type CellApplier, type Cells } from './model-cells.ts';
 import { advanceIdle, initialWatermark, observeEvent, type WatermarkOptions, type WatermarkState } from './watermark.ts';
 
 export const TRACE_SAMPLE_SIZE = 5;
+/** Evicted windows whose last cells write the engine remembers (so a late event's restore needs no lookup). */
+const REMEMBERED_CELL_WRITES = 200_000;
 
 export interface WindowEngineOptions extends WatermarkOptions {
   /** How long a final, written window stays in memory past the watermark. Default 5 minutes. */
   retainFinalMs?: number;
   /** Watermark to start from (the one persisted at the last flush). Default 0. */
   initialWatermark?: number;
+  /** Updates a window's model cells with each counted event (model-cells.ts). Default: no cells. */
+  cells?: CellApplier;
 }
 
 export type AddOutcome = 'applied' | 'duplicate' | 'late';
@@ -45,6 +51,8 @@ interface WindowState extends WindowRef {
   upgrades: number;
   churns: number;
   users: Set<string>;
+  /** The model's cells (empty without a cell applier). */
+  cells: Cells;
   keys: Set<string>;
   traces: string[];
   lastEventAt: number;
@@ -74,6 +82,7 @@ function emptyWindow(ref: WindowRef): WindowState {
     upgrades: 0,
     churns: 0,
     users: new Set(),
+    cells: emptyCells(),
     keys: new Set(),
     traces: [],
     lastEventAt: 0,
@@ -104,10 +113,11 @@ const sameValues = (a: WindowValues, b: WindowValues): boolean =>
   a.churns === b.churns &&
   a.activeUsers === b.activeUsers;
 
-/** Applies one event; false when its key was already counted. */
-function apply(w: WindowState, e: WindowEvent): boolean {
+/** Applies one event; false when its key was already counted. `live`: it arrived now (not replayed by a restore). */
+function apply(w: WindowState, e: WindowEvent, cells: CellApplier | undefined, live: boolean): boolean {
   if (w.keys.has(e.key)) return false;
   w.keys.add(e.key);
+  cells?.(w.cells, e, live);
   w.users.add(e.userId);
   switch (e.eventType) {
     case 'purchase':
@@ -148,9 +158,27 @@ function nextUpdate(w: WindowState, final: boolean): CollectedUpdate {
   };
 }
 
+/**
+ * Whether a restored window's last write already reflects every logged event (it was
+ * rebuilt from them) — its model cells included: a crash may leave them behind `windows`.
+ */
+function reflectsLog(w: WindowState, stored: StoredWindow, withCells: boolean): boolean {
+  if (!stored.values || !sameValues(valuesOf(w), stored.values)) return false;
+  if (!withCells) return true;
+  return stored.cells ? stored.cells.revision === stored.revision && stored.cells.events === w.keys.size : w.cells.list.length === 0;
+}
+
+function rememberCellWrite(cellWrites: Map<string, { revision: number; events: number }>, key: string, w: WindowState): void {
+  cellWrites.delete(key);
+  cellWrites.set(key, { revision: w.revision, events: w.keys.size });
+  if (cellWrites.size > REMEMBERED_CELL_WRITES) cellWrites.delete(cellWrites.keys().next().value!);
+}
+
 export function createWindowEngine(options: WindowEngineOptions) {
   const retainFinalMs = options.retainFinalMs ?? 5 * 60_000;
   const windows = new Map<string, WindowState>();
+  /** The last cells write (revision, events) of evicted windows, oldest first, at most REMEMBERED_CELL_WRITES. */
+  const cellWrites = new Map<string, { revision: number; events: number }>();
   let wm: WatermarkState = initialWatermark(options.initialWatermark ?? 0);
 
   const isFinal = (w: WindowRef) => w.windowStart + WINDOW_MS <= wm.value;
@@ -174,7 +202,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
         w.pending.push(e);
         return 'late';
       }
-      if (!apply(w, e)) return 'duplicate';
+      if (!apply(w, e, options.cells, true)) return 'duplicate';
       return late || w.finalWritten ? 'late' : 'applied';
     },
 
@@ -198,12 +226,11 @@ export function createWindowEngine(options: WindowEngineOptions) {
       const key = keyOf(ref);
       const existing = windows.get(key);
       const w = emptyWindow(ref);
-      for (const e of stored.events) apply(w, e);
+      for (const e of stored.events) apply(w, e, options.cells, false);
       w.revision = stored.revision;
       w.finalWritten = stored.final;
-      // Up to date only if the last write already reflects every logged event.
-      w.ackedVersion = stored.values && sameValues(valuesOf(w), stored.values) ? w.version : -1;
-      for (const e of existing?.pending ?? []) apply(w, e);
+      w.ackedVersion = reflectsLog(w, stored, options.cells !== undefined) ? w.version : -1;
+      for (const e of existing?.pending ?? []) apply(w, e, options.cells, true);
       windows.set(key, w);
     },
 
@@ -236,6 +263,15 @@ export function createWindowEngine(options: WindowEngineOptions) {
       return [...(windows.get(keyOf(ref))?.users ?? [])];
     },
 
+    /** What this engine last wrote of an evicted window's cells (revision, events), if it remembers. */
+    writtenCells: (ref: WindowRef): { revision: number; events: number } | undefined => cellWrites.get(keyOf(ref)),
+
+    /** The model cells of a window in memory and the events it counted (row_version, migrations/0010). Call it with the updates just collected. */
+    cellsOf(ref: WindowRef): { cells: CellSnapshot[]; events: number } {
+      const w = windows.get(keyOf(ref));
+      return w ? { cells: snapshotCells(w.cells), events: w.keys.size } : { cells: [], events: 0 };
+    },
+
     /** Drops final, written windows the watermark left behind by more than `retainFinalMs`. */
     evict(): number {
       let evicted = 0;
@@ -243,6 +279,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
         const clean = !w.pending && w.version === w.ackedVersion && w.finalWritten;
         if (clean && w.windowStart + WINDOW_MS + retainFinalMs <= wm.value) {
           windows.delete(key);
+          if (options.cells) rememberCellWrite(cellWrites, key, w);
           evicted += 1;
         }
       }

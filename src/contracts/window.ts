@@ -67,4 +67,22 @@ export interface StoredWindow {
   values: WindowValues | null;
   /** Every logged event of the window. */
   events: WindowEvent[];
+  /**
+   * The newest write of the window's model cells (metric_windows): its revision and the
+   * events it counted; null when none was written, absent when the caller did not look.
+   */
+  cells?: { revision: number; events: number } | null;
+}
+
+/**
+ * One metric cell of a base window as written to metric_windows (migrations/0010): the
+ * metric, its `by` values as stored ('' null slice, '__other__' folded), the count or sum
+ * as a decimal literal ('0' for distinct), and the distinct values ([] for count and sum).
+ */
+export interface CellSnapshot {
+  metric: string;
+  version: number;
+  dims: readonly string[];
+  value: string;
+  users: string[];
 }

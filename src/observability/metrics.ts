@@ -41,6 +41,12 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    dimensionFolds: new Counter({
+      name: 'tilecast_dimension_folds_total',
+      help: 'Events whose value of a dimension was beyond the tenant\'s budget and stored as other, by dimension (the model\'s)',
+      labelNames: ['dimension'] as const,
+      registers,
+    }),
     lateEvents: new Counter({ name: 'tilecast_late_events_total', help: 'Events that arrived after their window was final', registers }),
     flushDuration: new Histogram({
       name: 'tilecast_flush_duration_seconds',
