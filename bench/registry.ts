@@ -34,7 +34,7 @@ import { decodeRecord } from '../src/ingest/kafka/decode.ts';
 import { isRejected, validate } from '../src/ingest/pipeline/steps.ts';
 import { encodeEvent } from '../src/ingest/kafka/producer.ts';
 import { createRegistryClient } from '../src/ingest/registry/client.ts';
-import { eventsJsonSchemaText } from '../src/ingest/registry/events-schema.ts';
+import { eventsJsonSchemaText } from '../src/model/json-schema.ts';
 import { createSchemaResolver } from '../src/ingest/registry/resolver.ts';
 import { frame } from '../src/ingest/registry/wire.ts';
 import { requireModel } from '../src/model/compile.ts';
@@ -174,7 +174,7 @@ async function main() {
   const registry = createRegistryClient({ url: registryUrl });
   const topics = Object.fromEntries(FORMATS.map((f) => [f, `tilecast.bench.${run}.${f}`])) as Record<Format, string>;
   for (const f of ['json', 'avro'] as const) await registry.setCompatibility(`${topics[f]}-value`, 'BACKWARD');
-  const jsonId = await registry.register(`${topics.json}-value`, eventsJsonSchemaText(), 'JSON');
+  const jsonId = await registry.register(`${topics.json}-value`, eventsJsonSchemaText(await requireModel('models/default.yaml')), 'JSON');
   const avroId = await registry.register(`${topics.avro}-value`, JSON.stringify(AVRO_SCHEMA), 'AVRO');
   const avroType = avro.Type.forSchema(AVRO_SCHEMA as avro.Schema);
 

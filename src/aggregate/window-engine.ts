@@ -158,6 +158,22 @@ function nextUpdate(w: WindowState, final: boolean): CollectedUpdate {
   };
 }
 
+/**
+ * Whether a restored window's last write already reflects every logged event (it was
+ * rebuilt from them) — its model cells included: a crash may leave them behind `windows`.
+ */
+function reflectsLog(w: WindowState, stored: StoredWindow, withCells: boolean): boolean {
+  if (!stored.values || !sameValues(valuesOf(w), stored.values)) return false;
+  if (!withCells) return true;
+  return stored.cells ? stored.cells.revision === stored.revision && stored.cells.events === w.keys.size : w.cells.list.length === 0;
+}
+
+function rememberCellWrite(cellWrites: Map<string, { revision: number; events: number }>, key: string, w: WindowState): void {
+  cellWrites.delete(key);
+  cellWrites.set(key, { revision: w.revision, events: w.keys.size });
+  if (cellWrites.size > REMEMBERED_CELL_WRITES) cellWrites.delete(cellWrites.keys().next().value!);
+}
+
 export function createWindowEngine(options: WindowEngineOptions) {
   const retainFinalMs = options.retainFinalMs ?? 5 * 60_000;
   const windows = new Map<string, WindowState>();
@@ -213,12 +229,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
       for (const e of stored.events) apply(w, e, options.cells, false);
       w.revision = stored.revision;
       w.finalWritten = stored.final;
-      // Up to date only if the last write already reflects every logged event — its model
-      // cells included (a crash may fall between the `windows` write and the cells').
-      const cellsWritten = stored.cells
-        ? stored.cells.revision === stored.revision && stored.cells.events === w.keys.size
-        : !options.cells || w.cells.list.length === 0;
-      w.ackedVersion = stored.values && sameValues(valuesOf(w), stored.values) && cellsWritten ? w.version : -1;
+      w.ackedVersion = reflectsLog(w, stored, options.cells !== undefined) ? w.version : -1;
       for (const e of existing?.pending ?? []) apply(w, e, options.cells, true);
       windows.set(key, w);
     },
@@ -268,11 +279,7 @@ export function createWindowEngine(options: WindowEngineOptions) {
         const clean = !w.pending && w.version === w.ackedVersion && w.finalWritten;
         if (clean && w.windowStart + WINDOW_MS + retainFinalMs <= wm.value) {
           windows.delete(key);
-          if (options.cells) {
-            cellWrites.delete(key);
-            cellWrites.set(key, { revision: w.revision, events: w.keys.size });
-            if (cellWrites.size > REMEMBERED_CELL_WRITES) cellWrites.delete(cellWrites.keys().next().value!);
-          }
+          if (options.cells) rememberCellWrite(cellWrites, key, w);
           evicted += 1;
         }
       }

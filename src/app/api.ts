@@ -19,6 +19,7 @@ import { createSchemaIdSource } from '../ingest/registry/producer-schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createKafkaSink } from '../ingest/sinks.ts';
 import { requireModel } from '../model/compile.ts';
+import { eventsJsonSchemaText } from '../model/json-schema.ts';
 import type { ModelPlan } from '../model/types.ts';
 import type { HttpRef } from '../ingest/intake.ts';
 import { createApp, type AppOptions, type IngestBackend } from './app.ts';
@@ -42,7 +43,7 @@ export async function createApiApp(o: ApiAppOptions) {
   const logger = o.logger ?? createLogger(config.server.logLevel);
   const client = createKafkaClient({ brokers: kafka.brokers, clientId: 'tilecast-api', logger });
   // With a schema registry, records carry the registered schema's id (wire format).
-  const producer = createKafkaProducer(client, logger, { schemaId: config.schemaRegistry && createSchemaIdSource(config.schemaRegistry) });
+  const producer = createKafkaProducer(client, logger, { schemaId: config.schemaRegistry && createSchemaIdSource({ ...config.schemaRegistry, schema: eventsJsonSchemaText(plan) }) });
   await client.ensureTopics([
     { topic: kafka.topic, partitions: kafka.topicPartitions },
     { topic: kafka.dlqTopic, partitions: 1 },

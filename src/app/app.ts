@@ -7,6 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/index.ts';
 import { createAggregator, type Aggregator } from '../aggregate/aggregator.ts';
+import { prepareBackfill } from '../aggregate/backfill/background.ts';
 import { createTokenService, resolveSecret } from '../auth/tokens.ts';
 import { createIntake, HTTP_SOURCE, type HttpRef } from '../ingest/intake.ts';
 import type { EventSink } from '../ingest/pipeline/pipeline.ts';
@@ -21,9 +22,11 @@ import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
 import { createDeadLetters } from '../storage/dead-letters.ts';
 import { createEventLog } from '../storage/event-log.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
+import { createBackfillStore } from '../storage/backfill-store.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import type { ProcessRole } from '../storage/publications.ts';
 import { createWindowStore } from '../storage/window-store.ts';
+import { createCoverageFeed } from './coverage-feed.ts';
 import { createFreshnessFeed } from './freshness-feed.ts';
 import { createGraphQLApi } from './graphql-api.ts';
 import { createHttpFront } from './http-front.ts';
@@ -44,6 +47,8 @@ export interface IngestParts {
   windowStore: ReturnType<typeof createWindowStore>;
   /** Where the aggregator writes the model's cells (metric_windows). */
   metricStore: ReturnType<typeof createMetricWindowStore>;
+  /** Backfill coverage of the model's metrics (src/aggregate/backfill/). */
+  backfillStore: ReturnType<typeof createBackfillStore>;
   progressStore: ReturnType<typeof createProgressStore>;
   bus: ReturnType<typeof createUpdateBus>;
 }
@@ -61,8 +66,22 @@ export interface IngestBackend {
   ready: CheckFn;
 }
 
-/** `tilecast start`: the event log + the in-process aggregator of the HTTP intake's source. */
+/**
+ * `tilecast start`: the event log + the in-process aggregator of the HTTP intake's source,
+ * and the background backfill of the model's metrics (recorded live before the aggregator writes).
+ */
 export async function embeddedIngest(p: IngestParts) {
+  const { plan } = p;
+  const backfill = await prepareBackfill({
+    plan,
+    eventLog: p.eventLog,
+    metricStore: p.metricStore,
+    store: p.backfillStore,
+    logger: p.logger,
+    at: p.clock(),
+    redisUrl: p.config.redisUrl,
+    prefix: p.config.realtime.channelPrefix,
+  });
   const aggregator = createAggregator({
     source: HTTP_SOURCE,
     eventLog: p.eventLog,
@@ -74,7 +93,7 @@ export async function embeddedIngest(p: IngestParts) {
     metrics: p.metrics,
     allowedLatenessMs: p.config.aggregate.allowedLatenessMs,
     flushIntervalMs: p.config.aggregate.flushIntervalMs,
-    plan: p.plan,
+    plan,
     metricStore: p.metricStore,
   });
   await aggregator.recover();
@@ -82,8 +101,14 @@ export async function embeddedIngest(p: IngestParts) {
     sink: await createLoggedSink<HttpRef>({ eventLog: p.eventLog, source: HTTP_SOURCE, consumer: aggregator }),
     soleWriter: true,
     aggregator,
-    start: () => aggregator.start(),
-    stop: () => aggregator.stop(),
+    start: () => {
+      aggregator.start();
+      backfill.start();
+    },
+    stop: async () => {
+      await backfill.stop();
+      await aggregator.stop();
+    },
     ready: async () => ({ ok: aggregator.isRunning(), detail: aggregator.isRunning() ? 'running' : 'stopped' }),
   } satisfies IngestBackend;
 }
@@ -134,7 +159,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
   const redis = config.redisUrl ? busCheck(bus) : null;
 
   const makeIngest = o.ingest ?? (embeddedIngest as unknown as (p: IngestParts) => Promise<B>);
-  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, metricStore, progressStore, bus });
+  const backfillStore = createBackfillStore(db);
+  const ingest = await makeIngest({ config, plan, clock, logger, metrics, eventLog, windowStore, metricStore, backfillStore, progressStore, bus });
   const intake = createIntake({
     plan,
     eventLog,
@@ -147,7 +173,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     soleWriter: ingest.soleWriter,
   });
 
-  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
+  const coverageFeed = await createCoverageFeed({ plan, store: backfillStore, clock, logger });
+  const api = createGraphQLApi({ config, plan, db, clock, logger, metrics, bus, freshness, coverage: coverageFeed.coverage, deadLetters, tokens, demo: o.demo, subscriptionHooks: o.subscriptionHooks });
   // Per dependency, as configured: ClickHouse + migrations always, Redis with REDIS_URL, Kafka from `tilecast api`.
   const readiness = (): Promise<Readiness> =>
     runChecks({
@@ -196,6 +223,7 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
         server.closeAllConnections();
         await closed;
         feed.close();
+        coverageFeed.close();
         redis?.close();
         await api.close();
         await bus.close();

@@ -33,6 +33,8 @@ export function createGraphQLApi(o: {
   metrics: Metrics;
   bus: UpdateBus;
   freshness: FreshnessTracker;
+  /** Backfill state of the model's stored versions (coverage-feed.ts). */
+  coverage: ApiServices['coverage'];
   deadLetters: DeadLetters;
   tokens: TokenService;
   /** Demo mode: GraphiQL and the dashboard open with a read token for this tenant. */
@@ -47,6 +49,7 @@ export function createGraphQLApi(o: {
     deadLetters: o.deadLetters,
     publishedDefinitions: () => readPublished(db),
     freshness,
+    coverage: o.coverage,
     bus,
     clock,
     onSubscription: (d) => metrics.activeSubscriptions.inc(d),

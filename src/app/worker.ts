@@ -26,6 +26,8 @@ import { createProgressStore } from '../storage/progress-store.ts';
 import { runChecks, storageChecks } from './readiness.ts';
 import { createWindowStore } from '../storage/window-store.ts';
 import { createMetricWindowStore } from '../storage/metric-window-store.ts';
+import { prepareBackfill } from '../aggregate/backfill/background.ts';
+import { createBackfillStore } from '../storage/backfill-store.ts';
 
 export interface WorkerAppOptions {
   config: Config;
@@ -60,6 +62,9 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     ? createSchemaResolver({ client: createRegistryClient({ url: registry.url }), subject: registry.subject, metricsRegistry: metrics.registry, clock })
     : undefined;
   const eventLog = createEventLog(db, plan);
+  const metricStore = createMetricWindowStore(db);
+  // Before any partition's aggregator writes: from now on this model's metrics are computed live.
+  const backfill = await prepareBackfill({ plan, eventLog, metricStore, store: createBackfillStore(db), logger, at: clock(), redisUrl: config.redisUrl, prefix: config.realtime.channelPrefix });
   const worker = createKafkaWorker({
     plan,
     framed,
@@ -74,7 +79,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     maxBackoffMs: o.kafka?.maxBackoffMs,
     eventLog,
     windowStore: createWindowStore(db),
-    metricStore: createMetricWindowStore(db),
+    metricStore,
     progressStore: createProgressStore(db),
     deadLetters: createDeadLetters(db),
     bus,
@@ -137,6 +142,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
     /** Joins the group and listens on WORKER_PORT; resolves with the metrics URL base. */
     async start(): Promise<{ url: string; port: number }> {
       await worker.start();
+      backfill.start();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(kafka.workerPort, config.server.host, () => resolve());
@@ -145,6 +151,7 @@ export async function createWorkerApp(o: WorkerAppOptions) {
       return { url: `http://${config.server.host}:${port}`, port };
     },
     async stop(): Promise<void> {
+      await backfill.stop();
       await worker.stop();
       await producer.close();
       await client.close();

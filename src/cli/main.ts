@@ -6,6 +6,7 @@
 import { ConfigError } from '../config/index.ts';
 import { ModelFileError } from '../model/compile.ts';
 import { runApi } from './api.ts';
+import { runBackfillCli } from './backfill.ts';
 import { runMigrate } from './migrate.ts';
 import { runModel, runSchema } from './model.ts';
 import { runReplay } from './replay.ts';
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, Command> = {
   simulate: { args: '--rate N --duration S --tenants T [--target http|kafka] [--url U]', help: ['load generator with a progress bar'], run: runSimulate },
   migrate: { args: '', help: ['apply migrations/ in order (idempotent) and the retention TTLs'], run: runMigrate },
   replay: { args: '--tenant T --from ISO --to ISO [--chunk-size N]', help: ["rebuild a tenant's windows in a range from the event log", '(idempotent; embedded: stop `tilecast start` first)'], run: runReplay },
+  backfill: { args: '[--metric name@v ...]', help: ["write the model's metrics for minutes from before they were", 'computed live, from the event log (resumable; embedded: stop `tilecast start` first)'], run: runBackfillCli },
   token: { args: '--tenant T [--scope read|ingest|admin] [--ttl 1h]', help: ['mint a signed token with the configured secret'], run: runToken },
   model: { args: 'check [FILE]', help: ['validate a metric model (default TILECAST_MODEL): errors with line, path, reason'], run: exitWith(runModel) },
   schema: {

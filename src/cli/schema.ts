@@ -9,14 +9,16 @@
  *   registry's reason when not (a CI gate for anyone changing events).
  * - push --dry-run: prints the schema push would register, without contacting the registry.
  *
- * The schema is the events' JSON Schema generated from the contract (eventsJsonSchema), or
- * a producer's own schema file with --file (JSON Schema, or Avro with --type AVRO).
+ * The schema is the JSON Schema of the events of the model the process runs (TILECAST_MODEL,
+ * src/model/json-schema.ts, what `tilecast schema events` prints), or a producer's own schema
+ * file with --file (JSON Schema, or Avro with --type AVRO).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { RegistryRequestError, createRegistryClient, type SchemaType } from '../ingest/registry/client.ts';
-import { eventsJsonSchemaText } from '../ingest/registry/events-schema.ts';
+import { requireModel } from '../model/compile.ts';
+import { eventsJsonSchemaText } from '../model/json-schema.ts';
 import { buildSchema, printedSchema } from '../schema/index.ts';
 import { compileOrReport, modelPath } from './model.ts';
 
@@ -45,7 +47,8 @@ export async function runRegistrySchema(argv: string[]): Promise<void> {
   const schemaType = values.type.toUpperCase() as SchemaType;
   if (schemaType !== 'JSON' && schemaType !== 'AVRO') throw new Error('--type must be JSON or AVRO');
   if (!values.file && schemaType !== 'JSON') throw new Error('--type AVRO needs --file (the generated schema is JSON Schema)');
-  const schema = values.file ? readFileSync(values.file, 'utf8').trim() : eventsJsonSchemaText();
+  const config = loadConfig(process.env);
+  const schema = values.file ? readFileSync(values.file, 'utf8').trim() : eventsJsonSchemaText(await requireModel(config.model.path));
   try {
     JSON.parse(schema);
   } catch (err) {
@@ -56,11 +59,10 @@ export async function runRegistrySchema(argv: string[]): Promise<void> {
     return;
   }
 
-  const config = loadConfig(process.env);
   if (!config.schemaRegistry) throw new Error('SCHEMA_REGISTRY_URL is not set (the registry API base, e.g. http://127.0.0.1:18081/apis/ccompat/v7)');
   const subject = values.subject ?? config.schemaRegistry.subject;
   const registry = createRegistryClient({ url: config.schemaRegistry.url });
-  const what = values.file ?? "the events' schema";
+  const what = values.file ?? `the events' schema of ${config.model.path}`;
 
   if (action === 'check') {
     const latest = await registry.latest(subject).catch((err: unknown) => {

@@ -91,7 +91,7 @@ export async function runSimulate(argv: string[]): Promise<void> {
     await admin.ensureTopics([{ topic, partitions: topicPartitions }]);
     await admin.close();
     // With SCHEMA_REGISTRY_URL the records are framed with the registered schema's id.
-    const emitter = createBusinessEventEmitter({ brokers, topic, clientId: 'tilecast-simulate', logger, schemaRegistry: config.schemaRegistry });
+    const emitter = createBusinessEventEmitter({ brokers, topic, clientId: 'tilecast-simulate', logger, schemaRegistry: config.schemaRegistry && { ...config.schemaRegistry, model: config.model.path } });
     send = async (events) => {
       await emitter.emitBusinessEvent(events);
       return { accepted: events.length, rejected: 0 };

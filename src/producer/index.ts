@@ -14,13 +14,19 @@
  * send an event twice, which Tilecast counts once (idempotency key = eventId, or a
  * digest of traceId + eventType + timestamp + userId — set eventId to be safe).
  */
+import { fileURLToPath } from 'node:url';
 import type { Meter } from '@opentelemetry/api';
 import { eventV1Schema, type EventV1, type EventV1Input } from '../contracts/event.ts';
 import { createKafkaClient } from '../ingest/kafka/client.ts';
 import { createKafkaProducer } from '../ingest/kafka/producer.ts';
 import { createSchemaIdSource } from '../ingest/registry/producer-schema.ts';
+import { requireModel } from '../model/compile.ts';
+import { eventsJsonSchemaText } from '../model/json-schema.ts';
 import { createBusinessMetrics } from '../observability/business-metrics.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
+
+/** The model Event v1 is: the default one shipped with Tilecast. */
+const DEFAULT_MODEL = fileURLToPath(new URL('../../models/default.yaml', import.meta.url));
 
 export class InvalidEventError extends Error {
   constructor(readonly issues: { index: number; path: string; message: string }[]) {
@@ -42,9 +48,10 @@ export interface BusinessEventEmitterOptions {
   /**
    * A Confluent-compatible schema registry (SCHEMA_REGISTRY_URL): records are then written in its
    * wire format with the id of the events' schema, registered beforehand by `tilecast schema push`.
-   * `subject` defaults to `<topic>-value`.
+   * `subject` defaults to `<topic>-value`; `model` is the metric model file whose events' schema
+   * was pushed (default: Tilecast's models/default.yaml, Event v1's model).
    */
-  schemaRegistry?: { url: string; subject?: string };
+  schemaRegistry?: { url: string; subject?: string; model?: string };
 }
 
 /** Validates every event (Event v1) and returns the parsed ones, or throws InvalidEventError. */
@@ -65,7 +72,13 @@ export function createBusinessEventEmitter(o: BusinessEventEmitterOptions) {
   const topic = o.topic ?? 'business.events.raw';
   const client = createKafkaClient({ brokers: o.brokers, clientId: o.clientId ?? 'tilecast-emitter', logger });
   const registry = o.schemaRegistry;
-  const schemaId = registry ? createSchemaIdSource({ url: registry.url, subject: registry.subject ?? `${topic}-value` }) : undefined;
+  const schemaId = registry
+    ? createSchemaIdSource({
+        url: registry.url,
+        subject: registry.subject ?? `${topic}-value`,
+        schema: async () => eventsJsonSchemaText(await requireModel(registry.model ?? DEFAULT_MODEL)),
+      })
+    : undefined;
   const producer = createKafkaProducer(client, logger, { schemaId });
   const business = createBusinessMetrics(o.meter);
   return {

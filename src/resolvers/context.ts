@@ -22,6 +22,8 @@ export interface ApiServices {
   /** The metric versions published in storage (the catalog's published definitions). */
   publishedDefinitions: () => Promise<readonly StoredDefinition[]>;
   freshness: FreshnessTracker;
+  /** Per stored metric version (`name@version`), the instant before which it is not yet backfilled; null = complete. */
+  coverage: { incompleteBefore(id: string): number | null };
   bus: UpdateBus;
   clock: () => number;
   onSubscription: (delta: 1 | -1) => void;
@@ -56,7 +58,7 @@ export function createRequestContext(services: ApiServices, principal: Principal
     },
     modelLoader: () => {
       const p = authorize({ principal }, 'read');
-      modelLoader ??= createModelSeriesLoader({ plan: services.plan, reader: services.metricSeriesReader, freshness: services.freshness, tenantId: p.tenantId });
+      modelLoader ??= createModelSeriesLoader({ plan: services.plan, reader: services.metricSeriesReader, freshness: services.freshness, coverage: services.coverage, tenantId: p.tenantId });
       return modelLoader;
     },
     chargeSeries: (n) => {

@@ -53,6 +53,10 @@ export interface ModelSeries {
   to: number;
   points: ModelPoint[];
   total: string | null;
+  /** False while a stored version it reads is not yet backfilled over the range. */
+  complete: boolean;
+  /** The instant before which its points are not yet backfilled (zeros there are not data); null when complete. */
+  incompleteBefore: number | null;
   freshness: Freshness;
   comparison: ModelComparison | null;
 }
@@ -128,7 +132,25 @@ function slicesOf(tree: Node, r: ModelRequest, resultOf: (q: MetricQuery) => Met
 }
 
 /** A fresh loader per request and tenant: every model series and breakdown of the operation in one read. */
-export function createModelSeriesLoader(deps: { plan: ModelPlan; reader: MetricSeriesReader; freshness: FreshnessTracker; tenantId: string }) {
+/** Backfill state of a series: the latest `incompleteBefore` of the stored versions it reads (null = all complete). */
+function backfillOf(tree: Node, coverage: ModelSeriesDeps['coverage'], from: number): { complete: boolean; incompleteBefore: number | null } {
+  let before: number | null = null;
+  for (const l of leavesOf(tree)) {
+    const b = coverage.incompleteBefore(l.measure.id);
+    if (b !== null && (before === null || b > before)) before = b;
+  }
+  return { complete: before === null || from >= before, incompleteBefore: before };
+}
+
+interface ModelSeriesDeps {
+  plan: ModelPlan;
+  reader: MetricSeriesReader;
+  freshness: FreshnessTracker;
+  coverage: { incompleteBefore(id: string): number | null };
+  tenantId: string;
+}
+
+export function createModelSeriesLoader(deps: ModelSeriesDeps) {
   return new DataLoader<ModelRequest, ModelSeries[], string>(
     async (requests) => {
       // Groups (a breakdown's shared ranking): 2i for request i's period, 2i + 1 for its comparison period.
@@ -170,6 +192,7 @@ export function createModelSeriesLoader(deps: { plan: ModelPlan; reader: MetricS
             from: r.from,
             to: r.to,
             ...now,
+            ...backfillOf(trees[i]!, deps.coverage, r.from),
             freshness,
             comparison: comparisonOf(r, previous[i]!, slice, now.total),
           };

@@ -196,6 +196,23 @@ async function loadWindows(db: ClickHouse, codec: EventFieldCodec, refs: readonl
 }
 
 /**
+ * Every logged event of all windows starting in [fromMs, toMs), each key once per window
+ * (the same dedupe as `loadWindows`): what a backfill chunk computes from. One query.
+ */
+async function loadRange(db: ClickHouse, codec: EventFieldCodec, fromMs: number, toMs: number): Promise<WindowEvent[]> {
+  const rows = await db.query({
+    queryId: 'event_log.load_range',
+    sql: `SELECT ${EVENT_COLUMNS}
+          FROM events
+          WHERE window_start >= {from:DateTime('UTC')} AND window_start < {to:DateTime('UTC')}
+          LIMIT 1 BY tenant_id, currency, window_start, event_key`,
+    params: { from: toSeconds(Math.max(0, fromMs)), to: toSeconds(Math.min(toMs, MAX_DATETIME_MS)) },
+    row: eventRow,
+  });
+  return rows.map((r) => toWindowEvent(r, codec));
+}
+
+/**
  * The event log of `plan`'s events: every declared field is logged (as text) and read back
  * typed by the plan's field types.
  */
@@ -208,6 +225,8 @@ export function createEventLog(db: ClickHouse, plan: Pick<ModelPlan, 'eventTypes
     append: (events: readonly WindowEvent[], o: AppendOptions): Promise<void> => append(db, codec, events, o),
     /** Every logged event of the given windows, by window id: see `loadWindows`. */
     loadWindows: (refs: readonly WindowRef[]): Promise<Map<string, WindowEvent[]>> => loadWindows(db, codec, refs),
+    /** Every logged event of the windows starting in a time range, each key once: see `loadRange`. */
+    loadRange: (fromMs: number, toMs: number): Promise<WindowEvent[]> => loadRange(db, codec, fromMs, toMs),
 
     /** Windows touched by events that `source` logged after `seq` (crash recovery). */
     async windowsSince(source: string, seq: number): Promise<WindowRef[]> {

@@ -15,7 +15,7 @@ import { loadKeptValues, saveKeptValues, type KeptValueRow } from './dimension-v
 
 /** One base window's snapshot: its update (revision, final, …) and its cells. */
 export interface CellsWrite {
-  update: WindowUpdate;
+  update: Pick<WindowUpdate, 'tenantId' | 'currency' | 'windowStart' | 'revision' | 'final' | 'lastEventAt'>;
   cells: readonly CellSnapshot[];
   /** Events the window counted (row_version's low 32 bits). */
   events: number;

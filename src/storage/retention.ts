@@ -17,13 +17,21 @@
  *   `hour_start` with the same days: dashboards (and comparison periods) read nothing older.
  *   (A users_hourly hour keeps previous hours that expired: the reader only compares them
  *   with the range start, so an expired one still reads as "before the range".)
+ *   The model's tables `metric_windows` and `metric_windows_hourly` keep the same days.
  * Storage each costs per million events: README "Retention" (bench/retention-storage.ts).
  */
 import { z } from 'zod';
 import type { ClickHouse } from './clickhouse.ts';
 
 /** Tables with a configurable TTL and the event-time column it is on (a closed set: identifiers never come from input). */
-const TTL_TABLES = { events: 'window_start', windows: 'window_start', windows_hourly: 'hour_start', users_hourly: 'hour_start' } as const;
+const TTL_TABLES = {
+  events: 'window_start',
+  windows: 'window_start',
+  windows_hourly: 'hour_start',
+  users_hourly: 'hour_start',
+  metric_windows: 'window_start',
+  metric_windows_hourly: 'hour_start',
+} as const;
 type TtlTable = keyof typeof TTL_TABLES;
 
 export interface RetentionDays {
@@ -51,6 +59,8 @@ export async function applyRetention(db: ClickHouse, days: RetentionDays): Promi
     windows: days.windowsDays,
     windows_hourly: days.windowsDays,
     users_hourly: days.windowsDays,
+    metric_windows: days.windowsDays,
+    metric_windows_hourly: days.windowsDays,
   };
   const changed: { table: TtlTable; from: number; to: number }[] = [];
   for (const table of Object.keys(TTL_TABLES) as TtlTable[]) {

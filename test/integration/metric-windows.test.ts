@@ -40,8 +40,7 @@ const metrics = createMetrics();
 
 beforeAll(async () => {
   const config = loadConfig({ DATA_DIR: freshDataDir('metric-windows'), LOG_LEVEL: 'silent' });
-  db = await openStorage({ config, logger: createLogger('silent'), metrics });
-  plan = await requireModel('models/saas.yaml');
+  ({ db, plan } = await openStorage({ config, model: await requireModel('models/saas.yaml'), logger: createLogger('silent'), metrics, role: 'embedded' }));
 });
 afterAll(() => db?.close());
 

@@ -36,6 +36,8 @@ describe('retention', () => {
     expect(await currentTtlDays(t.app.db, 'windows')).toBe(400);
     expect(await currentTtlDays(t.app.db, 'windows_hourly')).toBe(400);
     expect(await currentTtlDays(t.app.db, 'users_hourly')).toBe(400);
+    expect(await currentTtlDays(t.app.db, 'metric_windows')).toBe(400);
+    expect(await currentTtlDays(t.app.db, 'metric_windows_hourly')).toBe(400);
     expect(await applyRetention(t.app.db, { eventsDays: 30, windowsDays: 400 })).toEqual([]);
   });
 
@@ -104,10 +106,13 @@ describe('retention', () => {
       { table: 'windows', from: 400, to: 90 },
       { table: 'windows_hourly', from: 400, to: 90 },
       { table: 'users_hourly', from: 400, to: 90 },
+      { table: 'metric_windows', from: 400, to: 90 },
+      { table: 'metric_windows_hourly', from: 400, to: 90 },
     ]);
     expect(await currentTtlDays(t.app.db, 'events')).toBe(0);
     expect(await currentTtlDays(t.app.db, 'windows')).toBe(90);
     expect(await currentTtlDays(t.app.db, 'windows_hourly')).toBe(90);
     expect(await currentTtlDays(t.app.db, 'users_hourly')).toBe(90);
+    expect(await currentTtlDays(t.app.db, 'metric_windows_hourly')).toBe(90);
   });
 });

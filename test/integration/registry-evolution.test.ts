@@ -7,13 +7,13 @@
  * `tilecast schema check` and by the registry.
  *
  * The versions (subject `<topic>-value`, BACKWARD):
- *   v1  the contract's fields without eventId, eventType purchase|signup
+ *   v1  the default model's fields without eventId, eventType purchase|signup
  *   v2  v1 + eventId (an optional field)
  *   v3  v2 + eventType upgrade (a new event type)
- *   v4  the full contract, pushed by `tilecast schema push` (adds churn)
- *   v5  v4 + an optional `coupon` the contract does not declare
- * "A new event type" is one the worker's contract already knows but earlier producers'
- * schemas did not list: the contract (src/contracts/event.ts) is a fixed set, so a type
+ *   v4  the default model's events' schema, pushed by `tilecast schema push` (adds churn)
+ *   v5  v4 + an optional `coupon` the model does not declare
+ * "A new event type" is one the worker's model already knows but earlier producers'
+ * schemas did not list: the worker's model (models/default.yaml) is a fixed set, so a type
  * outside it is dead-lettered (schema_violation) whatever the registry accepted — as is a
  * v5 record that sets `coupon`.
  */
@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryRequestError, createRegistryClient } from '../../src/ingest/registry/client.ts';
-import { eventsJsonSchema } from '../../src/ingest/registry/events-schema.ts';
+import { eventsJsonSchema } from '../../src/model/json-schema.ts';
+import { loadPlan } from '../helpers/model.ts';
 import { frame } from '../../src/ingest/registry/wire.ts';
 import { createBusinessEventEmitter } from '../../src/producer/index.ts';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
@@ -49,7 +50,7 @@ const stream = generateStream({
 
 type Json = Record<string, unknown>;
 type ObjectSchema = Json & { properties: Json; required: string[] };
-const contract = eventsJsonSchema() as ObjectSchema;
+const contract = eventsJsonSchema(loadPlan()) as ObjectSchema;
 const v4 = contract;
 const { eventId: _e, ...withoutEventId } = contract.properties;
 const v1 = {

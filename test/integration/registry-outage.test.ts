@@ -7,7 +7,8 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts';
+import { eventsJsonSchemaText } from '../../src/model/json-schema.ts';
+import { loadPlan } from '../helpers/model.ts';
 import { frame } from '../../src/ingest/registry/wire.ts';
 import type { ClickHouse } from '../../src/storage/clickhouse.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -65,7 +66,7 @@ let id: number;
 beforeAll(async () => {
   let url: string;
   [url, brokers] = await Promise.all([schemaRegistryUrl(), kafkaBrokers()]);
-  id = await registerSchema(url, `${TOPIC}-value`, eventsJsonSchemaText());
+  id = await registerSchema(url, `${TOPIC}-value`, eventsJsonSchemaText(loadPlan()));
   proxy = registryProxy(new URL(url));
   await proxy.up();
   chdb = await startChdbServer();

@@ -9,7 +9,8 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient, RegistryUnavailableError, type RegistryClient } from '../../src/ingest/registry/client.ts';
-import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts';
+import { eventsJsonSchemaText } from '../../src/model/json-schema.ts';
+import { loadPlan } from '../helpers/model.ts';
 import { createSchemaResolver, RegistryWaitError } from '../../src/ingest/registry/resolver.ts';
 import { frame } from '../../src/ingest/registry/wire.ts';
 import { registerSchema, schemaRegistryUrl } from './registry-harness.ts';
@@ -35,9 +36,9 @@ let otherId: number;
 
 beforeAll(async () => {
   url = await schemaRegistryUrl();
-  id = await registerSchema(url, SUBJECT, eventsJsonSchemaText());
+  id = await registerSchema(url, SUBJECT, eventsJsonSchemaText(loadPlan()));
   // Another subject's schema (a different text, so a different content id).
-  otherId = await registerSchema(url, OTHER, { ...JSON.parse(eventsJsonSchemaText()), title: 'another stream' });
+  otherId = await registerSchema(url, OTHER, { ...JSON.parse(eventsJsonSchemaText(loadPlan())), title: 'another stream' });
 }, 600_000);
 
 const metric = async (registry: Registry, name: string, labels: Record<string, string> = {}) => {

@@ -147,6 +147,19 @@ describe('ingest pipeline: one duplicate rule', () => {
     expect((await s.run([ev(1)])).accepted).toBe(1);
   });
 
+  it('a failed batch forgets exactly what it counted: keys known before keep their arrivals', async () => {
+    let down = false;
+    const s = setup({ failSink: () => down });
+    await s.run([ev(1), ev(2)]);
+    down = true;
+    // Key 1 beyond the horizon counts again, and key 3 is new: both forgotten with the batch.
+    await expect(s.run([ev(1, { timestamp: T + 2 * H }), ev(3), ev(3)])).rejects.toThrow('sink down');
+    down = false;
+    const r = await s.run([ev(1), ev(2, { userId: 'other' }), ev(1, { timestamp: T + 2 * H }), ev(3), ev(3, { amount: '7' })]);
+    expect([r.accepted, r.duplicates, r.rejected.map((x) => [x.ref, x.reason])]).toEqual([2, 1, [[1, 'duplicate_key_conflict'], [4, 'duplicate_key_conflict']]]);
+    expect(s.keys.size()).toBe(4);
+  });
+
   it('rejects in input order with reasons: schema, tenant, too old, budget; duplicates use no budget', async () => {
     const s = setup({ budget: 1, retentionDays: 1 });
     const r = await s.run([ev(1), { nope: 1 }, ev(2, { tenantId: 'globex' }), ev(3, { timestamp: T - 3 * 86_400_000 }), ev(1), ev(4, { currency: 'USD' })]);

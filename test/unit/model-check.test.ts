@@ -220,6 +220,6 @@ describe('tilecast model check', () => {
     expect(loadConfig({ TILECAST_MODEL: 'models/saas.yaml' }).model.path).toBe('models/saas.yaml');
     const out: string[] = [];
     expect(await runSchema(['events', '--model', 'models/saas.yaml'], (l) => out.push(l))).toBe(0);
-    expect((JSON.parse(out.join('\n')) as { oneOf: unknown[] }).oneOf).toHaveLength(5);
+    expect((JSON.parse(out.join('\n')) as { properties: { eventType: { enum: unknown[] } } }).properties.eventType.enum).toHaveLength(5);
   });
 });

@@ -11,7 +11,6 @@ import { eventV1Schema } from '../../src/contracts/event.ts';
 import { compileModel } from '../../src/model/compile.ts';
 import { fieldCodec } from '../../src/model/event-fields.ts';
 import { eventKey, fingerprint } from '../../src/model/identity.ts';
-import { eventsJsonSchema } from '../../src/model/json-schema.ts';
 import type { ModelPlan, Validation } from '../../src/model/types.ts';
 import { generateDataset } from '../helpers/dataset.ts';
 
@@ -123,46 +122,6 @@ describe('a custom model (saas.yaml)', () => {
     ['a boolean given as a string', { ...sub, from_trial: 'yes' }, { ok: false, issues: [{ path: 'from_trial', message: 'Invalid input: expected boolean, received string' }] }],
   ])('%s', (_, value, expected) => {
     expect(saas.validate(value)).toEqual(expected);
-  });
-});
-
-describe('events JSON Schema', () => {
-  it('is draft-07, one strict branch per event type, required fields as the validators require them', () => {
-    const s = eventsJsonSchema(plan) as { $schema: string; oneOf: { title: string; required: string[]; additionalProperties: boolean; properties: Record<string, unknown> }[] };
-    expect(s.$schema).toBe('http://json-schema.org/draft-07/schema#');
-    expect(s.oneOf.map((b) => b.title)).toEqual(['purchase', 'signup', 'churn', 'upgrade']);
-    expect(s.oneOf.map((b) => b.required)).toEqual([
-      ['eventType', 'userId', 'tenantId', 'amount', 'currency', 'traceId', 'timestamp'],
-      ['eventType', 'userId', 'tenantId', 'currency', 'traceId', 'timestamp'],
-      ['eventType', 'userId', 'tenantId', 'currency', 'traceId', 'timestamp'],
-      ['eventType', 'userId', 'tenantId', 'currency', 'traceId', 'timestamp'],
-    ]);
-    for (const b of s.oneOf) {
-      expect(b.additionalProperties).toBe(false);
-      expect(b.properties.eventType).toEqual({ const: b.title });
-      expect(Object.keys(b.properties)).toEqual(['eventId', 'eventType', 'userId', 'tenantId', 'amount', 'currency', 'traceId', 'timestamp']);
-    }
-    expect((s.oneOf[0]!.properties.amount as { oneOf: { exclusiveMinimum?: number }[] }).oneOf[1]).toEqual({ type: 'number', exclusiveMinimum: 0 });
-  });
-
-  it("a decimal string's pattern agrees with the validator on > 0", () => {
-    const s = eventsJsonSchema(plan) as { oneOf: { properties: { amount: { oneOf: { pattern?: string }[] } } }[] };
-    const pattern = new RegExp(s.oneOf[0]!.properties.amount.oneOf[0]!.pattern!);
-    for (const amount of ['1', '0.000001', '12.5', '100.000000', '0', '0.0', '-0', '-5.00', '-0.1', '1.1234567', '01', '.5', 'ten', '']) {
-      expect(pattern.test(amount), amount).toBe(plan.validate({ ...base, amount }).ok);
-    }
-  });
-
-  it("lists only a type's own fields on its branch (saas.yaml)", () => {
-    const s = eventsJsonSchema(saas) as { oneOf: { title: string; properties: Record<string, unknown> }[] };
-    const props = Object.fromEntries(s.oneOf.map((b) => [b.title, Object.keys(b.properties).filter((k) => !['eventId', 'eventType', 'userId', 'tenantId', 'traceId', 'timestamp'].includes(k))]));
-    expect(props).toEqual({
-      trial_started: ['currency', 'plan', 'country'],
-      subscription_started: ['currency', 'plan', 'country', 'amount', 'from_trial'],
-      renewal: ['currency', 'plan', 'country', 'amount'],
-      refund: ['currency', 'plan', 'country', 'amount', 'reason'],
-      churn: ['currency', 'plan', 'country', 'reason'],
-    });
   });
 });
 

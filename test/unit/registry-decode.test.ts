@@ -10,7 +10,7 @@ import { decodeRecord } from '../../src/ingest/kafka/decode.ts';
 import { checkTenant, isRejected, REJECT_REASONS, validate, withKey } from '../../src/ingest/pipeline/steps.ts';
 import { framedRecords } from '../../src/ingest/kafka/producer.ts';
 import { compileCodec } from '../../src/ingest/registry/codecs.ts';
-import { eventsJsonSchemaText } from '../../src/ingest/registry/events-schema.ts';
+import { eventsJsonSchemaText } from '../../src/model/json-schema.ts';
 import { REGISTRY_REJECT_REASONS, type FramedDecoder, type FramedResult } from '../../src/ingest/registry/resolver.ts';
 import { frame, readFrame } from '../../src/ingest/registry/wire.ts';
 import { avroEventSchema } from '../helpers/avro.ts';
@@ -44,11 +44,11 @@ function decoder(codecs: Record<number, ReturnType<typeof compileCodec>>): Frame
   };
 }
 
-const open = JSON.parse(eventsJsonSchemaText()) as Record<string, unknown>;
+const open = JSON.parse(eventsJsonSchemaText(plan)) as Record<string, unknown>;
 // A registered schema that allows a field the contract does not declare.
 const withCoupon = { ...open, properties: { ...(open.properties as object), coupon: { type: 'string' } } };
 const framed = decoder({
-  1: compileCodec({ schema: eventsJsonSchemaText(), schemaType: 'JSON' }),
+  1: compileCodec({ schema: eventsJsonSchemaText(plan), schemaType: 'JSON' }),
   2: compileCodec({ schema: JSON.stringify(withCoupon), schemaType: 'JSON' }),
   3: compileCodec({ schema: JSON.stringify(AVRO_SCHEMA), schemaType: 'AVRO' }),
 });

@@ -11,7 +11,7 @@
  * sink fail, `run` rejects and nothing of the batch is remembered.
  */
 import type { AcceptedEvent } from '../../contracts/event.ts';
-import type { KeyIndex } from './key-index.ts';
+import type { KeyBatch, KeyIndex } from './key-index.ts';
 import {
   checkBudget,
   checkRetention,
@@ -19,12 +19,10 @@ import {
   conflict,
   fingerprint,
   isRejected,
-  judge,
   validate,
   withKey,
   type DecodedItem,
   type IngestModel,
-  type Prior,
   type Rejected,
   type TenantRule,
 } from './steps.ts';
@@ -81,9 +79,10 @@ export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
   const currencies = new Map<string, Set<string>>();
 
   async function loadCurrencies(events: readonly AcceptedEvent[]): Promise<void> {
-    const unknown = [...new Set(events.map((e) => e.tenantId))].filter((t) => !currencies.has(t));
-    if (unknown.length === 0) return;
-    const known = await deps.currencies(unknown);
+    const unknown = new Set<string>();
+    for (const e of events) if (!currencies.has(e.tenantId)) unknown.add(e.tenantId);
+    if (unknown.size === 0) return;
+    const known = await deps.currencies([...unknown]);
     for (const t of unknown) if (!currencies.has(t)) currencies.set(t, new Set(known.get(t) ?? []));
   }
 
@@ -107,51 +106,56 @@ export function createIngestPipeline<R>(deps: IngestPipelineDeps<R>) {
     return { events, positions };
   }
 
+  /** dedupe → budget, in arrival order: what counts (with its ref), what is a duplicate, what is rejected. */
+  function judgeAll(items: readonly IngestItem<R>[], events: readonly AcceptedEvent[], positions: readonly number[], keys: KeyBatch, rejected: (RejectedItem<R> & { at: number })[]) {
+    const budgets = new Map<string, Set<string>>();
+    const fresh: AcceptedEvent[] = [];
+    const refs: R[] = [];
+    let duplicates = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const fp = fingerprint(e);
+      const verdict = keys.judge(i, fp);
+      if (verdict === 'duplicate') {
+        duplicates += 1;
+        continue;
+      }
+      let budget = budgets.get(e.tenantId);
+      if (!budget) budgets.set(e.tenantId, (budget = new Set(currencies.get(e.tenantId))));
+      const r = verdict === 'conflict' ? conflict(e) : checkBudget(e, budget, deps.currencyBudget);
+      const at = positions[i]!;
+      if (isRejected(r)) {
+        rejected.push({ ...r, ref: items[at]!.ref, tenantId: e.tenantId, at });
+        continue;
+      }
+      // Counted: later events of the batch with this key are judged against it.
+      keys.count(i, fp);
+      fresh.push(e);
+      refs.push(items[at]!.ref);
+    }
+    return { budgets, fresh, refs, duplicates };
+  }
+
   return {
     async run(items: readonly IngestItem<R>[]): Promise<BatchOutcome<R>> {
       const rejected: (RejectedItem<R> & { at: number })[] = [];
       const { events, positions } = admit(items, deps.clock(), rejected);
-      const [priors] = await Promise.all([deps.keys.priors(events), loadCurrencies(events)]);
-
-      // dedupe → budget, in arrival order; counted events of this batch are priors of later ones.
-      const inBatch = new Map<string, Prior[]>();
-      const budgets = new Map<string, Set<string>>();
-      const fresh: AcceptedEvent[] = [];
-      const refs: R[] = [];
-      const fps: number[] = [];
-      let duplicates = 0;
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        const at = positions[i]!;
-        const fp = fingerprint(e);
-        const id = `${e.tenantId}\u0000${e.key}`;
-        const earlier = inBatch.get(id);
-        const verdict = judge(fp, e.timestamp, earlier ? [...(priors[i] ?? []), ...earlier] : priors[i]);
-        if (verdict === 'duplicate') {
-          duplicates += 1;
-          continue;
-        }
-        let budget = budgets.get(e.tenantId);
-        if (!budget) budgets.set(e.tenantId, (budget = new Set(currencies.get(e.tenantId))));
-        const r = verdict === 'conflict' ? conflict(e) : checkBudget(e, budget, deps.currencyBudget);
-        if (isRejected(r)) {
-          rejected.push({ ...r, ref: items[at]!.ref, tenantId: e.tenantId, at });
-          continue;
-        }
-        if (earlier) earlier.push({ timestamp: e.timestamp, fingerprint: fp });
-        else inBatch.set(id, [{ timestamp: e.timestamp, fingerprint: fp }]);
-        fresh.push(e);
-        refs.push(items[at]!.ref);
-        fps.push(fp);
+      const [keys] = await Promise.all([deps.keys.open(events), loadCurrencies(events)]);
+      let judged: ReturnType<typeof judgeAll>;
+      let out: RejectedItem<R>[];
+      try {
+        judged = judgeAll(items, events, positions, keys, rejected);
+        rejected.sort((a, b) => a.at - b.at);
+        out = rejected.map(({ at: _at, ...r }) => r);
+        if (out.length > 0) await deps.deadLetter(out);
+        await deps.sink.accept(judged.fresh, judged.refs);
+      } catch (err) {
+        keys.abort();
+        throw err;
       }
-
-      rejected.sort((a, b) => a.at - b.at);
-      const out = rejected.map(({ at: _at, ...r }) => r);
-      if (out.length > 0) await deps.deadLetter(out);
-      await deps.sink.accept(fresh, refs);
-      deps.keys.remember(fresh, fps);
-      for (const [tenantId, set] of budgets) currencies.set(tenantId, set);
-      return { accepted: fresh.length, duplicates, rejected: out };
+      keys.commit();
+      for (const [tenantId, set] of judged.budgets) currencies.set(tenantId, set);
+      return { accepted: judged.fresh.length, duplicates: judged.duplicates, rejected: out };
     },
   };
 }

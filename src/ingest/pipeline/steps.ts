@@ -116,14 +116,19 @@ export type Verdict = 'new' | 'duplicate' | 'conflict';
 
 /** First arrival counts; a later one within the horizon is a duplicate when its content is equal, else a conflict. */
 export function judge(fp: number, timestamp: number, priors: readonly Prior[] | undefined, horizonMs = DEDUPE_HORIZON_MS): Verdict {
-  if (!priors) return 'new';
-  let within = false;
-  for (const p of priors) {
-    if (Math.abs(p.timestamp - timestamp) > horizonMs) continue;
-    if (p.fingerprint === fp) return 'duplicate';
-    within = true;
-  }
-  return within ? 'conflict' : 'new';
+  let v: Verdict = 'new';
+  if (priors) for (const p of priors) v = judgeStep(v, fp, timestamp, p.timestamp, p.fingerprint, horizonMs);
+  return v;
+}
+
+/**
+ * `judge`'s rule one earlier arrival at a time: the verdict so far (`v`, 'new' before the
+ * first) after the arrival (`priorTimestamp`, `priorFingerprint`). Lets the key index
+ * judge from its packed memory without building a list of priors per event.
+ */
+export function judgeStep(v: Verdict, fp: number, timestamp: number, priorTimestamp: number, priorFingerprint: number, horizonMs = DEDUPE_HORIZON_MS): Verdict {
+  if (v === 'duplicate' || Math.abs(priorTimestamp - timestamp) > horizonMs) return v;
+  return priorFingerprint === fp ? 'duplicate' : 'conflict';
 }
 
 export const conflict = (e: AcceptedEvent): Rejected =>
