@@ -18,9 +18,9 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  o: { env?: Record<string, string>; clock?: () => number; label?: string; app?: Pick<AppOptions, 'demo' | 'webRoot' | 'plan'> } = {},
+  o: { env?: Record<string, string>; clock?: () => number; label?: string; dataDir?: string; app?: Pick<AppOptions, 'demo' | 'webRoot' | 'plan'> } = {},
 ): Promise<TestApp> {
-  const dataDir = freshDataDir(o.label ?? 'test');
+  const dataDir = o.dataDir ?? freshDataDir(o.label ?? 'test');
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...o.env });
   const app = await createApp({ config, clock: o.clock, ...o.app });
   const { url } = await app.start();
