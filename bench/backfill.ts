@@ -78,7 +78,7 @@ for (const N of SIZES) {
   // replay of the whole 10M log would take an hour here); the other tenants' windows are
   // built by one INSERT … SELECT, as their aggregator would have written them.
   t = Date.now();
-  const replayDeps = { eventLog: createEventLog(db, plan), windowStore: createWindowStore(db), progressStore: createProgressStore(db), reader: createReplayReader(db), logger };
+  const replayDeps = { eventLog: createEventLog(db, plan), windowStore: createWindowStore(db), progressStore: createProgressStore(db), reader: createReplayReader(db), plan, metricStore: createMetricWindowStore(db), logger };
   const replayed = (await replayWindows(replayDeps, { tenantId: 'tenant-0', from: base, to: base + SPAN_MS + 60_000 })).events;
   const replayMs = Date.now() - t;
   await db.command({

@@ -6,7 +6,11 @@
  * Idempotent: a window whose stored snapshot already equals what its logged events
  * add up to is left alone; any other (missing, wrong, or not marked final) is written
  * as a full snapshot with a higher revision, so it replaces what was there and a second
- * replay finds nothing to do. Windows are processed in chunks, so memory stays bounded
+ * replay finds nothing to do. The model's cells (metric_windows) count too: a window whose
+ * newest cells write is not at its revision with the log's event count (missing, behind,
+ * or overwritten by a higher row_version) is rewritten, cells and `windows` both, at a
+ * revision above either, in the live order (kept values, cells, cell hours, windows,
+ * window hours). Windows are processed in chunks, so memory stays bounded
  * whatever the range.
  *
  * Windows past the watermark of the aggregator source that owns them (its last
@@ -23,6 +27,10 @@ import type { EventLog } from '../storage/event-log.ts';
 import type { ProgressStore } from '../storage/progress-store.ts';
 import type { LoggedWindow, ReplayReader } from '../storage/replay-reader.ts';
 import type { WindowStore } from '../storage/window-store.ts';
+import type { MetricWindowStore } from '../storage/metric-window-store.ts';
+import type { ModelPlan } from '../model/types.ts';
+import { createDimensionBudget, type DimensionBudget } from './dimension-budget.ts';
+import { createCellApplier } from './model-cells.ts';
 import { createWindowEngine } from './window-engine.ts';
 
 export interface ReplayDeps {
@@ -31,6 +39,9 @@ export interface ReplayDeps {
   progressStore: ProgressStore;
   reader: ReplayReader;
   logger: Logger;
+  /** The model whose cells (metric_windows) are rebuilt beside `windows`, and their store. */
+  plan: ModelPlan;
+  metricStore: MetricWindowStore;
   /** Publishes rewritten windows (REDIS_URL: live dashboards see the corrections). Default: none. */
   publish?: (updates: readonly WindowUpdate[]) => Promise<void>;
 }
@@ -77,9 +88,11 @@ export async function replayWindows(deps: ReplayDeps, o: ReplayOptions): Promise
     result.open = inRange.length - logged.length;
     const chunkSize = o.chunkSize ?? 200;
     o.onProgress?.(0, logged.length);
+    const budget = createDimensionBudget(deps.plan);
+    budget.seed(await deps.metricStore.loadKept());
     for (let i = 0; i < logged.length; i += chunkSize) {
       const chunk = logged.slice(i, i + chunkSize);
-      const written = await replayChunk(deps, chunk);
+      const written = await replayChunk(deps, budget, chunk);
       result.rewritten += written;
       result.unchanged += chunk.length - written;
       result.events += chunk.reduce((n, w) => n + w.events, 0);
@@ -92,13 +105,18 @@ export async function replayWindows(deps: ReplayDeps, o: ReplayOptions): Promise
 }
 
 /** Restores one chunk into a fresh engine whose watermark is past all of it (every window is final) and writes what differs. */
-async function replayChunk(deps: ReplayDeps, chunk: readonly LoggedWindow[]): Promise<number> {
-  const engine = createWindowEngine({ allowedLatenessMs: 0, initialWatermark: chunk.at(-1)!.windowStart + WINDOW_MS });
-  const [events, stored] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk)]);
+async function replayChunk(deps: ReplayDeps, budget: DimensionBudget, chunk: readonly LoggedWindow[]): Promise<number> {
+  const cells = createCellApplier(deps.plan, budget);
+  const engine = createWindowEngine({ allowedLatenessMs: 0, initialWatermark: chunk.at(-1)!.windowStart + WINDOW_MS, cells });
+  const [events, stored, written] = await Promise.all([deps.eventLog.loadWindows(chunk), deps.windowStore.loadStored(chunk), deps.metricStore.loadWritten(chunk)]);
   for (const ref of chunk) {
-    const s = stored.get(windowId(ref));
-    // Stored values equal to the log's sum: nothing to write (unless not yet marked final).
-    engine.restore(ref, { revision: s?.revision ?? 0, final: s?.final ?? false, values: s?.values ?? null, events: events.get(windowId(ref)) ?? [] });
+    const id = windowId(ref);
+    const s = stored.get(id);
+    const c = written.get(id) ?? null;
+    // Above both the `windows` row and any cells row, so a rewrite replaces them whatever they hold.
+    const revision = Math.max(s?.revision ?? 0, c?.revision ?? 0);
+    // Stored values and cells equal to the log's: nothing to write (unless not yet marked final).
+    engine.restore(ref, { revision, final: s?.final ?? false, values: s?.values ?? null, events: events.get(id) ?? [], cells: c });
   }
   const updates = engine.collect();
   if (updates.length === 0) return 0;
@@ -109,6 +127,14 @@ async function replayChunk(deps: ReplayDeps, chunk: readonly LoggedWindow[]): Pr
     const source = sourceOf.get(windowId(u))!;
     bySource.set(source, [...(bySource.get(source) ?? []), u]);
   }
+  // The live order (aggregator.ts): kept values, cells, their hours, then `windows` (the commit marker) and its hours.
+  const kept = budget.unsaved();
+  if (kept.length > 0) {
+    await deps.metricStore.saveKept(kept, 'replay');
+    budget.saved(kept);
+  }
+  for (const [source, list] of bySource) await deps.metricStore.write(list.map((update) => ({ update, ...engine.cellsOf(update) })), source);
+  await deps.metricStore.rollupHours(updates);
   for (const [source, list] of bySource) await deps.windowStore.write(list, (ref) => engine.usersOf(ref), source);
   // Their hours in windows_hourly are recomputed from the rewritten minutes (one statement per chunk).
   await deps.windowStore.rollupHours(updates);

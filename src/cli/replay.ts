@@ -17,6 +17,7 @@ import { createMetrics } from '../observability/metrics.ts';
 import { createUpdateBus } from '../realtime/index.ts';
 import { createClickHouse } from '../storage/clickhouse.ts';
 import { createEventLog } from '../storage/event-log.ts';
+import { createMetricWindowStore } from '../storage/metric-window-store.ts';
 import { migrate } from '../storage/migrations.ts';
 import { createProgressStore } from '../storage/progress-store.ts';
 import { createReplayReader } from '../storage/replay-reader.ts';
@@ -63,6 +64,8 @@ export async function runReplay(argv: string[]): Promise<void> {
         windowStore: createWindowStore(db),
         progressStore: createProgressStore(db),
         reader: createReplayReader(db),
+        plan,
+        metricStore: createMetricWindowStore(db),
         logger,
         publish: bus ? (updates) => bus.publishWindows(updates) : undefined,
       },
