@@ -68,3 +68,17 @@ export class MicroSum {
     return fromMicros(BigInt(this.small) + this.large);
   }
 }
+
+/** a / b rounded to an integer, ties to even. b must be non-zero. */
+export function divideHalfEven(a: bigint, b: bigint): bigint {
+  if (b === 0n) throw new RangeError('division by zero');
+  if (b < 0n) return divideHalfEven(-a, -b);
+  const q = a / b; // truncates toward zero
+  const r = a - q * b;
+  if (r === 0n) return q;
+  const twice = 2n * (r < 0n ? -r : r);
+  const away = a < 0n ? q - 1n : q + 1n;
+  if (twice > b) return away;
+  if (twice < b) return q;
+  return q % 2n === 0n ? q : away;
+}

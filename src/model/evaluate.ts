@@ -8,24 +8,10 @@
  * per-bucket results: revenue / users over a day divides the day's revenue by the day's
  * distinct users.
  */
-import { fromMicros, toMicros } from '../contracts/decimal.ts';
+import { divideHalfEven, fromMicros, toMicros } from '../contracts/decimal.ts';
 import type { FormulaAst } from './types.ts';
 
 const MICRO = 1_000_000n;
-
-/** a / b rounded to an integer, ties to even. b must be non-zero. */
-export function divideHalfEven(a: bigint, b: bigint): bigint {
-  if (b === 0n) throw new RangeError('division by zero');
-  if (b < 0n) return divideHalfEven(-a, -b);
-  const q = a / b; // truncates toward zero
-  const r = a - q * b;
-  if (r === 0n) return q;
-  const twice = 2n * (r < 0n ? -r : r);
-  const away = a < 0n ? q - 1n : q + 1n;
-  if (twice > b) return away;
-  if (twice < b) return q;
-  return q % 2n === 0n ? q : away;
-}
 
 export type OnZeroDivision = 'null' | 'zero';
 

@@ -7,7 +7,7 @@
  * micro-units; 0 when there are no active users (then there is no revenue either: a
  * purchase always has a user). NET_USER_CHANGE = signups − churns (may be negative).
  */
-import { fromMicros, toMicros } from '../contracts/decimal.ts';
+import { divideHalfEven, fromMicros, toMicros } from '../contracts/decimal.ts';
 import type { Metric } from '../contracts/metrics.ts';
 import type { WindowValues } from '../contracts/window.ts';
 
@@ -17,20 +17,6 @@ export type SeriesMetric = Metric | DerivedMetric;
 
 /** Fractional digits of every derived decimal (ARPU, change ratios). */
 export const DERIVED_SCALE = 6;
-
-/** a / b rounded to an integer, ties to even. b must be non-zero. */
-export function divideHalfEven(a: bigint, b: bigint): bigint {
-  if (b === 0n) throw new RangeError('division by zero');
-  if (b < 0n) return divideHalfEven(-a, -b);
-  const q = a / b; // truncates toward zero
-  const r = a - q * b;
-  if (r === 0n) return q;
-  const twice = 2n * (r < 0n ? -r : r);
-  const away = a < 0n ? q - 1n : q + 1n;
-  if (twice > b) return away;
-  if (twice < b) return q;
-  return q % 2n === 0n ? q : away;
-}
 
 /** Exact quotient of two decimals (≤ 6 fractional digits each) as a decimal with 6 fractional digits, half-even. */
 export function divideDecimals(numerator: string, denominator: string): string {

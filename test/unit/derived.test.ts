@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { METRICS } from '../../src/contracts/metrics.ts';
 import { CATALOG, CATALOG_NAMES, listMetrics } from '../../src/resolvers/catalog.ts';
-import { changeRatio, difference, divideDecimals, divideHalfEven, metricValue, DERIVED_METRICS } from '../../src/resolvers/derived.ts';
+import { divideHalfEven } from '../../src/contracts/decimal.ts';
+import { changeRatio, difference, divideDecimals, metricValue, DERIVED_METRICS } from '../../src/resolvers/derived.ts';
 
 const row = (o: Partial<{ revenue: string; purchases: number; signups: number; upgrades: number; churns: number; activeUsers: number }>) => ({
   revenue: '0',

@@ -1,6 +1,7 @@
 /** Formulas: one parse, one printed form, exact evaluation (half-even at 6 digits, null on x / 0), ratio of totals. */
 import { describe, expect, it } from 'vitest';
-import { divideHalfEven, evaluateFormula, evaluateFormulaSeries } from '../../src/model/evaluate.ts';
+import { divideHalfEven } from '../../src/contracts/decimal.ts';
+import { evaluateFormula, evaluateFormulaSeries } from '../../src/model/evaluate.ts';
 import { FormulaSyntaxError, operandsOf, parseFormula, pinFormula, printFormula } from '../../src/model/formula.ts';
 
 describe('parseFormula / printFormula', () => {
