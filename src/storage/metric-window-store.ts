@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { windowId, type CellSnapshot, type WindowRef, type WindowUpdate } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { loadKeptValues, saveKeptValues, type KeptValueRow } from './dimension-values.ts';
+import { rollupParams, toSeconds, touchedHourChunks, unique } from './touched-hours.ts';
 
 /** One base window's snapshot: its update (revision, final, …) and its cells. */
 export interface CellsWrite {
@@ -21,11 +22,6 @@ export interface CellsWrite {
   events: number;
 }
 
-const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
-const toSeconds = (ms: number) => Math.floor(ms / 1000);
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
-const ROLLUP_HOURS_PER_STATEMENT = 200;
 const REVISION_UNIT = 4_294_967_296; // 2^32
 
 /**
@@ -79,27 +75,12 @@ export function createMetricWindowStore(db: ClickHouse) {
      * minutes: one INSERT … SELECT per up to 200 hours. Idempotent (always rebuilt, never adjusted).
      */
     async rollupHours(refs: readonly WindowRef[]): Promise<void> {
-      const hours = [
-        ...new Map(
-          refs.map((r) => {
-            const hour = Math.floor(r.windowStart / HOUR_MS) * HOUR_MS;
-            return [`${r.tenantId}\u0000${hour}`, { tenantId: r.tenantId, hour }] as const;
-          }),
-        ).values(),
-      ];
-      for (let i = 0; i < hours.length; i += ROLLUP_HOURS_PER_STATEMENT) {
-        const chunk = hours.slice(i, i + ROLLUP_HOURS_PER_STATEMENT);
-        const starts = unique(chunk.map((h) => h.hour));
+      for (const chunk of touchedHourChunks(refs)) {
         await db.command({
           queryId: 'metric_windows.rollup_hours',
           sql: ROLLUP_SQL,
           idempotent: true,
-          params: {
-            tenants: unique(chunk.map((h) => h.tenantId)),
-            minutes: starts.flatMap((h) => Array.from({ length: 60 }, (_, m) => toSeconds(h + m * MINUTE_MS))),
-            key_tenants: chunk.map((h) => h.tenantId),
-            key_hours: chunk.map((h) => toSeconds(h.hour)),
-          },
+          params: rollupParams(chunk),
         });
       }
     },

@@ -9,15 +9,9 @@ import { windowId, type StoredWindow, type WindowRef, type WindowUpdate } from '
 import type { ClickHouse } from './clickhouse.ts';
 import { recomputeUsersHourly } from './users-hourly.ts';
 import { storedWindowColumns } from './window-rows.ts';
+import { rollupParams, toSeconds, touchedHourChunks, unique } from './touched-hours.ts';
 
 const storedRow = storedWindowColumns.extend({ tenant_id: z.string() });
-
-const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
-const toSeconds = (ms: number) => Math.floor(ms / 1000);
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
-/** Hours per rollup statement: a flush touches a few (one statement); a restart or replay may touch thousands. */
-const ROLLUP_HOURS_PER_STATEMENT = 200;
 
 /**
  * Recomputes whole hours of `windows_hourly` from `windows FINAL` (migrations/0005, 0007):
@@ -88,24 +82,13 @@ export function createWindowStore(db: ClickHouse) {
      * order, so a chunk's users_hourly span (first to last hour, per tenant) stays narrow.
      */
     async rollupHours(refs: readonly WindowRef[]): Promise<void> {
-      const hours = [...new Map(refs.map((r) => {
-        const hour = Math.floor(r.windowStart / HOUR_MS) * HOUR_MS;
-        return [JSON.stringify([r.tenantId, hour]), { tenantId: r.tenantId, hour }] as const;
-      })).values()].sort((a, b) => (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : a.hour - b.hour));
-      for (let i = 0; i < hours.length; i += ROLLUP_HOURS_PER_STATEMENT) {
-        const chunk = hours.slice(i, i + ROLLUP_HOURS_PER_STATEMENT);
-        const starts = unique(chunk.map((h) => h.hour));
+      for (const chunk of touchedHourChunks(refs)) {
         await db.command({
           queryId: 'windows.rollup_hours',
           sql: ROLLUP_SQL,
           // Rebuilt from `windows FINAL`: running it again writes the same rows.
           idempotent: true,
-          params: {
-            tenants: unique(chunk.map((h) => h.tenantId)),
-            minutes: starts.flatMap((h) => Array.from({ length: 60 }, (_, m) => toSeconds(h + m * MINUTE_MS))),
-            key_tenants: chunk.map((h) => h.tenantId),
-            key_hours: chunk.map((h) => toSeconds(h.hour)),
-          },
+          params: rollupParams(chunk),
         });
         await recomputeUsersHourly(db, chunk);
       }
