@@ -21,72 +21,33 @@
  * printing them.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance as perfHooks } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { z } from 'zod';
-import type { EventV1 } from '../src/contracts/event.ts';
+import { BENCH_TENANTS, benchEvents, createBenchTopic, encodeRecords, produceRecords, type Rec } from './harness/kafka-records.ts';
 import { reportResult, underHarness } from './harness/side.ts';
 import { HERE_ROOT, loadKafkaTarget, targetRoot } from './harness/target.ts';
 
 const eventLoopUtilization = perfHooks.eventLoopUtilization.bind(perfHooks);
 const ROOT = targetRoot();
-const { createWindowEngine, createWorkerApp, loadConfig, decodeMessage, batchRecords, encodeEvent, createLogger } = await loadKafkaTarget(ROOT);
+const target = await loadKafkaTarget(ROOT);
+const { createWindowEngine, createWorkerApp, loadConfig, decodeMessage, createLogger } = target;
 const { values: args } = parseArgs({
   options: { events: { type: 'string', default: '300000' }, clickhouse: { type: 'string', default: 'server' }, formats: { type: 'string', default: 'batched,single' }, profile: { type: 'string' }, target: { type: 'string' } },
 });
 const N = Number(args.events);
 const PARTITIONS = 4;
-/** Events per simulated API request in the batched run (over 20 tenants: ~100 per record). */
-const REQUEST = 2000;
-const TENANTS = Array.from({ length: 20 }, (_, i) => `bench-t${i}`);
+const TENANTS = BENCH_TENANTS;
 const run = `${Date.now().toString(36)}-${process.pid}`;
 
 function brokers(): string {
   if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS;
   return execFileSync('bash', ['scripts/kafka/kafka.sh', 'start'], { cwd: HERE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
-
-/** Valid events (~250 bytes of JSON each) spread over 10 minutes of event time. */
-function events(): EventV1[] {
-  const start = Date.now() - 11 * 60_000;
-  const currencies = ['USD', 'EUR', 'JPY'];
-  const types = ['purchase', 'purchase', 'signup', 'upgrade', 'churn'] as const;
-  return Array.from({ length: N }, (_, i) => {
-    const currency = currencies[(i * 7) % 3]!;
-    const eventType = types[(i * 13) % types.length]!;
-    return {
-      eventId: randomUUID(),
-      eventType,
-      userId: `user-${(i * 31) % 5000}`,
-      tenantId: TENANTS[i % TENANTS.length]!,
-      currency,
-      ...(eventType === 'purchase' ? { amount: currency === 'JPY' ? String(100 + (i % 9000)) : `${(i % 500) + 1}.${String(i % 100).padStart(2, '0')}` } : {}),
-      traceId: randomUUID().replaceAll('-', ''),
-      timestamp: start + Math.floor((i / N) * 10 * 60_000),
-    };
-  });
-}
-
-type Rec = { key: string; value: Buffer; headers?: Record<string, string> };
-
-/**
- * The records two ways: `batched` as `tilecast api` produces them (one NDJSON record per
- * request and tenant; here requests of REQUEST events over the 20 tenants, so about
- * REQUEST / 20 events per record), `single` as one record per event (what a third-party
- * producer may send).
- */
-function encode(evs: readonly EventV1[]): { batched: Rec[]; single: Rec[] } {
-  const batched: Rec[] = [];
-  for (let i = 0; i < evs.length; i += REQUEST) {
-    for (const r of batchRecords(evs.slice(i, i + REQUEST))) batched.push({ key: String(r.key), value: Buffer.from(r.value as string), headers: r.headers as Record<string, string> });
-  }
-  return { batched, single: evs.map((e) => ({ key: e.tenantId, value: Buffer.from(encodeEvent(e)) })) };
 }
 
 /** Parse + validate + aggregate on the same records, partitioned like Kafka would, no I/O. */
@@ -164,18 +125,8 @@ async function startProfile(): Promise<() => Promise<object>> {
 /** Produces `recs` to a fresh topic, then times one worker from owning all partitions to committed windows. */
 async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string } | null, label: string, recs: Rec[]) {
   const topic = `tilecast.bench.${run}.${label}`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS }, { topic: `${topic}.dlq`, numPartitions: 1 }] });
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  // Requests under the broker's 1 MiB record-batch limit.
-  for (let i = 0, j = 0; i < recs.length; i = j) {
-    for (let bytes = 0; j < recs.length && (j === i || bytes + recs[j]!.value.length < 768 * 1024); j++) bytes += recs[j]!.value.length;
-    await producer.send({ topic, acks: -1, messages: recs.slice(i, j) });
-  }
-  await producer.disconnect();
+  await createBenchTopic(kafka, topic, PARTITIONS);
+  await produceRecords(kafka, topic, recs);
 
   const config = loadConfig({
     DATA_DIR: mkdtempSync(join(tmpdir(), 'tilecast-bench-')),
@@ -233,7 +184,7 @@ async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string 
 
 async function measure() {
   const bootstrap = brokers();
-  const { batched, single } = encode(events());
+  const { batched, single } = encodeRecords(target, benchEvents(N));
   const kafka = new Kafka({ clientId: 'tilecast-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING });
   const ceilings = { batched: ceiling(batched), single: ceiling(single) };
   const server = args.clickhouse === 'server' ? await chdbServer() : null;
