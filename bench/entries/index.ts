@@ -8,5 +8,6 @@ import type { BenchEntry } from '../harness/types.ts';
 import { dashboard } from './dashboard.ts';
 import { kafka } from './kafka.ts';
 import { model } from './model.ts';
+import { scaleout } from './scaleout.ts';
 
-export const ENTRIES: readonly BenchEntry[] = [dashboard, kafka, model];
+export const ENTRIES: readonly BenchEntry[] = [dashboard, kafka, model, scaleout];
