@@ -46,7 +46,14 @@ if (!(N > 0) || !(WORKERS >= 2 && WORKERS <= PARTITIONS) || !['batched', 'single
 }
 
 export interface WorkerShare { name: string; partitions: number[]; events: number; seconds: number; rate: number; cpuPerEvent: number }
-export interface Scenario { workers: number; restart: boolean; events: number; seconds: number; rate: number; produceSeconds: number; cpuWorkers: number; cpuClickHouse: number; shares: WorkerShare[]; stored: { windows: number; eventLog: number }; accepted: number }
+export interface Scenario {
+  workers: number; restart: boolean; events: number; seconds: number; rate: number; produceSeconds: number;
+  /** CPU µs per event sent: the worker processes together, and the chdb-server. */
+  cpuWorkers: number; cpuClickHouse: number;
+  /** ClickHouse calls the workers made while timed (inserts and reads; timed runs only). */
+  clickhouseCalls: { inserts: number; reads: number };
+  shares: WorkerShare[]; stored: { windows: number; eventLog: number }; accepted: number;
+}
 
 function brokers(): string {
   if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS;
@@ -54,6 +61,7 @@ function brokers(): string {
 }
 
 const accepted = (w: WorkerProcess) => w.metric('tilecast_kafka_records_total', { outcome: 'accepted' });
+const calls = async (ws: readonly WorkerProcess[], kind: 'insert' | 'read') => (await Promise.all(ws.map((w) => w.metric('tilecast_clickhouse_queries_total', { kind })))).reduce((a, b) => a + b, 0);
 
 /** Until every partition is owned by exactly one worker, running, each worker owning some, for 1 s in a row. */
 async function stableAssignment(workers: readonly WorkerProcess[]): Promise<Map<string, number[]>> {
@@ -131,6 +139,7 @@ async function scenario(kafka: Kafka, bootstrap: string, recs: readonly Rec[], k
     // One at a time: the first applies the migrations before the next opens the same server.
     for (let i = 1; i <= k; i++) workers.push(await startWorker(ROOT, `worker-${i}`, env));
     const assignment = await stableAssignment(workers);
+    const calls0 = { inserts: await calls(workers, 'insert'), reads: await calls(workers, 'read') };
     if (!restart) for (const w of workers) w.pause();
     const cpu0 = new Map(workers.map((w) => [w.name, cpuSeconds(w.pid)]));
     const ch0 = cpuSeconds(ch.pid);
@@ -147,6 +156,7 @@ async function scenario(kafka: Kafka, bootstrap: string, recs: readonly Rec[], k
     if (killed) cpu0.set(workers.at(-1)!.name, 0);
     const seconds = Math.max(...doneAt.values()) / 1000;
     const cpuClickHouse = cpuSeconds(ch.pid) - ch0;
+    const clickhouseCalls = { inserts: (await calls(workers, 'insert')) - calls0.inserts, reads: (await calls(workers, 'read')) - calls0.reads };
     const owners = await Promise.all(workers.map((w) => w.partitions()));
     const shares: WorkerShare[] = [];
     for (const [i, w] of workers.entries()) {
@@ -161,7 +171,7 @@ async function scenario(kafka: Kafka, bootstrap: string, recs: readonly Rec[], k
     const stored = await ch.storedTotals(BENCH_TENANTS);
     if (stored.windows !== N || stored.eventLog !== N) throw new Error(`${label}: windows hold ${stored.windows} events and the event log ${stored.eventLog}, expected ${N} each`);
     const cpuWorkers = shares.reduce((a, s) => a + s.cpuPerEvent * s.events, 0) / N;
-    return { workers: k, restart, events: N, seconds, rate: N / seconds, produceSeconds, cpuWorkers, cpuClickHouse: (cpuClickHouse * 1e6) / N, shares, stored, accepted: shares.reduce((a, s) => a + s.events, 0) };
+    return { workers: k, restart, events: N, seconds, rate: N / seconds, produceSeconds, cpuWorkers, cpuClickHouse: (cpuClickHouse * 1e6) / N, clickhouseCalls, shares, stored, accepted: shares.reduce((a, s) => a + s.events, 0) };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await ch.stop();
@@ -189,21 +199,32 @@ function print(s: Scenario, one: Scenario): void {
   for (const w of s.shares) console.log(`    ${w.name.padEnd(26)} ${w.partitions.join(',').padEnd(12)} ${f(w.events).padStart(9)} ${rate(w.rate).padStart(9)} ${cpu(w).padStart(10)}`);
   const speedup = s.restart ? '' : s.workers > 1 ? `, ${(s.rate / one.rate).toFixed(2)}× 1 worker` : '';
   console.log(`    ${'total'.padEnd(26)} ${'0-3'.padEnd(12)} ${f(s.events).padStart(9)} ${rate(s.rate).padStart(9)} ${s.cpuWorkers.toFixed(1).padStart(10)}   (${s.seconds.toFixed(2)} s${speedup})`);
-  console.log(`    ClickHouse (chdb-server)   CPU ${s.cpuClickHouse.toFixed(1)} µs/event; all processes ${(s.cpuWorkers + s.cpuClickHouse).toFixed(1)} µs/event`);
+  const perSecond = (n: number) => (n / s.seconds).toFixed(1);
+  const callsLine = s.restart ? '' : `; ${f(s.clickhouseCalls.inserts)} inserts (${perSecond(s.clickhouseCalls.inserts)}/s) and ${f(s.clickhouseCalls.reads)} reads (${perSecond(s.clickhouseCalls.reads)}/s) from the workers`;
+  console.log(`    ClickHouse (chdb-server)   CPU ${s.cpuClickHouse.toFixed(1)} µs/event; all processes ${(s.cpuWorkers + s.cpuClickHouse).toFixed(1)} µs/event${callsLine}`);
   if (s.restart) console.log('    (the killed worker: events accepted when last read, just before the kill; the restarted one: CPU includes its start)');
   console.log(`    stored: windows ${f(s.stored.windows)}, event log ${f(s.stored.eventLog)} = ${f(s.events)} sent${s.accepted > s.events ? ` (${f(s.accepted - s.events)} consumed again after the kill, none counted twice)` : ''}`);
 }
 
-async function main() {
-  const load0 = loadavg();
-  const scenarios = await measure();
+function report(scenarios: readonly Scenario[], load0: number[]): void {
   console.log(`\nKafka scale-out: ${f(N)} events (${args.format}), ${PARTITIONS} partitions, one consumer group, one chdb-server per scenario; ${cpus().length} cores (shared), load average ${load0.map((x) => x.toFixed(1)).join(' ')} at start, ${loadavg().map((x) => x.toFixed(1)).join(' ')} at end`);
   for (const s of scenarios) print(s, scenarios[0]!);
+}
+
+async function main() {
+  const load0 = loadavg();
+  report(await measure(), load0);
   process.exit(0);
 }
 
 if (underHarness()) {
-  await reportResult(async () => ({ events: N, target: ROOT, scenarios: await measure() }));
+  // The human report goes to the harness's log too (each worker's share is not in its table).
+  await reportResult(async () => {
+    const load0 = loadavg();
+    const scenarios = await measure();
+    report(scenarios, load0);
+    return { events: N, target: ROOT, scenarios };
+  });
   process.exit(); // kafkajs may keep timers of its own
 } else
   main().catch((err: unknown) => {

@@ -62,7 +62,7 @@ export const scaleout: BenchEntry = {
       row(`${workers} workers ÷ 1 worker`, '', 'higher', (r) => many(r).rate / one(r).rate, 2),
       row(`${workers} workers: CPU per event, worker processes`, 'µs', 'lower', (r) => many(r).cpuWorkers, 1),
       row(`${workers} workers: CPU per event, chdb-server`, 'µs', 'lower', (r) => many(r).cpuClickHouse, 1),
-      row(`${workers} workers: smallest worker share`, 'events', 'info', (r) => Math.min(...many(r).shares.map((s) => s.events)) / many(r).events, 2),
+      row(`${workers} workers: smallest worker's share of the events`, '', 'info', (r) => Math.min(...many(r).shares.map((s) => s.events)) / many(r).events, 2),
     ];
     const checks = ctx.sides.flatMap((s) =>
       per[s.name].flatMap((r, i) =>
@@ -76,7 +76,7 @@ export const scaleout: BenchEntry = {
     return {
       rows,
       checks,
-      notes: [`scaleout: ${rounds} round(s) × ${Number(events).toLocaleString('en')} events per side, 4 partitions, one chdb-server per scenario on the same machine as the workers and the broker (2 shared cores here: the group shares them); "smallest worker share" is a fraction of the events`],
+      notes: [`scaleout: ${rounds} round(s) × ${Number(events).toLocaleString('en')} events per side, 4 partitions, one chdb-server per scenario on the same machine as the workers and the broker (2 shared cores here: the group shares them); each side's own report (every worker's share) is in its log lines above`],
     };
   },
 };
