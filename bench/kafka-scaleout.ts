@@ -50,8 +50,8 @@ export interface Scenario {
   workers: number; restart: boolean; events: number; seconds: number; rate: number; produceSeconds: number;
   /** CPU µs per event sent: the worker processes together, and the chdb-server. */
   cpuWorkers: number; cpuClickHouse: number;
-  /** ClickHouse calls the workers made while timed (inserts and reads; timed runs only). */
-  clickhouseCalls: { inserts: number; reads: number };
+  /** ClickHouse calls the workers made while timed (timed runs only): writes (inserts, INSERT … SELECT) and reads. */
+  clickhouseCalls: { writes: number; reads: number };
   shares: WorkerShare[]; stored: { windows: number; eventLog: number }; accepted: number;
 }
 
@@ -61,7 +61,9 @@ function brokers(): string {
 }
 
 const accepted = (w: WorkerProcess) => w.metric('tilecast_kafka_records_total', { outcome: 'accepted' });
-const calls = async (ws: readonly WorkerProcess[], kind: 'insert' | 'read') => (await Promise.all(ws.map((w) => w.metric('tilecast_clickhouse_queries_total', { kind })))).reduce((a, b) => a + b, 0);
+const callsOf = async (ws: readonly WorkerProcess[], kind: 'insert' | 'command' | 'read') => (await Promise.all(ws.map((w) => w.metric('tilecast_clickhouse_queries_total', { kind })))).reduce((a, b) => a + b, 0);
+/** ClickHouse calls of the workers so far: writes = inserts + commands (the rollups' INSERT … SELECT). */
+const calls = async (ws: readonly WorkerProcess[]) => ({ writes: (await callsOf(ws, 'insert')) + (await callsOf(ws, 'command')), reads: await callsOf(ws, 'read') });
 
 /** Until every partition is owned by exactly one worker, running, each worker owning some, for 1 s in a row. */
 async function stableAssignment(workers: readonly WorkerProcess[]): Promise<Map<string, number[]>> {
@@ -139,7 +141,7 @@ async function scenario(kafka: Kafka, bootstrap: string, recs: readonly Rec[], k
     // One at a time: the first applies the migrations before the next opens the same server.
     for (let i = 1; i <= k; i++) workers.push(await startWorker(ROOT, `worker-${i}`, env));
     const assignment = await stableAssignment(workers);
-    const calls0 = { inserts: await calls(workers, 'insert'), reads: await calls(workers, 'read') };
+    const calls0 = await calls(workers);
     if (!restart) for (const w of workers) w.pause();
     const cpu0 = new Map(workers.map((w) => [w.name, cpuSeconds(w.pid)]));
     const ch0 = cpuSeconds(ch.pid);
@@ -156,7 +158,8 @@ async function scenario(kafka: Kafka, bootstrap: string, recs: readonly Rec[], k
     if (killed) cpu0.set(workers.at(-1)!.name, 0);
     const seconds = Math.max(...doneAt.values()) / 1000;
     const cpuClickHouse = cpuSeconds(ch.pid) - ch0;
-    const clickhouseCalls = { inserts: (await calls(workers, 'insert')) - calls0.inserts, reads: (await calls(workers, 'read')) - calls0.reads };
+    const calls1 = await calls(workers);
+    const clickhouseCalls = { writes: calls1.writes - calls0.writes, reads: calls1.reads - calls0.reads };
     const owners = await Promise.all(workers.map((w) => w.partitions()));
     const shares: WorkerShare[] = [];
     for (const [i, w] of workers.entries()) {
@@ -200,7 +203,7 @@ function print(s: Scenario, one: Scenario): void {
   const speedup = s.restart ? '' : s.workers > 1 ? `, ${(s.rate / one.rate).toFixed(2)}× 1 worker` : '';
   console.log(`    ${'total'.padEnd(26)} ${'0-3'.padEnd(12)} ${f(s.events).padStart(9)} ${rate(s.rate).padStart(9)} ${s.cpuWorkers.toFixed(1).padStart(10)}   (${s.seconds.toFixed(2)} s${speedup})`);
   const perSecond = (n: number) => (n / s.seconds).toFixed(1);
-  const callsLine = s.restart ? '' : `; ${f(s.clickhouseCalls.inserts)} inserts (${perSecond(s.clickhouseCalls.inserts)}/s) and ${f(s.clickhouseCalls.reads)} reads (${perSecond(s.clickhouseCalls.reads)}/s) from the workers`;
+  const callsLine = s.restart ? '' : `; ${f(s.clickhouseCalls.writes)} writes (${perSecond(s.clickhouseCalls.writes)}/s) and ${f(s.clickhouseCalls.reads)} reads (${perSecond(s.clickhouseCalls.reads)}/s) from the workers`;
   console.log(`    ClickHouse (chdb-server)   CPU ${s.cpuClickHouse.toFixed(1)} µs/event; all processes ${(s.cpuWorkers + s.cpuClickHouse).toFixed(1)} µs/event${callsLine}`);
   if (s.restart) console.log('    (the killed worker: events accepted when last read, just before the kill; the restarted one: CPU includes its start)');
   console.log(`    stored: windows ${f(s.stored.windows)}, event log ${f(s.stored.eventLog)} = ${f(s.events)} sent${s.accepted > s.events ? ` (${f(s.accepted - s.events)} consumed again after the kill, none counted twice)` : ''}`);
