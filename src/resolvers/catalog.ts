@@ -1,28 +1,18 @@
 /**
- * The metric catalog: what every metric means, versioned. A changed rule is a new
- * entry with the next version beside the old one (the old one stays, marked not
- * current, with the date it was superseded), never an edit of a published text —
- * so a number on last quarter's report can still be traced to the rule it used.
- * test/unit/catalog.test.ts checks the invariants.
+ * The metric catalog (`Query.metrics`), built from the model plan: every (name, version)
+ * the model lists — the current ones, or with `history` all — with what it means (a
+ * readable rule from catalog-text.ts), how it is stored (kind, dimensions), whether it is
+ * still being backfilled (the API's coverage feed: no ClickHouse read), and as published in
+ * storage. A changed rule is a new version beside the old one, never an edit of a published
+ * text, so a number on last quarter's report can still be traced to the rule it used.
  */
-import { METRICS } from '../contracts/metrics.ts';
+import { operandsOf } from '../model/formula.ts';
+import type { MetricVersion, ModelPlan } from '../model/types.ts';
 import type { StoredDefinition } from '../storage/definitions.ts';
-import { DERIVED_METRICS, DERIVED_SCALE, type SeriesMetric } from './derived.ts';
+import { readableDefinition } from './catalog-text.ts';
 
-export interface MetricDefinition {
-  name: SeriesMetric;
-  version: number;
-  unit: 'currency' | 'count' | 'users' | 'currency per user';
-  description: string;
-  /** The exact rule, precise enough to recompute the number from events. */
-  definition: string;
-  derived: boolean;
-  /** Day (UTC, YYYY-MM-DD) the version took effect, and the day a later version replaced it. */
-  effectiveFrom: string;
-  supersededOn: string | null;
-  /** As published in storage (src/storage/definitions.ts); null until this version was published. */
-  published?: Published | null;
-}
+export const METRIC_KINDS = ['COUNT', 'SUM', 'DISTINCT', 'FORMULA'] as const;
+export type MetricKind = (typeof METRIC_KINDS)[number];
 
 export interface Published {
   /** The canonical rule, a formula's operands pinned. */
@@ -31,106 +21,87 @@ export interface Published {
   publishedAtMs: number;
 }
 
-const WINDOWED = 'Counted per 1-minute event-time window of the tenant and currency; an event counts once per idempotency key.';
-
-export const CATALOG: readonly MetricDefinition[] = [
-  {
-    name: 'REVENUE',
-    version: 1,
-    unit: 'currency',
-    description: 'Money taken in purchases, in one currency.',
-    definition: `Exact sum of \`amount\` over purchase events (Decimal(38, 6), never converted between currencies; upgrades with an amount are not revenue). ${WINDOWED}`,
-    derived: false,
-    effectiveFrom: '2026-01-01',
-    supersededOn: null,
-  },
-  {
-    name: 'PURCHASES',
-    version: 1,
-    unit: 'count',
-    description: 'Number of purchases.',
-    definition: `Count of events with eventType = purchase. ${WINDOWED}`,
-    derived: false,
-    effectiveFrom: '2026-01-01',
-    supersededOn: null,
-  },
-  {
-    name: 'SIGNUPS',
-    version: 1,
-    unit: 'count',
-    description: 'Number of signups.',
-    definition: `Count of events with eventType = signup. ${WINDOWED}`,
-    derived: false,
-    effectiveFrom: '2026-01-01',
-    supersededOn: null,
-  },
-  {
-    name: 'UPGRADES',
-    version: 1,
-    unit: 'count',
-    description: 'Number of plan upgrades.',
-    definition: `Count of events with eventType = upgrade. ${WINDOWED}`,
-    derived: false,
-    effectiveFrom: '2026-01-01',
-    supersededOn: null,
-  },
-  {
-    name: 'CHURNS',
-    version: 1,
-    unit: 'count',
-    description: 'Number of cancellations.',
-    definition: `Count of events with eventType = churn. ${WINDOWED}`,
-    derived: false,
-    effectiveFrom: '2026-01-01',
-    supersededOn: null,
-  },
-  {
-    name: 'ACTIVE_USERS',
-    version: 1,
-    unit: 'users',
-    description: 'Distinct users with any event.',
-    definition:
-      'Exact count of distinct userId over events of any type in the bucket or range (uniqExact states merged across windows, never summed); with a currency, users with an event in that currency.',
-    derived: false,
-    effectiveFrom: '2026-01-01',
-    supersededOn: null,
-  },
-  {
-    name: 'ARPU',
-    version: 1,
-    unit: 'currency per user',
-    description: 'Average revenue per active user, in one currency.',
-    definition: `REVENUE / ACTIVE_USERS of the same currency and bucket (or range), from exact values: BigInt micro-units divided and rounded to ${DERIVED_SCALE} fractional digits, half to even; 0 when there are no active users.`,
-    derived: true,
-    effectiveFrom: '2026-11-25',
-    supersededOn: null,
-  },
-  {
-    name: 'NET_USER_CHANGE',
-    version: 1,
-    unit: 'count',
-    description: 'Signups minus churns (negative when more users left than joined).',
-    definition: 'SIGNUPS − CHURNS of the same bucket (or range) and currency filter; exact integers.',
-    derived: true,
-    effectiveFrom: '2026-11-25',
-    supersededOn: null,
-  },
-];
-
-export const CATALOG_NAMES: readonly SeriesMetric[] = [...METRICS, ...DERIVED_METRICS];
-
-/** The current version of every metric, or with `history` every version, ordered by name then version. */
-export function listMetrics(o: { history: boolean; name?: SeriesMetric | null }): MetricDefinition[] {
-  return CATALOG.filter((d) => (o.history || d.supersededOn === null) && (!o.name || d.name === o.name)).sort(
-    (a, b) => CATALOG_NAMES.indexOf(a.name) - CATALOG_NAMES.indexOf(b.name) || a.version - b.version,
-  );
+export interface MetricDefinition {
+  /** The model name upper-cased, as in the GraphQL metric enums. */
+  name: string;
+  version: number;
+  unit: string;
+  description: string;
+  /** The exact rule, precise enough to recompute the number from events. */
+  definition: string;
+  kind: MetricKind;
+  derived: boolean;
+  /** A measure's `by`; a formula's dimensions (those all its operands share, or its own `by`). */
+  dimensions: readonly string[];
+  hidden: boolean;
+  current: boolean;
+  /** Day (UTC, YYYY-MM-DD) the version took effect, and the day a later version replaced it (null = current). */
+  effectiveFrom: string;
+  supersededOn: string | null;
+  /** Before this instant its points are not yet backfilled from the event log; null = complete. */
+  incompleteBefore: number | null;
+  /** As published in storage (src/storage/definitions.ts); null until published, undefined when not read. */
+  published?: Published | null;
 }
 
-/** `list` with each entry's published definition: a GraphQL name is its model name upper-cased (docs/metrics.md). */
-export function withPublished(list: readonly MetricDefinition[], published: readonly StoredDefinition[]): MetricDefinition[] {
-  const byId = new Map(published.map((p) => [p.id, p]));
-  return list.map((d) => {
-    const p = byId.get(`${d.name.toLowerCase()}@${d.version}`);
-    return { ...d, published: p ? { definition: p.definition, checksum: p.checksum, publishedAtMs: p.publishedAtMs } : null };
+export interface CatalogSources {
+  plan: ModelPlan;
+  coverage: { incompleteBefore(id: string): number | null };
+  /** What storage published, when the query needs it; null = not read. */
+  published: readonly StoredDefinition[] | null;
+  now: number;
+}
+
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** The latest `incompleteBefore` of the stored versions `v` reads (a formula: over its pinned operands, recursively). */
+export function incompleteBeforeOf(plan: ModelPlan, v: MetricVersion, coverage: CatalogSources['coverage']): number | null {
+  if (v.kind !== 'formula') return coverage.incompleteBefore(v.id);
+  let before: number | null = null;
+  for (const o of operandsOf(v.pinned)) {
+    const operand = plan.metric(o.name, o.version ?? undefined);
+    const b = operand ? incompleteBeforeOf(plan, operand, coverage) : null;
+    if (b !== null && (before === null || b > before)) before = b;
+  }
+  return before;
+}
+
+/** Whether listing `versions` needs storage to date them: some entry has no `effectiveFrom` (it took effect when first published). */
+export const needsPublicationDates = (plan: ModelPlan, o: { history: boolean }) => listed(plan, o).some((v) => v.effectiveFrom === undefined);
+
+const listed = (plan: ModelPlan, o: { history: boolean }) => {
+  const order = (v: MetricVersion) => plan.names.indexOf(v.name);
+  return plan.versions.filter((v) => o.history || v.current).sort((a, b) => order(a) - order(b) || a.version - b.version);
+};
+
+/** The current version of every metric of the plan, or with `history` every version, in file order of names, then by version. */
+export function listMetrics(src: CatalogSources, o: { history: boolean }): MetricDefinition[] {
+  const byId = new Map((src.published ?? []).map((p) => [p.id, p]));
+  const publishedOf = (v: MetricVersion): Published | null => {
+    const p = byId.get(v.id);
+    return p ? { definition: p.definition, checksum: p.checksum, publishedAtMs: p.publishedAtMs } : null;
+  };
+  // Not yet published: it takes effect when it is, at the earliest today.
+  const effectiveFrom = (v: MetricVersion) => v.effectiveFrom ?? utcDay(byId.get(v.id)?.publishedAtMs ?? src.now);
+  const next = (v: MetricVersion) =>
+    src.plan.versions.filter((x) => x.name === v.name && x.version > v.version).sort((a, b) => a.version - b.version)[0];
+  return listed(src.plan, o).map((v) => {
+    const successor = v.current ? undefined : next(v);
+    return {
+      name: v.name.toUpperCase(),
+      version: v.version,
+      unit: v.unit,
+      description: v.description,
+      definition: readableDefinition(src.plan, v),
+      kind: v.kind.toUpperCase() as MetricKind,
+      derived: v.kind === 'formula',
+      dimensions: v.by,
+      hidden: v.hidden,
+      current: v.current,
+      effectiveFrom: effectiveFrom(v),
+      supersededOn: successor ? effectiveFrom(successor) : null,
+      incompleteBefore: incompleteBeforeOf(src.plan, v, src.coverage),
+      ...(src.published ? { published: publishedOf(v) } : {}),
+    };
   });
 }

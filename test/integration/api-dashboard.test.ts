@@ -205,7 +205,9 @@ describe('limits and catalog', () => {
   it('lists every metric’s current definition', async () => {
     const res = await typed(token, MetricCatalogDocument);
     expect(res.data!.metrics.map((m) => m.name)).toEqual(['REVENUE', 'PURCHASES', 'SIGNUPS', 'UPGRADES', 'CHURNS', 'ACTIVE_USERS', 'ARPU', 'NET_USER_CHANGE']);
-    expect(res.data!.metrics.find((m) => m.name === 'ARPU')!.definition).toMatch(/half to even/);
+    expect(res.data!.metrics.find((m) => m.name === 'ARPU')!).toMatchObject({ kind: 'FORMULA', dimensions: ['currency'], definition: expect.stringMatching(/half to even/) });
+    expect(res.data!.metrics.find((m) => m.name === 'REVENUE')!).toMatchObject({ kind: 'SUM', unit: 'currency', dimensions: ['currency'] });
+    for (const m of res.data!.metrics) expect(m.complete, m.name).toBe(m.incompleteBefore === null);
   });
 });
 

@@ -1,9 +1,7 @@
-/** Derived metrics from exact values: half-even division, ARPU, net user change, change ratios; the catalog's invariants. */
+/** Derived metrics from exact values: half-even division, ARPU, net user change, change ratios */
 import { describe, expect, it } from 'vitest';
-import { METRICS } from '../../src/contracts/metrics.ts';
-import { CATALOG, CATALOG_NAMES, listMetrics } from '../../src/resolvers/catalog.ts';
 import { divideHalfEven } from '../../src/contracts/decimal.ts';
-import { changeRatio, difference, divideDecimals, metricValue, DERIVED_METRICS } from '../../src/resolvers/derived.ts';
+import { changeRatio, difference, divideDecimals, metricValue } from '../../src/resolvers/derived.ts';
 
 const row = (o: Partial<{ revenue: string; purchases: number; signups: number; upgrades: number; churns: number; activeUsers: number }>) => ({
   revenue: '0',
@@ -56,25 +54,5 @@ describe('derived metrics', () => {
     expect(changeRatio('5', '0')).toBeNull();
     expect(divideDecimals('1', '8')).toBe('0.125');
     expect(divideDecimals('0.000001', '2')).toBe('0'); // 0.5 micro → 0 (even)
-  });
-});
-
-describe('metric catalog', () => {
-  it('has exactly one current version of every metric, versions 1..n without gaps', () => {
-    expect(new Set(CATALOG_NAMES)).toEqual(new Set([...METRICS, ...DERIVED_METRICS]));
-    for (const name of CATALOG_NAMES) {
-      const versions = CATALOG.filter((d) => d.name === name);
-      expect(versions.map((v) => v.version).sort(), name).toEqual(versions.map((_, i) => i + 1));
-      expect(versions.filter((v) => v.supersededOn === null), name).toHaveLength(1);
-      // A superseded version ends the day its successor starts.
-      for (const v of versions.filter((x) => x.supersededOn !== null)) {
-        expect(versions.find((x) => x.version === v.version + 1)?.effectiveFrom, name).toBe(v.supersededOn);
-      }
-    }
-  });
-
-  it('lists current definitions, or all with history', () => {
-    expect(listMetrics({ history: false }).map((d) => d.name)).toEqual(CATALOG_NAMES);
-    expect(listMetrics({ history: true }).length).toBe(CATALOG.length);
   });
 });
