@@ -8,7 +8,7 @@
  * parameters.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -44,7 +44,8 @@ interface Proc {
   stop: (graceMs?: number) => Promise<void>;
 }
 
-function spawnNode(cwd: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+/** `dir` (the process's data directory) is removed once the process has stopped. */
+function spawnNode(cwd: string, args: string[], env: NodeJS.ProcessEnv, dir: string): Proc {
   const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd, env: { ...process.env, TZ: 'UTC', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer) => (out = (out + c.toString()).slice(-20_000));
@@ -57,11 +58,13 @@ function spawnNode(cwd: string, args: string[], env: NodeJS.ProcessEnv): Proc {
     output: () => out,
     gone,
     async stop(graceMs = 30_000) {
-      if (gone()) return;
-      proc.kill('SIGCONT');
-      proc.kill('SIGTERM');
-      await until(gone, `pid ${proc.pid} to exit`, graceMs).catch(() => proc.kill('SIGKILL'));
-      await until(gone, `pid ${proc.pid} to die`, 10_000);
+      if (!gone()) {
+        proc.kill('SIGCONT');
+        proc.kill('SIGTERM');
+        await until(gone, `pid ${proc.pid} to exit`, graceMs).catch(() => proc.kill('SIGKILL'));
+        await until(gone, `pid ${proc.pid} to die`, 10_000);
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -75,7 +78,7 @@ export interface ChdbServer extends Proc {
 /** A chdb-server of `root` on a fresh data directory and a free port. */
 export async function startChdbServer(root: string): Promise<ChdbServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tilecast-scaleout-ch-'));
-  const p = spawnNode(root, ['scripts/chdb-server.ts', '--path', dir, '--port', '0'], {});
+  const p = spawnNode(root, ['scripts/chdb-server.ts', '--path', dir, '--port', '0'], {}, dir);
   const url = await until(() => {
     if (p.gone()) throw new Error(`chdb-server exited: ${p.output()}`);
     return /^(http:\/\/127\.0\.0\.1:\d+)\n/.exec(p.output())?.[1];
@@ -116,7 +119,8 @@ export interface WorkerProcess extends Proc {
 
 /** `tilecast worker` of `root` with `env` (KAFKA_*, CLICKHOUSE_URL, …); resolves once it serves /metrics. */
 export async function startWorker(root: string, name: string, env: Record<string, string>): Promise<WorkerProcess> {
-  const p = spawnNode(root, ['src/cli/main.ts', 'worker'], { LOG_LEVEL: 'warn', WORKER_PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'tilecast-scaleout-w-')), ...env });
+  const dataDir = mkdtempSync(join(tmpdir(), 'tilecast-scaleout-w-'));
+  const p = spawnNode(root, ['src/cli/main.ts', 'worker'], { LOG_LEVEL: 'warn', WORKER_PORT: '0', DATA_DIR: dataDir, ...env }, dataDir);
   const url = await until(() => {
     if (p.gone()) throw new Error(`worker ${name} exited: ${p.output()}`);
     return /Metrics \/ health\s+(http:\/\/[\d.]+:\d+)\/metrics/.exec(p.output())?.[1];
@@ -144,6 +148,7 @@ export async function startWorker(root: string, name: string, env: Record<string
     async kill() {
       if (!p.gone()) p.proc.kill('SIGKILL');
       await until(p.gone, `worker ${name} to die`, 10_000);
+      await p.stop(); // gone: only removes its data directory
     },
   };
 }
