@@ -101,6 +101,26 @@ export function createCachedMetricSeriesReader(o: {
     return flight;
   };
 
+  /** The answer of one step from the parts read (`byKey`), keeping what the read closed when `stamp` allows. */
+  const answerOf = (s: Step, byKey: Map<string, MetricResult>, stamp: Stamp | null): MetricResult => {
+    const got = (p: MetricQuery | null) => (p ? [byKey.get(metricQueryKey(p))!] : []);
+    if (s.kind === 'hit') return s.result;
+    if (s.kind === 'read') return got(s.part)[0]!;
+    if (s.kind === 'whole') {
+      const result = got(s.part)[0]!;
+      const q = s.part;
+      if (stamp) o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: q.to, result, bytes: resultBytes(result), readAt: stamp.readAt });
+      return result;
+    }
+    const q = s.query;
+    const closed = s.gap || !s.kept ? addResults([...(s.kept ? [s.kept.result] : []), ...got(s.gap)]) : s.kept.result;
+    if (s.gap && stamp) {
+      const readAt = Math.min(stamp.readAt, s.kept?.readAt ?? Infinity);
+      o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, result: closed, bytes: resultBytes(closed), readAt });
+    }
+    return s.edge ? addResults([closed, ...got(s.edge)]) : closed;
+  };
+
   return {
     async read(tenantId, queries, options = {}) {
       if (queries.length === 0) return [];
@@ -110,29 +130,12 @@ export function createCachedMetricSeriesReader(o: {
       const parts = new Map<string, MetricQuery>();
       for (const s of steps) for (const p of partsOf(s)) parts.set(metricQueryKey(p), p);
       const list = [...parts.values()];
-      if (list.length === 0) return steps.map((s) => (s as Extract<Step, { kind: 'hit' }>).result);
+      if (list.length === 0) return steps.map((s) => answerOf(s, new Map(), null));
       const { stamp, promise } = readShared(tenantId, list, options.signal);
       try {
         const results = await promise;
         const byKey = new Map(list.map((p, i) => [metricQueryKey(p), results[i]!]));
-        const got = (p: MetricQuery | null) => (p ? [byKey.get(metricQueryKey(p))!] : []);
-        return steps.map((s) => {
-          if (s.kind === 'hit') return s.result;
-          if (s.kind === 'read') return got(s.part)[0]!;
-          if (s.kind === 'whole') {
-            const result = got(s.part)[0]!;
-            const q = s.part;
-            o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: q.to, result, bytes: resultBytes(result), readAt: stamp.readAt });
-            return result;
-          }
-          const q = s.query;
-          const closed = addResults([...(s.kept ? [s.kept.result] : []), ...got(s.gap)]);
-          if (s.gap) {
-            const readAt = Math.min(stamp.readAt, s.kept?.readAt ?? Infinity);
-            o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, result: closed, bytes: resultBytes(closed), readAt });
-          }
-          return s.edge ? addResults([closed, ...got(s.edge)]) : closed;
-        });
+        return steps.map((s) => answerOf(s, byKey, stamp));
       } finally {
         o.store.end(stamp);
       }

@@ -1,0 +1,58 @@
+/**
+ * The API process's series cache (SERIES_CACHE_MB, SERIES_CACHE_TENANTS,
+ * SERIES_CACHE_MAX_AGE_MS): the caching reader over the model's MetricSeriesReader, its
+ * store subscribed to the update bus, and its Prometheus metrics:
+ * - tilecast_series_cache_lookups_total{outcome}: per query of a read, hit (all from
+ *   memory), partial (closed part from memory, edge read), miss (read, kept), uncached
+ *   (read, not keepable: open range, distinct or ranked over an open range, backfilling);
+ *   hit rate = (hit + partial) / all;
+ * - tilecast_series_cache_shared_reads_total: reads that joined an identical one in flight;
+ * - tilecast_series_cache_drops_total{reason}: entries dropped (update, gap, tenant,
+ *   budget, expired);
+ * - tilecast_series_cache_bytes / _entries / _tenants: the size now.
+ * With maxBytes 0 the reader is returned as it is.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Config } from '../../config/index.ts';
+import type { MetricSeriesReader } from '../../storage/metric-series-reader.ts';
+import { createCachedMetricSeriesReader } from './cached-reader.ts';
+import { createCacheStore, type CacheBus } from './store.ts';
+
+export function createSeriesCache(o: {
+  reader: MetricSeriesReader;
+  bus: CacheBus;
+  config: Config['seriesCache'];
+  /** Everything stored before this instant is final (FreshnessTracker.watermark). */
+  closedBefore: () => number;
+  /** Backfill state per stored version id (`name@version`); null = complete. */
+  coverage: { incompleteBefore(id: string): number | null };
+  registry: Registry;
+  clock: () => number;
+}): { reader: MetricSeriesReader; close(): void } {
+  if (o.config.maxBytes === 0) return { reader: o.reader, close: () => undefined };
+  const registers = [o.registry];
+  const lookups = new Counter({ name: 'tilecast_series_cache_lookups_total', help: 'Model series queries by how the series cache answered them (hit|partial|miss|uncached)', labelNames: ['outcome'] as const, registers });
+  const shared = new Counter({ name: 'tilecast_series_cache_shared_reads_total', help: 'Series reads that shared an identical ClickHouse read in flight', registers });
+  const drops = new Counter({ name: 'tilecast_series_cache_drops_total', help: 'Series cache entries dropped, by reason (update|gap|tenant|budget|expired)', labelNames: ['reason'] as const, registers });
+  const store = createCacheStore({ bus: o.bus, maxBytes: o.config.maxBytes, maxTenants: o.config.maxTenants, maxAgeMs: o.config.maxAgeMs, clock: o.clock, hooks: { dropped: (reason, n) => drops.inc({ reason }, n) } });
+  const gauge = (name: string, help: string, of: (s: ReturnType<typeof store.size>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(of(store.size()));
+      },
+    });
+  gauge('tilecast_series_cache_bytes', 'Estimated bytes held by the series cache (budget SERIES_CACHE_MB)', (s) => s.bytes);
+  gauge('tilecast_series_cache_entries', 'Entries held by the series cache', (s) => s.entries);
+  gauge('tilecast_series_cache_tenants', 'Tenants the series cache holds a window-update subscription for (bound SERIES_CACHE_TENANTS)', (s) => s.tenants);
+  const reader = createCachedMetricSeriesReader({
+    reader: o.reader,
+    store,
+    closedBefore: o.closedBefore,
+    keepable: (metric, version) => o.coverage.incompleteBefore(`${metric}@${version}`) === null,
+    hooks: { lookup: (outcome) => lookups.inc({ outcome }), shared: () => shared.inc() },
+  });
+  return { reader, close: () => store.close() };
+}
