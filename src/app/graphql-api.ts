@@ -92,6 +92,7 @@ export function createGraphQLApi(o: {
   return {
     graphql,
     demoToken,
+    seriesCache,
     /** Closes the rate limiter, the subscription hub and the series cache (its subscriptions). */
     async close(): Promise<void> {
       await limiter.close();

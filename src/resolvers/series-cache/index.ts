@@ -8,9 +8,12 @@
  *   hit rate = (hit + partial) / all;
  * - tilecast_series_cache_shared_reads_total: reads that joined an identical one in flight;
  * - tilecast_series_cache_drops_total{reason}: entries dropped (update, gap, tenant,
- *   budget, expired);
+ *   budget, expired, cleared);
  * - tilecast_series_cache_bytes / _entries / _tenants: the size now.
  * With maxBytes 0 the reader is returned as it is.
+ *
+ * `bypass` and `clear` exist for measuring (bench/dashboard.ts compares cache on, off and
+ * cold in one process); nothing in the product calls them.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../config/index.ts';
@@ -28,12 +31,12 @@ export function createSeriesCache(o: {
   coverage: { incompleteBefore(id: string): number | null };
   registry: Registry;
   clock: () => number;
-}): { reader: MetricSeriesReader; close(): void } {
-  if (o.config.maxBytes === 0) return { reader: o.reader, close: () => undefined };
+}): SeriesCache {
+  if (o.config.maxBytes === 0) return { reader: o.reader, enabled: false, bypass: () => undefined, clear: () => undefined, close: () => undefined };
   const registers = [o.registry];
   const lookups = new Counter({ name: 'tilecast_series_cache_lookups_total', help: 'Model series queries by how the series cache answered them (hit|partial|miss|uncached)', labelNames: ['outcome'] as const, registers });
   const shared = new Counter({ name: 'tilecast_series_cache_shared_reads_total', help: 'Series reads that shared an identical ClickHouse read in flight', registers });
-  const drops = new Counter({ name: 'tilecast_series_cache_drops_total', help: 'Series cache entries dropped, by reason (update|gap|tenant|budget|expired)', labelNames: ['reason'] as const, registers });
+  const drops = new Counter({ name: 'tilecast_series_cache_drops_total', help: 'Series cache entries dropped, by reason (update|gap|tenant|budget|expired|cleared)', labelNames: ['reason'] as const, registers });
   const store = createCacheStore({ bus: o.bus, maxBytes: o.config.maxBytes, maxTenants: o.config.maxTenants, maxAgeMs: o.config.maxAgeMs, clock: o.clock, hooks: { dropped: (reason, n) => drops.inc({ reason }, n) } });
   const gauge = (name: string, help: string, of: (s: ReturnType<typeof store.size>) => number) =>
     new Gauge({
@@ -47,12 +50,33 @@ export function createSeriesCache(o: {
   gauge('tilecast_series_cache_bytes', 'Estimated bytes held by the series cache (budget SERIES_CACHE_MB)', (s) => s.bytes);
   gauge('tilecast_series_cache_entries', 'Entries held by the series cache', (s) => s.entries);
   gauge('tilecast_series_cache_tenants', 'Tenants the series cache holds a window-update subscription for (bound SERIES_CACHE_TENANTS)', (s) => s.tenants);
-  const reader = createCachedMetricSeriesReader({
+  let bypassed = false;
+  const cached = createCachedMetricSeriesReader({
     reader: o.reader,
     store,
     closedBefore: o.closedBefore,
     keepable: (metric, version) => o.coverage.incompleteBefore(`${metric}@${version}`) === null,
     hooks: { lookup: (outcome) => lookups.inc({ outcome }), shared: () => shared.inc() },
   });
-  return { reader, close: () => store.close() };
+  const reader: MetricSeriesReader = { read: (tenantId, queries, options) => (bypassed ? o.reader : cached).read(tenantId, queries, options) };
+  return {
+    reader,
+    enabled: true,
+    bypass: (on) => {
+      bypassed = on;
+    },
+    clear: () => store.clear(),
+    close: () => store.close(),
+  };
+}
+
+export interface SeriesCache {
+  reader: MetricSeriesReader;
+  /** False with SERIES_CACHE_MB=0. */
+  enabled: boolean;
+  /** While on, reads go straight to ClickHouse (nothing read, kept or dropped). */
+  bypass(on: boolean): void;
+  /** Drops every entry (the cold state). */
+  clear(): void;
+  close(): void;
 }

@@ -62,7 +62,7 @@ interface Tenant {
   log: { seq: number; table: '*' | null; from: number; to: number }[];
 }
 
-export type DropReason = 'update' | 'gap' | 'tenant' | 'budget' | 'expired';
+export type DropReason = 'update' | 'gap' | 'tenant' | 'budget' | 'expired' | 'cleared';
 
 export interface StoreHooks {
   dropped(reason: DropReason, n: number): void;
@@ -230,6 +230,11 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
 
     size(): { entries: number; bytes: number; tenants: number } {
       return { entries: entries.size, bytes, tenants: tenants.size };
+    },
+
+    /** Drops every entry; subscriptions stay. */
+    clear(): void {
+      for (const t of tenants.values()) everything(t, 'cleared');
     },
 
     close(): void {
