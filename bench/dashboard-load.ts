@@ -12,10 +12,11 @@
  *
  * Prints requests/s and p50/p99 latency per scenario. Data: BENCH_EVENTS (default
  * 200,000) events over the 60 days up to now, loaded through an embedded app's intake
- * and aggregator writing to the chdb-server; that app stays up and publishes its progress
- * over Redis (REDIS_URL, default the local one), so the API processes know the watermark
- * (what is final, so what the cache may keep). `tilecast api` needs Kafka for ingest
- * (KAFKA_BROKERS, default the local test broker); nothing is produced here.
+ * and aggregator writing to the chdb-server (faster than through Kafka, same tables).
+ * Then one `tilecast worker` owns the (empty) topic's 4 partitions and publishes their
+ * progress over Redis (REDIS_URL, default the local one): that is how the API processes
+ * know the watermark, i.e. what is final and so what the cache may keep, as in a
+ * deployment. Kafka: KAFKA_BROKERS, default the local test broker; nothing is produced.
  *
  *   node --import tsx bench/dashboard-load.ts     # BENCH_EVENTS, BENCH_LOAD_SECONDS (default 15)
  *
@@ -27,8 +28,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { Kafka, logLevel } from 'kafkajs';
+import { createBenchTopic } from './harness/kafka-records.ts';
 import { loadDashboardTarget, targetRoot } from './harness/target.ts';
-import { startApi, startChdbServer, type ApiProcess } from './harness/worker-group.ts';
+import { startApi, startChdbServer, startWorker, until, type ApiProcess, type WorkerProcess } from './harness/worker-group.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 15);
@@ -93,7 +96,13 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'tilecast-bench-load-'));
   const shared = { CLICKHOUSE_URL: ch.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_CHANNEL_PREFIX: `bench-load-${run}`, AUTH_SECRET: SECRET, RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' };
   const loader = await target.createApp({ config: target.loadConfig({ ...shared, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', CURRENCY_BUDGET: '5' }) });
+  let loaderUp = true;
+  const stopLoader = async () => {
+    if (loaderUp) await loader.stop();
+    loaderUp = false;
+  };
   const apis: ApiProcess[] = [];
+  let worker: WorkerProcess | null = null;
   try {
     await loader.start();
     const { out, purchases } = events();
@@ -106,7 +115,14 @@ async function main() {
     }
     console.log(`loaded ${EVENTS.toLocaleString('en')} events (60 days, tenant ${TENANT}) into one chdb-server in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     const token = await loader.tokens.mint({ tenantId: TENANT, scope: 'read', ttlSeconds: 3600 });
-    const env = (extra: Record<string, string>) => ({ ...shared, KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? process.env.TILECAST_TEST_KAFKA_BROKERS ?? '127.0.0.1:19092', KAFKA_TOPIC: 'tilecast.bench.dashboard-load', ...extra });
+    await stopLoader();
+    const brokers = process.env.KAFKA_BROKERS ?? process.env.TILECAST_TEST_KAFKA_BROKERS ?? '127.0.0.1:19092';
+    const topic = `tilecast.bench.dashboard-load.${run}`;
+    const kafka = new Kafka({ clientId: 'bench-dashboard-load', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+    await createBenchTopic(kafka, topic, 4);
+    const env = (extra: Record<string, string>) => ({ ...shared, KAFKA_BROKERS: brokers, KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, KAFKA_GROUP_ID: `bench-load-${run}`, ...extra });
+    worker = await startWorker(root, 'worker', env({ FLUSH_INTERVAL_MS: '1000' }));
+    await until(async () => (await worker!.partitions()).filter((p) => p.status === 'running').length === 4, 'the worker to own the 4 partitions');
     const scenarios: { name: string; urls: () => Promise<string[]> }[] = [
       { name: '1 API, cache off', urls: async () => [(await startApi(root, 'off', env({ SERIES_CACHE_MB: '0' })).then((a) => (apis.push(a), a))).url] },
       { name: '1 API, series cache', urls: async () => [(await startApi(root, 'a', env({})).then((a) => (apis.push(a), a))).url] },
@@ -138,7 +154,8 @@ async function main() {
     console.log(`check: every scenario's purchases equal the events sent — ${purchases.current} over 30 days, ${purchases.previous} the 30 before`);
   } finally {
     for (const a of apis) await a.stop();
-    await loader.stop();
+    await worker?.stop();
+    await stopLoader();
     await ch.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
