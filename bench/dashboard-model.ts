@@ -1,10 +1,11 @@
 /**
  * The model-driven twin of bench/dashboard.ts's 12-tile dashboard: the same tiles as
- * Query.metricSeries / Query.metricBreakdown (the default model's metrics: the narrow
+ * Query.metricSeries / Query.metricBreakdown (metricBreakdown has no comparison period; the default model's metrics: the narrow
  * tables metric_windows / metric_windows_hourly), measured three ways in one process:
  *
  *   model       the series cache on (src/resolvers/series-cache/), warm: closed hours
- *               from memory, the open hour read from ClickHouse;
+ *               from memory, the open hour read from ClickHouse (and the distinct-user
+ *               tiles, whose total over an open range is not a sum of parts);
  *   model-off   the cache bypassed: every request reads everything;
  *   model-cold  the cache emptied before each request: read everything, keep it.
  *
@@ -25,7 +26,7 @@ export const modelDashboard = (range: string): string => {
   activeUsersUsd: metricSeries(input: { metric: ACTIVE_USERS, currency: "USD", ${range} }) { ${tile} }
   arpuUsd: metricSeries(input: { metric: ARPU, currency: "USD", ${range} }) { ${tile} }
   netUsers: metricSeries(input: { metric: NET_USER_CHANGE, ${range} }) { ${tile} }
-  revenueByCurrency: metricBreakdown(input: { metric: REVENUE, by: CURRENCY, ${range} }) { slices { slice ${tile} } }
+  revenueByCurrency: metricBreakdown(input: { metric: REVENUE, by: CURRENCY, ${range.replace(/, compareTo: \w+/, '')} }) { slices { slice total points { start value } } }
 }`;
 };
 
