@@ -118,6 +118,17 @@ describe('series cache: answers and what is read', () => {
     expect(s.outcomes.slice(3)).toEqual(['uncached', 'hit', 'hit']);
   });
 
+  it('keeps a ranked breakdown operand under its leader: another leader reads it again', async () => {
+    const s = setup();
+    const previous = { from: T0, to: T0 + DAY };
+    const follower = { ...series({ metric: 'users', distinct: true, breakdown: { index: 1, top: 1, group: 0, leader: false } }), ...previous };
+    const leaderOf = (metric: string) => ({ ...series({ metric, breakdown: { index: 1, top: 1, group: 0, leader: true } }), ...previous });
+    await s.reader.read('acme', [leaderOf('revenue'), follower]);
+    await s.reader.read('acme', [leaderOf('revenue'), follower]);
+    await s.reader.read('acme', [leaderOf('other'), follower]);
+    expect(rangesOf(s.storage.calls).map((c) => c.map((x) => x[0]))).toEqual([['revenue', 'users'], ['other', 'users']]);
+  });
+
   it('a read answered wholly from memory reads nothing', async () => {
     const s = setup();
     const closed = series({ to: T0 + 2 * DAY });

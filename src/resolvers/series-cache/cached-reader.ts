@@ -38,6 +38,21 @@ interface Flight {
   promise: Promise<MetricResult[]>;
 }
 
+/** An every-value breakdown's group and leader flag do not change its answer: one key for all. */
+const normalised = (q: MetricQuery): MetricQuery => (q.breakdown && q.breakdown.top === null ? { ...q, breakdown: { ...q.breakdown, group: 0, leader: true } } : q);
+
+/**
+ * A whole query's key. A ranked breakdown's slices are its group leader's top values
+ * (a formula's operands line up with the first operand), so its key names the leader too.
+ */
+function wholeKey(q: MetricQuery, all: readonly MetricQuery[]): string {
+  const b = q.breakdown;
+  if (!b || b.top === null) return metricQueryKey(normalised(q));
+  if (b.leader) return metricQueryKey({ ...q, breakdown: { ...b, group: 0 } });
+  const leader = all.find((x) => x.breakdown?.group === b.group && x.breakdown.leader);
+  return JSON.stringify([metricQueryKey({ ...q, breakdown: { ...b, group: 0 } }), leader ? metricQueryKey({ ...leader, breakdown: { ...leader.breakdown!, group: 0 } }) : null]);
+}
+
 export function createCachedMetricSeriesReader(o: {
   reader: MetricSeriesReader;
   store: CacheStore;
@@ -49,17 +64,17 @@ export function createCachedMetricSeriesReader(o: {
 }): MetricSeriesReader {
   const flights = new Map<string, Flight>();
 
-  const stepOf = (tenantId: string, q: MetricQuery, closedBefore: number): Step => {
+  const stepOf = (tenantId: string, q: MetricQuery, closedBefore: number, all: readonly MetricQuery[]): Step => {
     if (!o.keepable(q.metric, q.version)) return { kind: 'read', part: q };
     const plan = planSplit(q, closedBefore);
     if (plan.kind === 'read') return { kind: 'read', part: q };
     if (plan.kind === 'whole') {
-      const key = `whole:${metricQueryKey(q)}`;
+      const key = `whole:${wholeKey(q, all)}`;
       const e = o.store.get(tenantId, key);
       return e ? { kind: 'hit', result: e.result } : { kind: 'whole', key, part: q };
     }
     // Keyed by everything but `to`: the closed prefix grows as the watermark moves.
-    const key = `split:${metricQueryKey({ ...q, to: 0 })}`;
+    const key = `split:${metricQueryKey({ ...normalised(q), to: 0 })}`;
     const e = o.store.get(tenantId, key);
     const usable = e && e.to <= plan.at ? e : undefined;
     const from = usable ? usable.to : q.from;
@@ -125,7 +140,7 @@ export function createCachedMetricSeriesReader(o: {
     async read(tenantId, queries, options = {}) {
       if (queries.length === 0) return [];
       const closedBefore = o.closedBefore();
-      const steps = queries.map((q) => stepOf(tenantId, q, closedBefore));
+      const steps = queries.map((q) => stepOf(tenantId, q, closedBefore, queries));
       for (const s of steps) o.hooks?.lookup(outcomeOf(s));
       const parts = new Map<string, MetricQuery>();
       for (const s of steps) for (const p of partsOf(s)) parts.set(metricQueryKey(p), p);
