@@ -2,9 +2,9 @@
  * How the series cache (cached-reader.ts) splits a MetricQuery into a closed part it can
  * keep and an open edge it reads, and how it adds the parts back together. Pure.
  *
- * Every select of the read filters rows by one time column (`window_start` or
- * `hour_start`) with `from <= t < to`: two queries split at any instant T read every row
- * exactly once between them, so for count and sum metrics, series and every-value
+ * Every table the read names answers a range exactly (minutes, hours, or whole hours with
+ * minute edges): two queries split at any instant T count every event exactly once
+ * between them, so for count and sum metrics, series and every-value
  * breakdowns (currency), adding the parts' cells (buckets with the same start included)
  * gives exactly the whole query's answer. A distinct metric's total is a merged set and a
  * ranked (top N) breakdown ranks over the whole range: neither adds up from parts, so
@@ -20,8 +20,14 @@ const HOUR = 60 * MINUTE;
 /** Whether parts of `q` add up to its answer (count/sum; series or every-value breakdown). */
 export const additive = (q: MetricQuery): boolean => !q.distinct && (q.breakdown === null || q.breakdown.top === null);
 
+/**
+ * Whether the table answers from hourly rows (metric_windows_hourly, or its whole hours
+ * with minute edges, metric_windows_edges): anything but the minutes.
+ */
+const readsHours = (table: string): boolean => table !== 'metric_windows';
+
 /** Granule of the stored rows the query reads: split points stay on it so entries change at most once per granule. */
-const granuleOf = (q: MetricQuery): number => (q.table === 'metric_windows_hourly' ? HOUR : MINUTE);
+const granuleOf = (q: MetricQuery): number => (readsHours(q.table) ? HOUR : MINUTE);
 
 /**
  * What to do with `q` when everything before `closedBefore` is final:
@@ -43,7 +49,7 @@ export function planSplit(q: MetricQuery, closedBefore: number): SplitPlan {
  * query's table: the hourly table's row of that hour starts before the minute.
  */
 export function touchedRange(table: string, windowStart: number, windowEnd: number): { from: number; to: number } {
-  return table === 'metric_windows_hourly' ? { from: Math.floor(windowStart / HOUR) * HOUR, to: windowEnd } : { from: windowStart, to: windowEnd };
+  return readsHours(table) ? { from: Math.floor(windowStart / HOUR) * HOUR, to: windowEnd } : { from: windowStart, to: windowEnd };
 }
 
 function addCells(a: MetricCell, b: MetricCell): MetricCell {
