@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { COUNTRIES, expectBreakdown, expectSeries, saasStream, truthOf, type Shape, type Truth } from '../helpers/saas-truth.ts';
 import { testSeed, withSeed } from '../helpers/seed.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const LATENESS = 10_000;
 const MIN = 60_000;
@@ -53,6 +54,15 @@ beforeAll(async () => {
   // The watermark ends inside the last hour: queries to the end of the span have an open edge.
   now = START + SPAN - 20 * MIN;
   await t.app.aggregator.flush();
+  // Versions still being backfilled are never kept: wait until the API knows every one is complete (polled coverage).
+  const all = METRICS.map((m, i) => `c${i}: metricSeries(input: { metric: ${m.metric.toUpperCase()}${m.currency ? `, currency: "${m.currency}"` : ''}, from: "${new Date(START).toISOString()}", to: "${new Date(START + HOUR).toISOString()}", granularity: HOUR }) { complete }`);
+  await waitFor(
+    async () => {
+      const res = await t.gql<Record<string, { complete: boolean }>>(tokens.acme!, `{ ${all.join('\n')} }`);
+      return res.data && Object.values(res.data).every((s) => s.complete);
+    },
+    { timeoutMs: 60_000, what: 'every metric version backfilled' },
+  );
 }, 300_000);
 afterAll(() => t?.app.stop());
 

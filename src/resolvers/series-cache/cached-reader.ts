@@ -9,8 +9,8 @@
  * (store.ts), so a correction is never served once its update has arrived.
  *
  * Identical concurrent reads of a tenant share one ClickHouse read (single flight).
- * Queries of a version still being backfilled are never kept (backfill writes without
- * window updates).
+ * A range a backfill has not covered yet is never kept (backfill writes without window
+ * updates).
  */
 import type { MetricResult, MetricSeriesReader } from '../../storage/metric-series-reader.ts';
 import { metricQueryKey, type MetricQuery } from '../../storage/metric-series-sql.ts';
@@ -58,14 +58,14 @@ export function createCachedMetricSeriesReader(o: {
   store: CacheStore;
   /** Everything stored before this instant is final (the freshness watermark); 0 = nothing is. */
   closedBefore: () => number;
-  /** Whether a metric version's data is complete (backfilled): others are never kept. */
-  keepable: (metric: string, version: number) => boolean;
+  /** Whether a metric version's data from `from` on is complete (backfilled): other ranges are never kept. */
+  keepable: (metric: string, version: number, from: number) => boolean;
   hooks?: CachedReaderHooks;
 }): MetricSeriesReader {
   const flights = new Map<string, Flight>();
 
   const stepOf = (tenantId: string, q: MetricQuery, closedBefore: number, all: readonly MetricQuery[]): Step => {
-    if (!o.keepable(q.metric, q.version)) return { kind: 'read', part: q };
+    if (!o.keepable(q.metric, q.version, q.from)) return { kind: 'read', part: q };
     const plan = planSplit(q, closedBefore);
     if (plan.kind === 'read') return { kind: 'read', part: q };
     if (plan.kind === 'whole') {

@@ -4,7 +4,7 @@
  * store subscribed to the update bus, and its Prometheus metrics:
  * - tilecast_series_cache_lookups_total{outcome}: per query of a read, hit (all from
  *   memory), partial (closed part from memory, edge read), miss (read, kept), uncached
- *   (read, not keepable: open range, distinct or ranked over an open range, backfilling);
+ *   (read, not keepable: distinct or ranked over an open range, nothing closed yet, not backfilled);
  *   hit rate = (hit + partial) / all;
  * - tilecast_series_cache_shared_reads_total: reads that joined an identical one in flight;
  * - tilecast_series_cache_drops_total{reason}: entries dropped (update, gap, tenant,
@@ -55,7 +55,11 @@ export function createSeriesCache(o: {
     reader: o.reader,
     store,
     closedBefore: o.closedBefore,
-    keepable: (metric, version) => o.coverage.incompleteBefore(`${metric}@${version}`) === null,
+    // Backfill completes a version backwards from the present: from `incompleteBefore` on, nothing more is written.
+    keepable: (metric, version, from) => {
+      const before = o.coverage.incompleteBefore(`${metric}@${version}`);
+      return before === null || from >= before;
+    },
     hooks: { lookup: (outcome) => lookups.inc({ outcome }), shared: () => shared.inc() },
   });
   const reader: MetricSeriesReader = { read: (tenantId, queries, options) => (bypassed ? o.reader : cached).read(tenantId, queries, options) };
