@@ -70,42 +70,99 @@ export interface StoreHooks {
 
 const overlaps = (a: { from: number; to: number }, b: { from: number; to: number }) => a.from < b.to && b.from < a.to;
 
-export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenants: number; maxAgeMs: number; clock: () => number; hooks?: StoreHooks }) {
-  const entries = new Map<string, Entry>(); // LRU order: oldest first
-  const tenants = new Map<string, Tenant>(); // LRU order: oldest first
+/** Kept entries in one LRU under a byte budget (oldest first); `unindex` keeps each tenant's own index in step. */
+function createEntryLru(maxBytes: number, unindex: (e: Entry) => void) {
+  const entries = new Map<string, Entry>();
+  const idOf = (tenantId: string, key: string) => `${tenantId}\u0000${key}`;
   let bytes = 0;
+  /** Removes `e`: 1, or 0 when it was no longer there. */
+  const remove = (e: Entry): number => {
+    const id = idOf(e.tenantId, e.key);
+    if (entries.get(id) !== e) return 0;
+    entries.delete(id);
+    unindex(e);
+    bytes -= e.bytes;
+    return 1;
+  };
+  return {
+    remove,
+    peek: (tenantId: string, key: string) => entries.get(idOf(tenantId, key)),
+    /** Marks `e` as recently used. */
+    touch(e: Entry): Entry {
+      const id = idOf(e.tenantId, e.key);
+      entries.delete(id);
+      entries.set(id, e);
+      return e;
+    },
+    /** Adds `e` (replacing its key's entry), then drops the least recently used beyond the budget: how many. */
+    add(e: Entry): number {
+      const old = entries.get(idOf(e.tenantId, e.key));
+      if (old) remove(old);
+      entries.set(idOf(e.tenantId, e.key), e);
+      bytes += e.bytes;
+      let n = 0;
+      for (const x of entries.values()) {
+        if (bytes <= maxBytes) break;
+        n += remove(x);
+      }
+      return n;
+    },
+    size: () => ({ entries: entries.size, bytes }),
+  };
+}
+
+/** Records an invalidation for the reads of `t` in flight ('*': a minute, compared on each range's table; null: everything). */
+function logInvalidation(t: Tenant, seq: number, table: '*' | null, from: number, to: number): void {
+  if (t.flights.size > 0) t.log.push({ seq, table, from, to });
+}
+
+/** Whether nothing logged for `t` since `stamp` touches `span`. */
+function cleanSince(t: Tenant | undefined, stamp: Stamp, span: Span): boolean {
+  if (!stamp.receiving || !t) return false;
+  return !t.log.some((l) => l.seq > stamp.seq && (l.table === null || overlaps(span, touchedRange(span.table, l.from, l.to))));
+}
+
+/** One read on `stamp` is over; only invalidations after the oldest stamp still in flight are kept. */
+function endFlight(t: Tenant, stamp: Stamp): void {
+  const n = (t.flights.get(stamp) ?? 1) - 1;
+  if (n > 0) t.flights.set(stamp, n);
+  else t.flights.delete(stamp);
+  const oldest = Math.min(...[...t.flights.keys()].map((s) => s.seq));
+  t.log = t.log.filter((l) => l.seq > oldest);
+}
+
+/** A tenant's state, subscribed to its window updates; active once the subscription is in effect. */
+function subscribedTenant(id: string, bus: CacheBus, onUpdate: (t: Tenant, u: WindowUpdate) => void): Tenant {
+  const t: Tenant = { id, active: false, unsubscribe: () => undefined, entries: new Set(), flights: new Map(), log: [] };
+  t.unsubscribe = bus.subscribeWindows(
+    id,
+    (u) => onUpdate(t, u),
+    () => {
+      t.active = true;
+    },
+  );
+  return t;
+}
+
+export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenants: number; maxAgeMs: number; clock: () => number; hooks?: StoreHooks }) {
+  const tenants = new Map<string, Tenant>(); // LRU order: oldest first
+  const lru = createEntryLru(o.maxBytes, (e) => tenants.get(e.tenantId)?.entries.delete(e));
   let seq = 0;
   let receiving = true;
   const dropped = (reason: DropReason, n: number) => n > 0 && o.hooks?.dropped(reason, n);
 
-  const remove = (e: Entry): void => {
-    if (entries.get(`${e.tenantId}\u0000${e.key}`) !== e) return;
-    entries.delete(`${e.tenantId}\u0000${e.key}`);
-    tenants.get(e.tenantId)?.entries.delete(e);
-    bytes -= e.bytes;
+  /** Drops the entries of `t` that `touched` selects. */
+  const drop = (t: Tenant, reason: DropReason, touched: (e: Entry) => boolean): void => {
+    dropped(reason, [...t.entries].filter(touched).reduce((n, e) => n + lru.remove(e), 0));
   };
-
   /** Drops every entry of `t`, and makes every read of `t` in flight not keepable. */
   const everything = (t: Tenant, reason: DropReason): void => {
-    seq += 1;
-    if (t.flights.size > 0) t.log.push({ seq, table: null, from: -Infinity, to: Infinity });
-    const n = t.entries.size;
-    for (const e of [...t.entries]) remove(e);
-    dropped(reason, n);
+    logInvalidation(t, ++seq, null, -Infinity, Infinity);
+    drop(t, reason, () => true);
   };
-
   const onUpdate = (t: Tenant, u: WindowUpdate): void => {
-    // Logged as the minute; each kept range is compared on its own table (touchedRange).
-    seq += 1;
-    if (t.flights.size > 0) t.log.push({ seq, table: '*', from: u.windowStart, to: u.windowEnd });
-    let n = 0;
-    for (const e of [...t.entries]) {
-      if (overlaps(e, touchedRange(e.table, u.windowStart, u.windowEnd))) {
-        remove(e);
-        n += 1;
-      }
-    }
-    dropped('update', n);
+    logInvalidation(t, ++seq, '*', u.windowStart, u.windowEnd);
+    drop(t, 'update', (e) => overlaps(e, touchedRange(e.table, u.windowStart, u.windowEnd)));
   };
 
   const offGaps = o.bus.subscribeGaps((gap) => {
@@ -123,56 +180,35 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
     t.unsubscribe();
     tenants.delete(t.id);
   };
-
-  /** The tenant's state, subscribed on first use; the least recently used idle tenants beyond the bound are released. */
-  const tenant = (id: string): Tenant => {
-    let t = tenants.get(id);
-    if (t) {
-      tenants.delete(id);
-      tenants.set(id, t);
-      return t;
-    }
-    const fresh: Tenant = { id, active: false, unsubscribe: () => undefined, entries: new Set(), flights: new Map(), log: [] };
-    tenants.set(id, fresh);
-    fresh.unsubscribe = o.bus.subscribeWindows(
-      id,
-      (u) => onUpdate(fresh, u),
-      () => {
-        fresh.active = true;
-      },
-    );
-    t = fresh;
+  /** Releases the least recently used tenants with no read in flight (but `keep`) beyond the bound. */
+  const bound = (keep?: Tenant): void => {
     for (const other of tenants.values()) {
       if (tenants.size <= o.maxTenants) break;
-      if (other !== t && other.flights.size === 0) release(other);
+      if (other !== keep && other.flights.size === 0) release(other);
     }
-    return t;
   };
 
-  const evictOverBudget = (): void => {
-    let n = 0;
-    for (const e of entries.values()) {
-      if (bytes <= o.maxBytes) break;
-      remove(e);
-      n += 1;
+  /** The tenant's state, subscribed on first use. */
+  const tenant = (id: string): Tenant => {
+    const known = tenants.get(id);
+    if (known) {
+      tenants.delete(id);
+      tenants.set(id, known);
+      return known;
     }
-    dropped('budget', n);
+    const t = subscribedTenant(id, o.bus, onUpdate);
+    tenants.set(id, t);
+    bound(t);
+    return t;
   };
 
   return {
     /** A kept entry, if one is there and young enough (marked as recently used). */
     get(tenantId: string, key: string): Entry | undefined {
-      const id = `${tenantId}\u0000${key}`;
-      const e = entries.get(id);
-      if (!e) return undefined;
-      if (o.clock() - e.readAt > o.maxAgeMs) {
-        remove(e);
-        dropped('expired', 1);
-        return undefined;
-      }
-      entries.delete(id);
-      entries.set(id, e);
-      return e;
+      const e = lru.peek(tenantId, key);
+      if (e && o.clock() - e.readAt > o.maxAgeMs) dropped('expired', lru.remove(e));
+      else if (e) return lru.touch(e);
+      return undefined;
     },
 
     /** Stamps a read about to start for `tenantId` (subscribing the tenant first). Pair with `end`. */
@@ -190,46 +226,30 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
     },
 
     /** Whether a result read under `stamp` may be kept for `span`: nothing since the stamp invalidated it. */
-    clean(stamp: Stamp, span: Span): boolean {
-      const t = tenants.get(stamp.tenantId);
-      if (!stamp.receiving || !t) return false;
-      return !t.log.some((l) => l.seq > stamp.seq && (l.table === null || overlaps(span, touchedRange(span.table, l.from, l.to))));
-    },
+    clean: (stamp: Stamp, span: Span): boolean => cleanSince(tenants.get(stamp.tenantId), stamp, span),
 
     /** Keeps `entry` if its read is clean and it does not replace a longer one. */
-    put(stamp: Stamp, entry: Omit<Entry, 'tenantId' | 'bytes'> & { bytes: number }): boolean {
-      if (!this.clean(stamp, entry)) return false;
-      const t = tenants.get(stamp.tenantId)!;
-      const id = `${stamp.tenantId}\u0000${entry.key}`;
-      const old = entries.get(id);
+    put(stamp: Stamp, entry: Omit<Entry, 'tenantId'>): boolean {
+      const t = tenants.get(stamp.tenantId);
+      if (!t || !cleanSince(t, stamp, entry)) return false;
+      const old = lru.peek(stamp.tenantId, entry.key);
       if (old && old.to > entry.to) return false;
-      if (old) remove(old);
       const e: Entry = { ...entry, tenantId: stamp.tenantId };
-      entries.set(id, e);
       t.entries.add(e);
-      bytes += e.bytes;
-      evictOverBudget();
-      return entries.has(id);
+      dropped('budget', lru.add(e));
+      return lru.peek(stamp.tenantId, entry.key) === e;
     },
 
     /** The read of `stamp` (or one that joined it) is over. */
     end(stamp: Stamp): void {
       const t = tenants.get(stamp.tenantId);
       if (!t) return;
-      const n = (t.flights.get(stamp) ?? 1) - 1;
-      if (n > 0) t.flights.set(stamp, n);
-      else t.flights.delete(stamp);
-      // Only invalidations after the oldest stamp in flight can still matter.
-      const oldest = Math.min(...[...t.flights.keys()].map((s) => s.seq));
-      t.log = t.log.filter((l) => l.seq > oldest);
-      for (const other of tenants.values()) {
-        if (tenants.size <= o.maxTenants) break;
-        if (other.flights.size === 0) release(other);
-      }
+      endFlight(t, stamp);
+      bound();
     },
 
     size(): { entries: number; bytes: number; tenants: number } {
-      return { entries: entries.size, bytes, tenants: tenants.size };
+      return { ...lru.size(), tenants: tenants.size };
     },
 
     /** Drops every entry; subscriptions stay. */
