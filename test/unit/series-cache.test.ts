@@ -33,7 +33,7 @@ const byCurrency = series({ breakdown: { index: 0, top: null, group: 0, leader: 
 const users = series({ metric: 'users', distinct: true });
 const ranked = series({ breakdown: { index: 1, top: 1, group: 0, leader: true } });
 
-function setup(o: { maxBytes?: number; maxTenants?: number; maxAgeMs?: number; closedBefore?: number; keepable?: (m: string) => boolean } = {}) {
+function setup(o: { maxBytes?: number; maxTenants?: number; maxAgeMs?: number; closedBefore?: number; keepable?: (m: string, from: number) => boolean } = {}) {
   const storage = fakeStorage();
   const bus = fakeBus();
   let now = T0 + 3 * DAY;
@@ -45,7 +45,7 @@ function setup(o: { maxBytes?: number; maxTenants?: number; maxAgeMs?: number; c
     reader: storage.reader,
     store,
     closedBefore: () => closedBefore,
-    keepable: (m) => o.keepable?.(m) ?? true,
+    keepable: (m, _v, from) => o.keepable?.(m, from) ?? true,
     hooks: { lookup: (x) => outcomes.push(x), shared: () => (shared += 1) },
   });
   const add = (r: Partial<FakeRow> & { t: number }) => storage.rows.push({ tenantId: 'acme', metric: 'revenue', value: '1.5', dims: ['USD', 'pro'], final: true, ...r });
@@ -136,6 +136,13 @@ describe('series cache: answers and what is read', () => {
     expect(await s.reader.read('acme', [closed])).toEqual(s.truth([closed]));
     expect(s.storage.calls).toHaveLength(1);
     expect(s.outcomes).toEqual(['miss', 'hit']);
+  });
+
+  it('keeps a range only from where the backfill has covered it (incompleteBefore) on', async () => {
+    const s = setup({ keepable: (_m, from) => from >= T0 + DAY });
+    const covered = series({ from: T0 + DAY });
+    for (let i = 0; i < 2; i++) await s.reader.read('acme', [series(), covered]);
+    expect(s.outcomes).toEqual(['uncached', 'miss', 'uncached', 'partial']);
   });
 
   it('never keeps a version that is still being backfilled', async () => {
