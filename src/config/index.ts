@@ -100,7 +100,7 @@ const seriesCacheSection = z.object({
   // Tenants with cached reads, each holding a window-update subscription (least recently used ones are given up).
   SERIES_CACHE_TENANTS: z.coerce.number().int().positive().default(1_000),
   // Longest an entry is served, even if no update invalidated it; default STALE_AFTER_MS.
-  SERIES_CACHE_MAX_AGE_MS: z.coerce.number().int().positive().optional(),
+  SERIES_CACHE_MAX_AGE_MS: optionalString.pipe(z.coerce.number<string | undefined>().int().positive().optional()),
 });
 
 const modelSection = z.object({
