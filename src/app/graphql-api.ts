@@ -17,7 +17,6 @@ import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import type { ClickHouse } from '../storage/clickhouse.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import { createMetricSeriesReader } from '../storage/metric-series-reader.ts';
-import { createSeriesReader } from '../storage/series-reader.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
@@ -43,7 +42,6 @@ export function createGraphQLApi(o: {
 }) {
   const { config, db, clock, logger, metrics, bus, freshness, tokens } = o;
   const services: ApiServices = {
-    seriesReader: createSeriesReader(db),
     plan: o.plan,
     metricSeriesReader: createMetricSeriesReader(db),
     deadLetters: o.deadLetters,

@@ -56,6 +56,8 @@ export interface ModelRequest {
   breakdown: { by: string; top: number | null } | null;
   /** The comparison period, read from the same table as the period. */
   comparison: { period: Comparison; from: number; to: number } | null;
+  /** Its points carry trace samples (Point.traceIds is selected). */
+  traces: boolean;
 }
 
 /** The model's currency dimension (of a field of type currency), if it has one. */
@@ -86,7 +88,7 @@ function conditionsOf(plan: ModelPlan, r: ModelInputValues, v: MetricVersion): D
 }
 
 /** Checks a request and picks its source; throws BAD_USER_INPUT errors that say how to fix it. */
-export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { now: number }): ModelRequest {
+export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { now: number; traces?: boolean }): ModelRequest {
   const v = plan.metric(r.metric, r.version ?? undefined);
   if (!v) {
     const versions = plan.versions.filter((x) => x.name === r.metric).map((x) => x.version);
@@ -121,5 +123,5 @@ export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { n
     if (cPick.source.table !== table) table = MODEL_SOURCES[0]!.table;
     comparison = { period: r.compareTo, ...range };
   }
-  return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison };
+  return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison, traces: o.traces ?? false };
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { metricScans, metricSeriesQuery } from '../../src/storage/metric-series-reader.ts';
 import { breakdownSelect, seriesSelect } from '../../src/storage/metric-series-selects.ts';
 import type { MetricQuery } from '../../src/storage/metric-series-sql.ts';
-import { QueryParams } from '../../src/storage/series-sql.ts';
+import { QueryParams } from '../../src/storage/query-params.ts';
 
 const TENANT = 'tenant-zq9x';
 const HOUR = 3_600_000;
