@@ -1,21 +1,16 @@
 /**
- * A model metric request (Query.metricSeries, Query.metricBreakdown) checked against the
- * plan before any work: the version exists, filters and the breakdown use only dimensions
- * the metric (every operand of a formula) stores, money has one currency, and the range
- * fits a source of the narrow tables (migrations/0010). Errors say how to fix the request.
+ * A model metric request (Query.series, derivedSeries, breakdown, metricSeries,
+ * metricBreakdown) checked against the plan before any work: the version exists, filters
+ * and the breakdown use only dimensions the metric (every operand of a formula) stores,
+ * money has one currency, and the range fits a source of the narrow tables
+ * (src/resolvers/source.ts). Errors say how to fix the request.
  */
 import type { Granularity } from '../contracts/metrics.ts';
 import type { DimensionSpec, MetricVersion, ModelPlan } from '../model/types.ts';
 import { canonicalTimeZone } from './buckets.ts';
 import { comparisonRange, type Comparison } from './periods.ts';
 import { badInput } from './series.ts';
-import { pickSource, type SourceSpec } from './source.ts';
-
-/** The narrow tables: minutes, and their exact hourly rollup (slices merged). */
-export const MODEL_SOURCES: readonly SourceSpec[] = [
-  { table: 'metric_windows', resolutionMs: 60_000, retentionMs: null },
-  { table: 'metric_windows_hourly', resolutionMs: 3_600_000, retentionMs: null },
-];
+import { pickSource, SOURCES } from './source.ts';
 
 /** Slices a breakdown by a dimension other than currency lists at most (plus one `other`). */
 export const DEFAULT_TOP = 10;
@@ -111,16 +106,16 @@ export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { n
   }
   const timeZone = canonicalTimeZone(r.timeZone);
   if (timeZone === null) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
-  const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
+  const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone, sources: SOURCES });
   if (!pick.ok) throw badInput(pick.error);
   let table = pick.source.table;
   let comparison: ModelRequest['comparison'] = null;
   if (r.compareTo) {
     const range = comparisonRange(r, r.granularity, r.compareTo, timeZone);
-    const cPick = pickSource(range, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
+    const cPick = pickSource(range, r.granularity, o.now, { timeZone, sources: SOURCES });
     if (!cPick.ok) throw badInput(`comparison period: ${cPick.error}`);
     // One period fits the hourly rollup and the other not: both read the minutes, which serve any bucket.
-    if (cPick.source.table !== table) table = MODEL_SOURCES[0]!.table;
+    if (cPick.source.table !== table) table = SOURCES[0]!.table;
     comparison = { period: r.compareTo, ...range };
   }
   return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison, traces: o.traces ?? false };
