@@ -13,7 +13,7 @@ import { evaluateFormulaSeries, type OperandSeries } from '../model/evaluate.ts'
 import { OTHER_VALUE, type FormulaVersion, type MeasureVersion, type MetricVersion, type ModelPlan } from '../model/types.ts';
 import type { MetricResult, MetricSeriesReader } from '../storage/metric-series-reader.ts';
 import { metricQueryKey, type MetricQuery } from '../storage/metric-series-sql.ts';
-import { traceQueryKey, type TraceQuery, type TraceResult } from '../storage/trace-samples.ts';
+import { traceQueryKey, type TraceQuery } from '../storage/trace-samples.ts';
 import { bucketsBetween, type Bucket } from './buckets.ts';
 import { changeRatio, difference } from './derived.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
