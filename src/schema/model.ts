@@ -101,7 +101,7 @@ export function addModel(
   builder.queryField('metricSeries', (t) =>
     t.field({
       type: SeriesRef,
-      description: 'A model metric over a range. Every metricSeries and metricBreakdown of one request is read from ClickHouse at once.',
+      description: 'A model metric over a range, as `series` answers it, with nullable values (MetricSeries). In the one read of every series field of the request. Prefer `series`.',
       args: { input: t.arg({ type: SeriesInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
         const loader = ctx.modelLoader();
@@ -140,7 +140,7 @@ export function addModel(
   builder.queryField('metricBreakdown', (t) =>
     t.field({
       type: BreakdownRef,
-      description: 'A model metric by one dimension, in the same single read as the other model series of the request.',
+      description: 'A model metric by one dimension, as `breakdown` answers it (MetricSeries slices). In the one read of every series field of the request. Prefer `breakdown`.',
       args: { input: t.arg({ type: BreakdownInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
         const loader = ctx.modelLoader();
