@@ -9,7 +9,7 @@
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { breakdownSelect, seriesSelect } from './metric-series-selects.ts';
-import { METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
+import { EDGES_TABLE, METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
 import { QueryParams } from './query-params.ts';
 import { traceSelects, type TraceQuery, type TraceResult } from './trace-samples.ts';
 
@@ -36,7 +36,7 @@ export function metricScans(queries: readonly MetricQuery[]): MetricScan[] {
     const spec = METRIC_TABLES.get(q.table);
     if (!spec) throw new Error(`metric series reader cannot read table "${q.table}"`);
     const kind = q.breakdown === null ? 'series' : q.breakdown.top === null ? 'all' : 'top';
-    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind]);
+    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind, ...(q.table === EDGES_TABLE ? [q.from, q.to] : [])]);
     let s = scans.get(key);
     if (!s) scans.set(key, (s = { name: `m${scans.size}`, table: q.table, time: spec.time, granularity: q.granularity, timeZone: q.timeZone, indices: [] }));
     s.indices.push(i);
@@ -59,6 +59,13 @@ export interface MetricRead {
   traces: TraceResult[];
 }
 
+/**
+ * FINAL per partition: a row's key holds its month (window_start / hour_start), so no key
+ * spans two partitions, and a partition of one part (a compacted past month, migrations/0014)
+ * is read without merging at all (bench/parts.ts).
+ */
+export const READ_SETTINGS = { do_not_merge_across_partitions_select_final: 1 } as const;
+
 export function createMetricSeriesReader(db: ClickHouse) {
   return {
     /** One ClickHouse call for all queries and trace queries of one tenant. */
@@ -68,7 +75,7 @@ export function createMetricSeriesReader(db: ClickHouse) {
       const traces: TraceResult[] = traceQueries.map(() => new Map());
       if (queries.length + traceQueries.length === 0) return { results, traces };
       const { sql, params } = metricSeriesQuery(tenantId, queries, traceQueries);
-      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal });
+      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal, settings: READ_SETTINGS });
       for (let i = 0; i < c.q.length; i++) {
         if (c.rows[i] === 0) continue;
         if (c.q[i]! >= queries.length) {
