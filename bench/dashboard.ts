@@ -4,11 +4,11 @@
  * run on the same data:
  *
  *   graphql  one POST /graphql with 12 aliased fields (series, derivedSeries, breakdown,
- *            all with compareTo), served by one ClickHouse read from the exact hourly
- *            rollups `windows_hourly` and `users_hourly` (distinct users of a range are a
- *            count there; the range is on whole UTC hours) — and, as a baseline,
- *            the same dashboard starting one minute later, which `pickSource` must serve
- *            from the 1-minute `windows` (same bucket count, same read shape);
+ *            all with compareTo), served by one ClickHouse read from the model's exact
+ *            hourly rollup `metric_windows_hourly` (the range is on whole UTC hours) —
+ *            and, as a baseline, the same dashboard starting one minute later, which
+ *            `pickSource` must serve from the 1-minute `metric_windows` (same bucket
+ *            count, same read shape);
  *   naive    one REST-style request per tile (12 in parallel, like a browser), each
  *            aggregating the raw `events` table (current + previous period in one query).
  *
@@ -224,24 +224,22 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
       queryId: 'bench.sizes',
       sql: `SELECT (SELECT count() FROM events WHERE tenant_id = {t:String}) AS events, (SELECT count() FROM windows FINAL WHERE tenant_id = {t:String}) AS windows,
                    (SELECT count() FROM system.parts WHERE table = 'windows' AND active) AS window_parts,
-                   (SELECT count() FROM windows_hourly FINAL WHERE tenant_id = {t:String}) AS hours,
-                   (SELECT count() FROM system.parts WHERE table = 'windows_hourly' AND active) AS hour_parts,
-                   (SELECT count() FROM users_hourly FINAL WHERE tenant_id = {t:String}) AS user_hours,
-                   (SELECT sum(length(user_keys)) FROM users_hourly FINAL WHERE tenant_id = {t:String}) AS user_hour_keys,
-                   (SELECT count() FROM system.parts WHERE table = 'users_hourly' AND active) AS user_parts`,
+                   (SELECT count() FROM metric_windows FINAL WHERE tenant_id = {t:String}) AS cells,
+                   (SELECT count() FROM system.parts WHERE table = 'metric_windows' AND active) AS cell_parts,
+                   (SELECT count() FROM metric_windows_hourly FINAL WHERE tenant_id = {t:String}) AS hours,
+                   (SELECT count() FROM system.parts WHERE table = 'metric_windows_hourly' AND active) AS hour_parts`,
       params: { t: TENANT },
       row: z.object({
         events: z.coerce.number(),
         windows: z.coerce.number(),
         window_parts: z.coerce.number(),
+        cells: z.coerce.number(),
+        cell_parts: z.coerce.number(),
         hours: z.coerce.number(),
         hour_parts: z.coerce.number(),
-        user_hours: z.coerce.number(),
-        user_hour_keys: z.coerce.number(),
-        user_parts: z.coerce.number(),
       }),
     });
-    log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts), ${sizes!.hours.toLocaleString('en')} rows in windows_hourly (${sizes!.hour_parts} active parts), ${sizes!.user_hours.toLocaleString('en')} rows with ${sizes!.user_hour_keys.toLocaleString('en')} user-hours in users_hourly (${sizes!.user_parts} active parts)`);
+    log(`tables: ${sizes!.events.toLocaleString('en')} rows in events, ${sizes!.windows.toLocaleString('en')} one-minute windows (${sizes!.window_parts} active parts), ${sizes!.cells.toLocaleString('en')} minute cells in metric_windows (${sizes!.cell_parts} active parts), ${sizes!.hours.toLocaleString('en')} hour cells in metric_windows_hourly (${sizes!.hour_parts} active parts)`);
 
     // ---- graphql
     type Tile = { total: string; points: unknown[]; comparison?: { total: string } };

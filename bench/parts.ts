@@ -134,7 +134,7 @@ type Figure = { p50: number; p95: number };
 
 /** p50/p95 of the reader's statement, FINAL across partitions and per partition (the reader's setting), interleaved. */
 async function timeReads(db: ClickHouse, queries: MetricQuery[]): Promise<[Figure, Figure]> {
-  const results = await createMetricSeriesReader(db).read('t0', queries);
+  const { results } = await createMetricSeriesReader(db).read('t0', queries);
   results.forEach((r, k) => {
     const got = r.get('')?.total?.value ?? '0';
     if (got !== expected(queries[k]!)) throw new Error(`${queries[k]!.metric} over ${queries[k]!.table}: read ${got}, generated ${expected(queries[k]!)}`);

@@ -108,9 +108,10 @@ async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: 
 }
 
 /**
- * One flush: restores what the engine waits for, writes changed windows and their hours,
- * saves progress (checkpoint `seqAtStart`: every event fed up to it is in the windows
- * written), then publishes progress and the updates, and evicts what is done.
+ * One flush: restores what the engine waits for, writes changed windows (the model's cells
+ * and their hours, then `windows`), saves progress (checkpoint `seqAtStart`: every event
+ * fed up to it is in the windows written), then publishes progress and the updates, and
+ * evicts what is done.
  */
 async function flushWindows(deps: AggregatorDeps, { engine, budget }: EngineState, seqAtStart: number): Promise<CollectedUpdate[]> {
   const { metrics, metricStore } = deps;
@@ -137,9 +138,6 @@ async function flushWindows(deps: AggregatorDeps, { engine, budget }: EngineStat
     await metricStore.rollupHours(updates);
   }
   if (updates.length > 0) await deps.windowStore.write(updates, (ref) => engine.usersOf(ref), deps.source);
-  // Recompute the hours these minutes fall in (windows_hourly), before progress is saved:
-  // a crash in between leaves them to recover(), which re-rolls everything since the checkpoint.
-  if (updates.length > 0) await deps.windowStore.rollupHours(updates);
   engine.acknowledge(updates);
   const processedThrough = deps.processedThrough ? deps.processedThrough(startedAt) : startedAt;
   const progress = { source: deps.source, processedThrough, watermark: engine.watermark() };
@@ -200,7 +198,6 @@ export function createAggregator(deps: AggregatorDeps) {
       const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
       await restoreWindows(deps, state.engine, refs);
       // The last run may have written these minutes and died before rolling their hours up.
-      await deps.windowStore.rollupHours(refs);
       if (deps.plan) await deps.metricStore!.rollupHours(refs);
       fedSeq = maxSeq;
       reportSize(state.engine.size());

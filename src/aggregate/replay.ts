@@ -9,9 +9,8 @@
  * replay finds nothing to do. The model's cells (metric_windows) count too: a window whose
  * newest cells write is not at its revision with the log's event count (missing, behind,
  * or overwritten by a higher row_version) is rewritten, cells and `windows` both, at a
- * revision above either, in the live order (kept values, cells, cell hours, windows,
- * window hours). Windows are processed in chunks, so memory stays bounded
- * whatever the range.
+ * revision above either, in the live order (kept values, cells, cell hours, windows).
+ * Windows are processed in chunks, so memory stays bounded whatever the range.
  *
  * Windows past the watermark of the aggregator source that owns them (its last
  * recorded progress) are left alone: they are not final yet, and that aggregator
@@ -127,7 +126,7 @@ async function replayChunk(deps: ReplayDeps, budget: DimensionBudget, chunk: rea
     const source = sourceOf.get(windowId(u))!;
     bySource.set(source, [...(bySource.get(source) ?? []), u]);
   }
-  // The live order (aggregator.ts): kept values, cells, their hours, then `windows` (the commit marker) and its hours.
+  // The live order (aggregator.ts): kept values, cells, their hours, then `windows` (the commit marker).
   const kept = budget.unsaved();
   if (kept.length > 0) {
     await deps.metricStore.saveKept(kept, 'replay');
@@ -136,8 +135,6 @@ async function replayChunk(deps: ReplayDeps, budget: DimensionBudget, chunk: rea
   for (const [source, list] of bySource) await deps.metricStore.write(list.map((update) => ({ update, ...engine.cellsOf(update) })), source);
   await deps.metricStore.rollupHours(updates);
   for (const [source, list] of bySource) await deps.windowStore.write(list, (ref) => engine.usersOf(ref), source);
-  // Their hours in windows_hourly are recomputed from the rewritten minutes (one statement per chunk).
-  await deps.windowStore.rollupHours(updates);
   engine.acknowledge(updates);
   await deps.publish?.(updates.map(({ version: _v, ...u }) => u));
   return updates.length;

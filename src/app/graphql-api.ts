@@ -18,7 +18,6 @@ import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import type { ClickHouse } from '../storage/clickhouse.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import { createMetricSeriesReader } from '../storage/metric-series-reader.ts';
-import { createSeriesReader } from '../storage/series-reader.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
@@ -54,7 +53,6 @@ export function createGraphQLApi(o: {
     clock,
   });
   const services: ApiServices = {
-    seriesReader: createSeriesReader(db),
     plan: o.plan,
     metricSeriesReader: seriesCache.reader,
     deadLetters: o.deadLetters,

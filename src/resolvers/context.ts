@@ -6,15 +6,13 @@ import type { DeadLetters } from '../storage/dead-letters.ts';
 import type { StoredDefinition } from '../storage/definitions.ts';
 import type { ModelPlan } from '../model/types.ts';
 import type { MetricSeriesReader } from '../storage/metric-series-reader.ts';
-import type { SeriesReader } from '../storage/series-reader.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { FreshnessTracker } from './freshness.ts';
 import { createModelSeriesLoader } from './model-series.ts';
-import { createSeriesLoader, MAX_SERIES_PER_REQUEST } from './series.ts';
+import { MAX_SERIES_PER_REQUEST } from './series.ts';
 import type { SubscriptionHub } from './subscription-hub.ts';
 
 export interface ApiServices {
-  seriesReader: SeriesReader;
   /** The metric model the schema was generated from, and the reader of its narrow tables. */
   plan: ModelPlan;
   metricSeriesReader: MetricSeriesReader;
@@ -33,9 +31,10 @@ export interface ApiServices {
 export interface GraphQLContext {
   principal: Principal | null;
   services: ApiServices;
-  /** Created on first use, so one loader batches every series field of the request. */
-  seriesLoader: () => ReturnType<typeof createSeriesLoader>;
-  /** Likewise for the model's metrics (metricSeries, metricBreakdown): one read for all of them. */
+  /**
+   * Created on first use, so one loader batches every series field of the request (series,
+   * derivedSeries, breakdown, metricSeries, metricBreakdown): one read for all of them.
+   */
   modelLoader: () => ReturnType<typeof createModelSeriesLoader>;
   /** Counts series against MAX_SERIES_PER_REQUEST; throws once the request asks for more. */
   chargeSeries: (n: number) => void;
@@ -44,18 +43,12 @@ export interface GraphQLContext {
 }
 
 export function createRequestContext(services: ApiServices, principal: Principal | null, connection?: SubscriptionConnection): GraphQLContext {
-  let loader: ReturnType<typeof createSeriesLoader> | null = null;
   let modelLoader: ReturnType<typeof createModelSeriesLoader> | null = null;
   let charged = 0;
   return {
     principal,
     services,
     connection,
-    seriesLoader: () => {
-      const p = authorize({ principal }, 'read');
-      loader ??= createSeriesLoader({ reader: services.seriesReader, freshness: services.freshness, tenantId: p.tenantId });
-      return loader;
-    },
     modelLoader: () => {
       const p = authorize({ principal }, 'read');
       modelLoader ??= createModelSeriesLoader({ plan: services.plan, reader: services.metricSeriesReader, freshness: services.freshness, coverage: services.coverage, tenantId: p.tenantId });

@@ -1,21 +1,16 @@
 /**
- * A model metric request (Query.metricSeries, Query.metricBreakdown) checked against the
- * plan before any work: the version exists, filters and the breakdown use only dimensions
- * the metric (every operand of a formula) stores, money has one currency, and the range
- * fits a source of the narrow tables (migrations/0010). Errors say how to fix the request.
+ * A model metric request (Query.series, derivedSeries, breakdown, metricSeries,
+ * metricBreakdown) checked against the plan before any work: the version exists, filters
+ * and the breakdown use only dimensions the metric (every operand of a formula) stores,
+ * money has one currency, and the range fits a source of the narrow tables
+ * (src/resolvers/source.ts). Errors say how to fix the request.
  */
 import type { Granularity } from '../contracts/metrics.ts';
 import type { DimensionSpec, MetricVersion, ModelPlan } from '../model/types.ts';
 import { canonicalTimeZone } from './buckets.ts';
 import { comparisonRange, type Comparison } from './periods.ts';
 import { badInput } from './series.ts';
-import { bucketsAreWhole, pickSource, type SourceSpec } from './source.ts';
-
-/** The narrow tables: minutes, and their exact hourly rollup (slices merged). */
-export const MODEL_SOURCES: readonly SourceSpec[] = [
-  { table: 'metric_windows', resolutionMs: 60_000, retentionMs: null },
-  { table: 'metric_windows_hourly', resolutionMs: 3_600_000, retentionMs: null },
-];
+import { bucketsAreWhole, pickSource, SOURCES } from './source.ts';
 
 /** Whole hours from the hourly rollup, the minutes before the first and after the last from the minutes (metric-series-sql.ts). */
 export const HOURS_AND_EDGES = 'metric_windows_edges';
@@ -28,7 +23,7 @@ const HOUR_MS = 3_600_000;
  * ~60× fewer rows than the minutes and answers the same.
  */
 function tableFor(picked: string, range: { from: number; to: number }, granularity: Granularity, timeZone: string): string {
-  if (picked !== MODEL_SOURCES[0]!.table) return picked;
+  if (picked !== SOURCES[0]!.table) return picked;
   const wholeHours = Math.floor(range.to / HOUR_MS) - Math.ceil(range.from / HOUR_MS);
   return wholeHours >= 1 && bucketsAreWhole(HOUR_MS, granularity, range, timeZone) ? HOURS_AND_EDGES : picked;
 }
@@ -72,6 +67,8 @@ export interface ModelRequest {
   breakdown: { by: string; top: number | null } | null;
   /** The comparison period, read from the same table as the period. */
   comparison: { period: Comparison; from: number; to: number } | null;
+  /** Its points carry trace samples (Point.traceIds is selected). */
+  traces: boolean;
 }
 
 /** The model's currency dimension (of a field of type currency), if it has one. */
@@ -102,7 +99,7 @@ function conditionsOf(plan: ModelPlan, r: ModelInputValues, v: MetricVersion): D
 }
 
 /** Checks a request and picks its source; throws BAD_USER_INPUT errors that say how to fix it. */
-export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { now: number }): ModelRequest {
+export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { now: number; traces?: boolean }): ModelRequest {
   const v = plan.metric(r.metric, r.version ?? undefined);
   if (!v) {
     const versions = plan.versions.filter((x) => x.name === r.metric).map((x) => x.version);
@@ -125,21 +122,21 @@ export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { n
   }
   const timeZone = canonicalTimeZone(r.timeZone);
   if (timeZone === null) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
-  const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
+  const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone, sources: SOURCES });
   if (!pick.ok) throw badInput(pick.error);
   let table = tableFor(pick.source.table, r, r.granularity, timeZone);
   let comparison: ModelRequest['comparison'] = null;
   if (r.compareTo) {
     const range = comparisonRange(r, r.granularity, r.compareTo, timeZone);
-    const cPick = pickSource(range, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
+    const cPick = pickSource(range, r.granularity, o.now, { timeZone, sources: SOURCES });
     if (!cPick.ok) throw badInput(`comparison period: ${cPick.error}`);
     // The periods read one table: hours with edges serve any range the hourly rollup does; the minutes serve any bucket.
     const cTable = tableFor(cPick.source.table, range, r.granularity, timeZone);
     if (cTable !== table) {
-      const hourly = [MODEL_SOURCES[1]!.table, HOURS_AND_EDGES];
-      table = hourly.includes(table) && hourly.includes(cTable) ? HOURS_AND_EDGES : MODEL_SOURCES[0]!.table;
+      const hourly = [SOURCES[1]!.table, HOURS_AND_EDGES];
+      table = hourly.includes(table) && hourly.includes(cTable) ? HOURS_AND_EDGES : SOURCES[0]!.table;
     }
     comparison = { period: r.compareTo, ...range };
   }
-  return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison };
+  return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison, traces: o.traces ?? false };
 }

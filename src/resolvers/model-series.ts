@@ -13,10 +13,11 @@ import { evaluateFormulaSeries, type OperandSeries } from '../model/evaluate.ts'
 import { OTHER_VALUE, type FormulaVersion, type MeasureVersion, type MetricVersion, type ModelPlan } from '../model/types.ts';
 import type { MetricResult, MetricSeriesReader } from '../storage/metric-series-reader.ts';
 import { metricQueryKey, type MetricQuery } from '../storage/metric-series-sql.ts';
+import { traceQueryKey, type TraceQuery } from '../storage/trace-samples.ts';
 import { bucketsBetween, type Bucket } from './buckets.ts';
 import { changeRatio, difference } from './derived.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
-import type { DimensionCondition, ModelRequest } from './model-request.ts';
+import { currencyDimension, type DimensionCondition, type ModelRequest } from './model-request.ts';
 import type { Comparison } from './periods.ts';
 import { MAX_SERIES_PER_REQUEST } from './series.ts';
 
@@ -25,6 +26,8 @@ export interface ModelPoint {
   /** null where a formula divided by zero (onZeroDivision: null). */
   value: string | null;
   final: boolean;
+  /** A sample of trace ids of the bucket's events, when the request asked for them and its filters allow (traceQueryOf). */
+  traceIds: string[];
 }
 
 export interface ModelComparison {
@@ -120,18 +123,20 @@ function evaluate(n: Node, slice: string, buckets: readonly Bucket[], resultOf: 
   return { ...r, final: buckets.map((_, i) => [...parts.values()].every((p) => p.final[i])) };
 }
 
-/** A breakdown's slices: every currency by code, else by the leader's total (largest first), `other` last. */
-function slicesOf(tree: Node, r: ModelRequest, resultOf: (q: MetricQuery) => MetricResult): string[] {
+/**
+ * A breakdown's slices: every currency by code (with data in the period or its comparison
+ * period), else by the leader's total (largest first), `other` last.
+ */
+function slicesOf(tree: Node, previous: Node | null, r: ModelRequest, resultOf: (q: MetricQuery) => MetricResult): string[] {
   const leaves = leavesOf(tree);
   const keys = [...new Set(leaves.flatMap((l) => [...resultOf(l.query).keys()]))];
-  if (r.breakdown?.top === null) return keys.sort();
+  if (r.breakdown?.top === null) return [...new Set([...keys, ...(previous ? leavesOf(previous) : []).flatMap((l) => [...resultOf(l.query).keys()])])].sort();
   const leader = resultOf(leaves.find((l) => l.query.breakdown?.leader)!.query);
   const score = (k: string) => toMicros(leader.get(k)?.total?.value ?? '0');
   const rank = (k: string) => (k === OTHER_VALUE ? 1 : 0);
   return keys.sort((a, b) => rank(a) - rank(b) || (score(a) === score(b) ? (a < b ? -1 : 1) : score(a) > score(b) ? -1 : 1));
 }
 
-/** A fresh loader per request and tenant: every model series and breakdown of the operation in one read. */
 /** Backfill state of a series: the latest `incompleteBefore` of the stored versions it reads (null = all complete). */
 function backfillOf(tree: Node, coverage: ModelSeriesDeps['coverage'], from: number): { complete: boolean; incompleteBefore: number | null } {
   let before: number | null = null;
@@ -142,6 +147,23 @@ function backfillOf(tree: Node, coverage: ModelSeriesDeps['coverage'], from: num
   return { complete: before === null || from >= before, incompleteBefore: before };
 }
 
+/**
+ * The trace sample a request's points can carry: the engine's windows are per currency, so
+ * only a filter on currency values (or a breakdown by currency) narrows them; a request
+ * filtered or broken down by another dimension, or excluding currencies, gets none.
+ */
+function traceQueryOf(plan: ModelPlan, r: ModelRequest, range: { from: number; to: number }): TraceQuery | null {
+  if (!r.traces) return null;
+  const cur = currencyDimension(plan)?.name;
+  if (r.breakdown && r.breakdown.by !== cur) return null;
+  let currencies: string[] | null = null;
+  for (const c of r.where) {
+    if (c.dimension !== cur || c.notIn !== null || c.in === null) return null;
+    currencies = currencies === null ? [...c.in] : currencies.filter((x) => c.in!.includes(x));
+  }
+  return { ...range, granularity: r.granularity, timeZone: r.timeZone, currencies: currencies?.sort() ?? null, byCurrency: r.breakdown !== null };
+}
+
 interface ModelSeriesDeps {
   plan: ModelPlan;
   reader: MetricSeriesReader;
@@ -150,6 +172,7 @@ interface ModelSeriesDeps {
   tenantId: string;
 }
 
+/** A fresh loader per request and tenant: every model series and breakdown of the operation in one read. */
 export function createModelSeriesLoader(deps: ModelSeriesDeps) {
   return new DataLoader<ModelRequest, ModelSeries[], string>(
     async (requests) => {
@@ -159,15 +182,32 @@ export function createModelSeriesLoader(deps: ModelSeriesDeps) {
       const queries = new Map<string, MetricQuery>();
       for (const tree of [...trees, ...previous]) for (const l of tree ? leavesOf(tree) : []) queries.set(metricQueryKey(l.query), l.query);
       const list = [...queries.values()];
-      const results = await deps.reader.read(deps.tenantId, list);
-      const byKey = new Map(list.map((q, i) => [metricQueryKey(q), results[i]!]));
+      const traceQueries = new Map<string, TraceQuery>();
+      for (const r of requests) {
+        for (const range of [r, r.comparison]) {
+          const t = range && traceQueryOf(deps.plan, r, range);
+          if (t) traceQueries.set(traceQueryKey(t), t);
+        }
+      }
+      const traceList = [...traceQueries.values()];
+      const read = await deps.reader.read(deps.tenantId, list, { traces: traceList });
+      const byKey = new Map(list.map((q, i) => [metricQueryKey(q), read.results[i]!]));
       const resultOf = (q: MetricQuery) => byKey.get(metricQueryKey(q))!;
+      const tracesByKey = new Map(traceList.map((t, i) => [traceQueryKey(t), read.traces[i]!]));
+      const tracesOf = (r: ModelRequest, range: { from: number; to: number }, slice: string): Map<number, string[]> | undefined => {
+        const t = traceQueryOf(deps.plan, r, range);
+        return t ? tracesByKey.get(traceQueryKey(t))?.get(t.byCurrency ? slice : '') : undefined;
+      };
       const freshness = deps.freshness.of(deps.tenantId);
       const watermark = deps.freshness.watermark();
       const pointsOf = (tree: Node, range: { from: number; to: number }, r: ModelRequest, slice: string) => {
         const buckets = bucketsBetween(range.from, range.to, r.granularity, r.timeZone);
         const e = evaluate(tree, slice, buckets, resultOf);
-        return { points: buckets.map((b, k) => ({ start: b.start, value: e.points[k] ?? null, final: b.end <= watermark && e.final[k]! })), total: e.total };
+        const traces = tracesOf(r, range, slice);
+        return {
+          points: buckets.map((b, k) => ({ start: b.start, value: e.points[k] ?? null, final: b.end <= watermark && e.final[k]!, traceIds: traces?.get(b.start) ?? [] })),
+          total: e.total,
+        };
       };
       const comparisonOf = (r: ModelRequest, tree: Node | null, slice: string, total: string | null): ModelComparison | null => {
         if (!tree || !r.comparison) return null;
@@ -197,7 +237,7 @@ export function createModelSeriesLoader(deps: ModelSeriesDeps) {
             comparison: comparisonOf(r, previous[i]!, slice, now.total),
           };
         };
-        return r.breakdown ? slicesOf(trees[i]!, r, resultOf).map(build) : [build('')];
+        return r.breakdown ? slicesOf(trees[i]!, previous[i]!, r, resultOf).map(build) : [build('')];
       });
     },
     // Requests are compared by what they read (the plan's version objects are shared).

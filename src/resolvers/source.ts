@@ -3,11 +3,11 @@
  * answer at all. Pure and clock-injected (retention is relative to `now`), with
  * table tests (test/unit/source.test.ts).
  *
- * Two sources: the 1-minute `windows` (exact: full snapshots per window, read with
- * FINAL, distinct users as mergeable states) and `windows_hourly`, its exact hourly
- * rollup (every hour a flush or replay touches is recomputed from the minutes, so late
- * corrections reach it; migrations/0005). A rollup may join this list only if it is
- * provably exact like that.
+ * Two sources, the model's narrow tables (migrations/0010): the 1-minute
+ * `metric_windows` (exact: full snapshots per window, read with FINAL, distinct values as
+ * mergeable states) and `metric_windows_hourly`, its exact hourly rollup (every hour a
+ * flush, replay or backfill touches is recomputed from the minutes, so late corrections
+ * reach it). A rollup may join this list only if it is provably exact like that.
  */
 import type { Granularity } from '../contracts/metrics.ts';
 import { GRANULARITIES } from '../contracts/metrics.ts';
@@ -23,8 +23,8 @@ export interface SourceSpec {
 }
 
 export const SOURCES: readonly SourceSpec[] = [
-  { table: 'windows', resolutionMs: 60_000, retentionMs: null },
-  { table: 'windows_hourly', resolutionMs: 3_600_000, retentionMs: null },
+  { table: 'metric_windows', resolutionMs: 60_000, retentionMs: null },
+  { table: 'metric_windows_hourly', resolutionMs: 3_600_000, retentionMs: null },
 ];
 
 /** Hard limits per series; see also MAX_SERIES_PER_REQUEST in series.ts. */

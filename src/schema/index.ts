@@ -11,6 +11,7 @@ import { addDeadLetters } from './dead-letters.ts';
 import { addEnums } from './enums.ts';
 import { addFreshness } from './freshness.ts';
 import { addModel } from './model.ts';
+import { addDimensions } from './model-input.ts';
 import { addScalars } from './scalars.ts';
 import { addSeries } from './series.ts';
 import { addWindowUpdates } from './window-update.ts';
@@ -18,14 +19,15 @@ import { addWindowUpdates } from './window-update.ts';
 export function buildSchema(plan: ModelPlan): GraphQLSchema {
   const builder = createBuilder();
   addScalars(builder);
-  const enums = addEnums(builder);
+  const enums = addEnums(builder, plan);
   const freshness = addFreshness(builder);
-  const series = addSeries(builder, enums, freshness);
-  addBreakdown(builder, enums, freshness, series);
+  const dimensions = addDimensions(builder, plan);
+  const series = addSeries(builder, plan, enums, freshness, dimensions);
+  addBreakdown(builder, plan, enums, freshness, dimensions, series);
   addCatalog(builder);
   addDeadLetters(builder);
   addWindowUpdates(builder, enums, freshness);
-  addModel(builder, plan, enums, freshness);
+  addModel(builder, plan, enums, freshness, dimensions);
   return builder.toSchema();
 }
 

@@ -1,48 +1,18 @@
 /**
- * The part of the schema generated from the metric model: `ModelMetric` (every metric name
- * whose current version is not hidden), `ModelDimension` (the model's dimensions),
- * `Query.metricSeries` and `Query.metricBreakdown`. Values of the enums are the model's
- * names upper-cased; resolvers see the model's names.
+ * The part of the schema generated from the metric model for its first clients:
+ * `ModelMetric` (the values of `Metric`, model-enum.ts), `Query.metricSeries` and
+ * `Query.metricBreakdown`. Values of the enums are the model's names upper-cased;
+ * resolvers see the model's names.
  */
 import type { EnumRef } from '@pothos/core';
 import type { ModelPlan } from '../model/types.ts';
 import type { ModelComparison, ModelSeries } from '../resolvers/model-series.ts';
-import { prepareModelRequest, DEFAULT_TOP, MAX_TOP, type ModelInputValues } from '../resolvers/model-request.ts';
+import { prepareModelRequest, DEFAULT_TOP, MAX_TOP } from '../resolvers/model-request.ts';
 import type { Builder, Types } from './builder.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
-
-const upper = (name: string) => name.toUpperCase();
-
-interface FilterInput {
-  dimension: string;
-  in?: string[] | null;
-  notIn?: string[] | null;
-}
-interface RawModelInput {
-  metric: string;
-  version?: number | null;
-  currency?: string | null;
-  where?: FilterInput[] | null;
-  from: number;
-  to: number;
-  granularity: ModelInputValues['granularity'];
-  timeZone: string;
-  compareTo?: ModelInputValues['compareTo'];
-}
-
-const valuesOf = (input: RawModelInput, breakdown: ModelInputValues['breakdown']): ModelInputValues => ({
-  metric: input.metric,
-  version: input.version ?? null,
-  currency: input.currency ?? null,
-  where: (input.where ?? []).map((c) => ({ dimension: c.dimension, in: c.in ?? null, notIn: c.notIn ?? null })),
-  from: input.from,
-  to: input.to,
-  granularity: input.granularity,
-  timeZone: input.timeZone,
-  breakdown,
-  compareTo: input.compareTo ?? null,
-});
+import { modelMetricValues } from './model-enum.ts';
+import { valuesOf, type addDimensions, type RawModelInput } from './model-input.ts';
 
 /** MetricPoint, MetricComparison and MetricSeries. */
 function addSeriesOutputs(builder: Builder, ModelMetricEnum: EnumRef<Types, string>, { ComparisonEnum, GranularityEnum }: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
@@ -97,32 +67,18 @@ function addSeriesOutputs(builder: Builder, ModelMetricEnum: EnumRef<Types, stri
   });
 }
 
-export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
+export function addModel(
+  builder: Builder,
+  plan: ModelPlan,
+  enums: ReturnType<typeof addEnums>,
+  FreshnessRef: ReturnType<typeof addFreshness>,
+  { DimensionEnum, DimensionFilter }: ReturnType<typeof addDimensions>,
+) {
   const { ComparisonEnum, GranularityEnum } = enums;
-  const shown = plan.names.filter((n) => !plan.metric(n)!.hidden);
   const ModelMetricEnum = builder.enumType('ModelMetric', {
     description: `The metrics of model ${plan.name} (Query.metricSeries, Query.metricBreakdown). Definitions: Query.metrics.`,
-    values: Object.fromEntries(shown.map((n) => [upper(n), { value: n, description: `${plan.metric(n)!.description || n} (${plan.metric(n)!.unit})`.trim() }])),
+    values: modelMetricValues(plan),
   });
-  const dimensions = [...plan.dimensions.values()];
-  const DimensionEnum =
-    dimensions.length === 0
-      ? null
-      : builder.enumType('ModelDimension', {
-          description: `The dimensions of model ${plan.name}: a metric can be filtered and broken down by those in its \`by\`.`,
-          values: Object.fromEntries(dimensions.map((d) => [upper(d.name), { value: d.name, ...(d.description ? { description: d.description } : {}) }])),
-        });
-  const DimensionFilter = DimensionEnum
-    ? builder.inputType('DimensionFilter', {
-        description: 'Keeps the stored values of one dimension that are in `in` (when given) and not in `notIn`. Filters are ANDed.',
-        fields: (t) => ({
-          dimension: t.field({ type: DimensionEnum, required: true }),
-          in: t.stringList({ required: false }),
-          notIn: t.stringList({ required: false }),
-        }),
-      })
-    : null;
-
   const SeriesRef = addSeriesOutputs(builder, ModelMetricEnum, enums, FreshnessRef);
 
   const inputFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0]) => ({
@@ -145,7 +101,7 @@ export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<ty
   builder.queryField('metricSeries', (t) =>
     t.field({
       type: SeriesRef,
-      description: 'A model metric over a range. Every metricSeries and metricBreakdown of one request is read from ClickHouse at once.',
+      description: 'A model metric over a range, as `series` answers it, with nullable values (MetricSeries). In the one read of every series field of the request. Prefer `series`.',
       args: { input: t.arg({ type: SeriesInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
         const loader = ctx.modelLoader();
@@ -184,7 +140,7 @@ export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<ty
   builder.queryField('metricBreakdown', (t) =>
     t.field({
       type: BreakdownRef,
-      description: 'A model metric by one dimension, in the same single read as the other model series of the request.',
+      description: 'A model metric by one dimension, as `breakdown` answers it (MetricSeries slices). In the one read of every series field of the request. Prefer `breakdown`.',
       args: { input: t.arg({ type: BreakdownInput, required: true }) },
       resolve: async (_root, { input }, ctx) => {
         const loader = ctx.modelLoader();

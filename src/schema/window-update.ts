@@ -3,17 +3,28 @@
  * `freshness` (heartbeats, so a tile can tell "live, nothing new" from "stale").
  * The contract for frontend authors is docs/subscriptions.md.
  */
+import { GraphQLError } from 'graphql';
+import { METRICS, type Metric } from '../contracts/metrics.ts';
 import { authorize } from '../resolvers/context.ts';
 import type { MetricUpdate } from '../resolvers/windows-stream.ts';
 import type { Builder } from './builder.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 
+/** The window metrics a subscription asks for (the Metric enum resolves to model names; windows carry the stored ones). */
+function windowMetrics(names: readonly string[]): Metric[] {
+  return names.map((name) => {
+    const m = METRICS.find((x) => x === name.toUpperCase());
+    if (!m) throw new GraphQLError(`${name.toUpperCase()} has no live window updates: subscribe to the metrics it is computed from`, { extensions: { code: 'BAD_USER_INPUT' } });
+    return m;
+  });
+}
+
 export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum }: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
   const WindowUpdateRef = builder.objectRef<MetricUpdate>('WindowUpdate').implement({
     description: 'A one-minute window of one metric changed. Revisions increase per window.',
     fields: (t) => ({
-      metric: t.field({ type: MetricEnum, resolve: (u) => u.metric }),
+      metric: t.field({ type: MetricEnum, resolve: (u) => u.metric.toLowerCase() }),
       currency: t.exposeString('currency'),
       windowStart: t.field({ type: 'DateTime', resolve: (u) => u.windowStart }),
       windowEnd: t.field({ type: 'DateTime', resolve: (u) => u.windowEnd }),
@@ -56,7 +67,7 @@ export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum 
         const { tenantId } = authorize(ctx, 'read');
         return ctx.services.subscriptions.windows({
           tenantId,
-          metrics: args.metrics ?? [],
+          metrics: windowMetrics(args.metrics ?? []),
           currency: args.currency ?? null,
           since: args.since ?? null,
           connection: ctx.connection,

@@ -4,12 +4,14 @@
  * statement: queries of the same table, granularity and time zone share one select per
  * kind (series, breakdown by every value, ranked breakdown), each scanning the table once
  * with `(metric, metric_version) IN (…)`; every row joins the queries it belongs to.
+ * Trace samples (Point.traceIds) asked for come in the same statement (trace-samples.ts).
  */
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { breakdownSelect, seriesSelect } from './metric-series-selects.ts';
 import { EDGES_TABLE, METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
-import { QueryParams } from './series-sql.ts';
+import { QueryParams } from './query-params.ts';
+import { traceSelects, type TraceQuery, type TraceResult } from './trace-samples.ts';
 
 export interface MetricCell {
   /** The metric's value: the exact sum, or the merged distinct count. */
@@ -42,11 +44,19 @@ export function metricScans(queries: readonly MetricQuery[]): MetricScan[] {
   return [...scans.values()];
 }
 
-/** The one statement answering every query of one tenant. */
-export function metricSeriesQuery(tenantId: string, queries: readonly MetricQuery[]): { sql: string; params: Record<string, unknown> } {
+/** The one statement answering every query (and trace query, numbered after them) of one tenant. */
+export function metricSeriesQuery(tenantId: string, queries: readonly MetricQuery[], traces: readonly TraceQuery[] = []): { sql: string; params: Record<string, unknown> } {
   const p = new QueryParams();
   const selects = metricScans(queries).map((s) => (queries[s.indices[0]!]!.breakdown === null ? seriesSelect : breakdownSelect)(p, tenantId, s, queries));
+  selects.push(...traceSelects(p, tenantId, traces, queries.length));
   return { sql: selects.join('\nUNION ALL\n'), params: p.values };
+}
+
+export interface MetricRead {
+  /** In the order of the queries. */
+  results: MetricResult[];
+  /** In the order of the trace queries. */
+  traces: TraceResult[];
 }
 
 /**
@@ -58,14 +68,23 @@ export const READ_SETTINGS = { do_not_merge_across_partitions_select_final: 1 } 
 
 export function createMetricSeriesReader(db: ClickHouse) {
   return {
-    /** One ClickHouse call for all queries of one tenant; results in the order of `queries`. */
-    async read(tenantId: string, queries: readonly MetricQuery[], o: { signal?: AbortSignal } = {}): Promise<MetricResult[]> {
-      if (queries.length === 0) return [];
-      const { sql, params } = metricSeriesQuery(tenantId, queries);
-      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal, settings: READ_SETTINGS });
+    /** One ClickHouse call for all queries and trace queries of one tenant. */
+    async read(tenantId: string, queries: readonly MetricQuery[], o: { traces?: readonly TraceQuery[]; signal?: AbortSignal } = {}): Promise<MetricRead> {
+      const traceQueries = o.traces ?? [];
       const results: MetricResult[] = queries.map(() => new Map());
+      const traces: TraceResult[] = traceQueries.map(() => new Map());
+      if (queries.length + traceQueries.length === 0) return { results, traces };
+      const { sql, params } = metricSeriesQuery(tenantId, queries, traceQueries);
+      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal, settings: READ_SETTINGS });
       for (let i = 0; i < c.q.length; i++) {
         if (c.rows[i] === 0) continue;
+        if (c.q[i]! >= queries.length) {
+          const t = traces[c.q[i]! - queries.length]!;
+          let slice = t.get(c.slice[i]!);
+          if (!slice) t.set(c.slice[i]!, (slice = new Map()));
+          slice.set(c.start_ms[i]!, c.traces[i]!);
+          continue;
+        }
         const q = queries[c.q[i]!]!;
         const result = results[c.q[i]!]!;
         let agg = result.get(c.slice[i]!);
@@ -74,7 +93,7 @@ export function createMetricSeriesReader(db: ClickHouse) {
         if (c.is_total[i] === 1) agg.total = cell;
         else agg.buckets.set(c.start_ms[i]!, cell);
       }
-      return results;
+      return { results, traces };
     },
   };
 }

@@ -10,10 +10,13 @@
  */
 import { OTHER_VALUE as OTHER } from '../model/types.ts';
 import { bucketOf, perQuery, scanSource, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
-import type { QueryParams } from './series-sql.ts';
+import type { QueryParams } from './query-params.ts';
+
+/** Trace samples come from their own select (trace-samples.ts). */
+const NO_TRACES = "CAST([], 'Array(String)') AS traces";
 
 const AGGREGATES = `count() AS rows, toString(sum(value)) AS value, uniqExactMerge(users) AS users,
-       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms`;
+       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, ${NO_TRACES}`;
 
 /** Points and totals of each query (slice ''). */
 export function seriesSelect(p: QueryParams, tenantId: string, s: MetricScan, queries: readonly MetricQuery[]): string {
@@ -56,7 +59,7 @@ function topSlices(p: QueryParams, tenantId: string, s: MetricScan, queries: rea
   FROM (${perValue})`;
   const ranked = `SELECT *, dense_rank() OVER (PARTITION BY grp ORDER BY key_score DESC, key) AS key_rank, ${top} AS top_n FROM (${scored})`;
   return `SELECT q, if(key_rank <= top_n AND key_score >= 0, key, ${other}) AS slice, start_ms, is_total,
-         toUInt64(sum(n)) AS rows, toString(sum(v)) AS value, uniqExactMerge(u) AS users, min(f) AS all_final, max(last_ms) AS last_event_at_ms
+         toUInt64(sum(n)) AS rows, toString(sum(v)) AS value, uniqExactMerge(u) AS users, min(f) AS all_final, max(last_ms) AS last_event_at_ms, ${NO_TRACES}
   FROM (${ranked})
   GROUP BY q, slice, start_ms, is_total`;
 }

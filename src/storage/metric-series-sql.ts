@@ -3,11 +3,11 @@
  * tables of migrations/0010: the tables it may name, the queries a read answers, which
  * queries a stored row belongs to, and the columns every select of its UNION ALL returns.
  * Every value (tenant, metric, version, ranges, dimension positions and values, time zone)
- * is a bound parameter (QueryParams of series-sql.ts); bucket expressions are series-sql's.
+ * is a bound parameter (QueryParams of query-params.ts), bucket expressions are its BUCKET_SQL.
  */
 import { z } from 'zod';
 import type { Granularity } from '../contracts/metrics.ts';
-import { BUCKET_SQL, type QueryParams } from './series-sql.ts';
+import { BUCKET_SQL, type QueryParams } from './query-params.ts';
 
 /** Tables this reader may name (identifiers never come from input), and each one's time column. */
 export const METRIC_TABLES: ReadonlyMap<string, { time: string }> = new Map([
@@ -138,4 +138,6 @@ export const metricColumns = z.object({
   users: z.array(z.coerce.number()),
   all_final: z.array(z.coerce.number()),
   last_event_at_ms: z.array(z.coerce.number()),
+  /** Trace selects only (trace-samples.ts): a bucket's sample. */
+  traces: z.array(z.array(z.string())),
 });

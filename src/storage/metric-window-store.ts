@@ -26,8 +26,8 @@ const REVISION_UNIT = 4_294_967_296; // 2^32
 
 /**
  * Whole (tenant, UTC hour)s of metric_windows_hourly, every metric, from `metric_windows
- * FINAL`: slices merged (values added, distinct states merged), like ROLLUP_SQL of
- * window-store.ts. row_version: clock, then the minutes' revision sum (migrations/0010).
+ * FINAL`: slices merged (values added, distinct states merged). row_version: clock, then
+ * the minutes' revision sum (migrations/0010).
  */
 const ROLLUP_SQL = `INSERT INTO metric_windows_hourly
   (tenant_id, metric, metric_version, hour_start, dims, final, value, users, last_event_at_ms, minutes, row_version)

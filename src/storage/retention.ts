@@ -13,11 +13,11 @@
  *   window whose log has expired restores that window from nothing but itself (the
  *   aggregator rebuilds windows from the log), and `tilecast replay` cannot rebuild
  *   windows older than the log.
- * - `windows` by `window_start`, and its hourly rollups `windows_hourly` and `users_hourly` by
- *   `hour_start` with the same days: dashboards (and comparison periods) read nothing older.
- *   (A users_hourly hour keeps previous hours that expired: the reader only compares them
- *   with the range start, so an expired one still reads as "before the range".)
- *   The model's tables `metric_windows` and `metric_windows_hourly` keep the same days.
+ * - the model's tables `metric_windows` by `window_start` and `metric_windows_hourly` by
+ *   `hour_start`, and `windows` (restores, subscription catch-up, trace samples), with the
+ *   same days: dashboards (and comparison periods) read nothing older. `windows_hourly`
+ *   and `users_hourly` (migrations 0005–0008) are neither read nor written; the same TTL
+ *   lets any rows they hold expire.
  * Storage each costs per million events: README "Retention" (bench/retention-storage.ts).
  */
 import { z } from 'zod';

@@ -1,8 +1,7 @@
 /**
  * The (tenant, UTC hour)s that written minute windows fall in, grouped into chunks of one
- * hourly-rollup statement each, and that statement's bound parameters. Shared by the
- * built-in rollup (window-store.ts) and the model's (metric-window-store.ts), whose SQL
- * both take `tenants`, `minutes`, `key_tenants` and `key_hours`.
+ * hourly-rollup statement each (metric-window-store.ts), and that statement's bound
+ * parameters: `tenants`, `minutes`, `key_tenants` and `key_hours`.
  */
 export const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 export const toSeconds = (ms: number) => Math.floor(ms / 1000);

@@ -7,41 +7,10 @@ import { z } from 'zod';
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import { windowId, type StoredWindow, type WindowRef, type WindowUpdate } from '../contracts/window.ts';
 import type { ClickHouse } from './clickhouse.ts';
-import { recomputeUsersHourly } from './users-hourly.ts';
 import { storedWindowColumns } from './window-rows.ts';
-import { rollupParams, toSeconds, touchedHourChunks, unique } from './touched-hours.ts';
+import { toSeconds, unique } from './touched-hours.ts';
 
 const storedRow = storedWindowColumns.extend({ tenant_id: z.string() });
-
-/**
- * Recomputes whole hours of `windows_hourly` from `windows FINAL` (migrations/0005, 0007):
- * every currency row of each (tenant, UTC hour) asked for, because each row also holds
- * the hour's distinct users over all currencies (a window over the hour's rows). The
- * filter on `window_start IN minutes` keeps the scan on the primary key; the key tuple
- * check keeps it to the hours asked for (not every tenant × hour combination of the
- * lists). `user_keys` are the 128-bit keys cut out of the merged uniqExact state (its
- * stored form: varint count, then the keys; see 0007). version: clock, then the
- * minutes' revision sum (see 0005).
- */
-const ROLLUP_SQL = `INSERT INTO windows_hourly
-  (tenant_id, currency, hour_start, final, revenue, purchases, signups, upgrades, churns, active_users, users, user_keys,
-   active_users_all_currencies, last_event_at_ms, trace_sample, source, minutes, version)
-SELECT tenant_id, currency, hour, h_final, h_revenue, h_purchases, h_signups, h_upgrades, h_churns, finalizeAggregation(h_users), h_users,
-       arrayMap(k -> reinterpretAsUInt128(unhex(k)),
-                extractAll(substring(hex(toString(h_users)), 2 * (length(toString(h_users)) - 16 * finalizeAggregation(h_users)) + 1), '.{32}')),
-       uniqExactMerge(h_users) OVER (PARTITION BY tenant_id, hour),
-       h_last_event_at_ms, h_trace_sample, h_source, h_minutes, h_version
-FROM (
-  SELECT tenant_id, currency, toStartOfHour(window_start) AS hour, min(final) AS h_final, sum(revenue) AS h_revenue,
-         sum(purchases) AS h_purchases, sum(signups) AS h_signups, sum(upgrades) AS h_upgrades, sum(churns) AS h_churns,
-         uniqExactMergeState(users) AS h_users, max(last_event_at_ms) AS h_last_event_at_ms,
-         arraySlice(anyIf(trace_sample, notEmpty(trace_sample)), 1, 5) AS h_trace_sample, any(source) AS h_source, count() AS h_minutes,
-         toUInt64(toUnixTimestamp64Milli(now64(3))) * 2097152 + least(sum(revision), 2097151) AS h_version
-  FROM windows FINAL
-  WHERE tenant_id IN {tenants:Array(String)} AND window_start IN {minutes:Array(DateTime('UTC'))}
-    AND has(arrayZip({key_tenants:Array(String)}, {key_hours:Array(DateTime('UTC'))}), (tenant_id, hour))
-  GROUP BY tenant_id, currency, hour
-)`;
 
 export function createWindowStore(db: ClickHouse) {
   return {
@@ -70,28 +39,6 @@ export function createWindowStore(db: ClickHouse) {
           source,
         })),
       });
-    },
-
-    /**
-     * Recomputes, from the stored minutes, every (tenant, UTC hour) the given windows fall
-     * in, all its currencies — one INSERT … SELECT per up to 200 hours — then those hours'
-     * users_hourly rows (and the later ones a late user may change; src/storage/users-hourly.ts)
-     * from the new rows. Call it after writing minute snapshots. Exact and idempotent: a
-     * row is always rebuilt from `windows FINAL`, never adjusted, so repeating it (a
-     * retried flush, a restart) writes the same row. Hours are chunked in (tenant, hour)
-     * order, so a chunk's users_hourly span (first to last hour, per tenant) stays narrow.
-     */
-    async rollupHours(refs: readonly WindowRef[]): Promise<void> {
-      for (const chunk of touchedHourChunks(refs)) {
-        await db.command({
-          queryId: 'windows.rollup_hours',
-          sql: ROLLUP_SQL,
-          // Rebuilt from `windows FINAL`: running it again writes the same rows.
-          idempotent: true,
-          params: rollupParams(chunk),
-        });
-        await recomputeUsersHourly(db, chunk);
-      }
     },
 
     /** Newest stored revision and values of the given windows (absent = never written). One query. */

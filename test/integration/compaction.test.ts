@@ -56,7 +56,7 @@ const query = (metric: string, from: number, to: number): MetricQuery => ({
 
 async function totals(): Promise<(string | undefined)[]> {
   const range = [SEPT - 86_400_000, OCT + 86_400_000] as const;
-  const results = await createMetricSeriesReader(db).read(TENANT, [query('revenue', ...range), query('active_users', ...range)]);
+  const { results } = await createMetricSeriesReader(db).read(TENANT, [query('revenue', ...range), query('active_users', ...range)]);
   return results.map((r) => r.get('')?.total?.value);
 }
 

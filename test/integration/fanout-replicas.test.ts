@@ -281,7 +281,7 @@ describe('fan-out across replicas', () => {
     };
     // Convergence, not latency (that is the 5 s check above): every query of the worker, both
     // replicas and this poll queues on the one-query-at-a-time chdb-server, and each 200 ms
-    // flush now also recomputes users_hourly, so under a full parallel test run it can take longer.
+    // flush also recomputes the model's hours, so under a full parallel test run it can take longer.
     await waitFor(async () => (await matchesDb(tenant, resumedView())) && (await matchesDb(tenant, liveOnB.latest())) && (await matchesDb(tenant, liveOnA.latest())), {
       timeoutMs: 45_000,
       what: 'every client == database',

@@ -34,7 +34,6 @@ function harness() {
         writes.push([...updates]);
         return new Promise<void>((resolve) => gates.push(resolve));
       },
-      rollupHours: async () => undefined,
       loadStored: async () => new Map(),
     },
     progressStore: { save: async () => undefined },

@@ -1,17 +1,22 @@
-/** Derived metrics from exact values: half-even division, ARPU, net user change, change ratios */
-import { describe, expect, it } from 'vitest';
+/** Derived metrics from exact values: half-even division, ARPU and net user change (the default model's formulas), change ratios */
+import { beforeAll, describe, expect, it } from 'vitest';
 import { divideHalfEven } from '../../src/contracts/decimal.ts';
-import { changeRatio, difference, divideDecimals, metricValue } from '../../src/resolvers/derived.ts';
+import { requireModel } from '../../src/model/compile.ts';
+import { evaluateFormula } from '../../src/model/evaluate.ts';
+import type { ModelPlan } from '../../src/model/types.ts';
+import { changeRatio, difference, divideDecimals } from '../../src/resolvers/derived.ts';
 
-const row = (o: Partial<{ revenue: string; purchases: number; signups: number; upgrades: number; churns: number; activeUsers: number }>) => ({
-  revenue: '0',
-  purchases: 0,
-  signups: 0,
-  upgrades: 0,
-  churns: 0,
-  activeUsers: 0,
-  ...o,
+let plan: ModelPlan;
+beforeAll(async () => {
+  plan = await requireModel('models/default.yaml');
 });
+
+/** The default model's formula `name` over stored values (absent = nothing stored = 0), as derivedSeries evaluates it. */
+function metricValue(name: 'arpu' | 'net_user_change', row: Partial<Record<'revenue' | 'signups' | 'churns' | 'active_users', string>> | null): string | null {
+  const f = plan.metric(name)!;
+  if (f.kind !== 'formula') throw new Error(`${name} is not a formula`);
+  return evaluateFormula(f.pinned, (o) => row?.[o.name as keyof typeof row] ?? '0', f.onZeroDivision);
+}
 
 describe('divideHalfEven', () => {
   const cases: [bigint, bigint, bigint][] = [
@@ -32,19 +37,19 @@ describe('divideHalfEven', () => {
 
 describe('derived metrics', () => {
   it('ARPU divides exact revenue by distinct users, 6 digits half-even', () => {
-    expect(metricValue('ARPU', row({ revenue: '100', activeUsers: 3 }))).toBe('33.333333');
-    expect(metricValue('ARPU', row({ revenue: '200', activeUsers: 3 }))).toBe('66.666667');
-    expect(metricValue('ARPU', row({ revenue: '0.000005', activeUsers: 2 }))).toBe('0.000002'); // 2.5 micro → 2 (even)
-    expect(metricValue('ARPU', row({ revenue: '0.000007', activeUsers: 2 }))).toBe('0.000004'); // 3.5 micro → 4 (even)
+    expect(metricValue('arpu', { revenue: '100', active_users: '3' })).toBe('33.333333');
+    expect(metricValue('arpu', { revenue: '200', active_users: '3' })).toBe('66.666667');
+    expect(metricValue('arpu', { revenue: '0.000005', active_users: '2' })).toBe('0.000002'); // 2.5 micro → 2 (even)
+    expect(metricValue('arpu', { revenue: '0.000007', active_users: '2' })).toBe('0.000004'); // 3.5 micro → 4 (even)
     // Far beyond float precision: 2^60 + 1 micro-units over 3 users.
-    expect(metricValue('ARPU', row({ revenue: '1152921504606.846977', activeUsers: 3 }))).toBe('384307168202.282326');
-    expect(metricValue('ARPU', row({ activeUsers: 0 }))).toBe('0');
-    expect(metricValue('ARPU', null)).toBe('0');
+    expect(metricValue('arpu', { revenue: '1152921504606.846977', active_users: '3' })).toBe('384307168202.282326');
+    expect(metricValue('arpu', { active_users: '0' })).toBe('0'); // onZeroDivision: zero keeps the field non-null
+    expect(metricValue('arpu', null)).toBe('0');
   });
 
   it('NET_USER_CHANGE = signups − churns, negative too', () => {
-    expect(metricValue('NET_USER_CHANGE', row({ signups: 5, churns: 8 }))).toBe('-3');
-    expect(metricValue('NET_USER_CHANGE', row({ signups: 8, churns: 5 }))).toBe('3');
+    expect(metricValue('net_user_change', { signups: '5', churns: '8' })).toBe('-3');
+    expect(metricValue('net_user_change', { signups: '8', churns: '5' })).toBe('3');
   });
 
   it('compares periods exactly', () => {

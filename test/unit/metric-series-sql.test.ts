@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { metricScans, metricSeriesQuery } from '../../src/storage/metric-series-reader.ts';
 import { breakdownSelect, seriesSelect } from '../../src/storage/metric-series-selects.ts';
 import type { MetricQuery } from '../../src/storage/metric-series-sql.ts';
-import { QueryParams } from '../../src/storage/series-sql.ts';
+import { QueryParams } from '../../src/storage/query-params.ts';
+import type { TraceQuery } from '../../src/storage/trace-samples.ts';
 
 const TENANT = 'tenant-zq9x';
 const HOUR = 3_600_000;
@@ -106,6 +107,27 @@ describe('one statement', () => {
     const { sql, params } = metricSeriesQuery(TENANT, queries);
     expect(sql.split('UNION ALL')).toHaveLength(4);
     expectOnlyBoundValues(sql, params, [TENANT, 'gross_revenue_qz', 'Asia/Kolkata']);
+  });
+
+  it('trace samples join the same statement: one select of `windows` per granularity and time zone, numbered after the queries', () => {
+    const traces: TraceQuery[] = [
+      { from: FROM, to: FROM + HOUR, granularity: 'HOUR', timeZone: 'Asia/Kolkata', currencies: ['XQZ'], byCurrency: false },
+      { from: FROM - HOUR, to: FROM, granularity: 'HOUR', timeZone: 'Asia/Kolkata', currencies: null, byCurrency: true },
+      { from: FROM, to: FROM + HOUR, granularity: 'MINUTE', timeZone: 'UTC', currencies: null, byCurrency: false },
+    ];
+    const queries = [query(), query({ version: 4 })];
+    const { sql, params } = metricSeriesQuery(TENANT, queries, traces);
+    const selects = sql.split('UNION ALL').map(squash);
+    expect(selects).toHaveLength(3);
+    expect(selects[1]).toContain('FROM windows FINAL');
+    expect(selects[1]).toContain("has({q2_cur:Array(String)}, currency)");
+    expect(selects[1]).toContain('{q3:Int32}, -1)]) AS q');
+    expect(selects[1]).toContain('if(transform(q, {t0_ids:Array(Int32)}, {t0_bycur:Array(UInt8)}, toUInt8(0)) = 1, currency, \'\') AS slice');
+    expect(selects[1]).toContain('arraySlice(anyIf(trace_sample, notEmpty(trace_sample)), 1, {trace_limit:UInt32}) AS traces');
+    expect(selects[2]).toContain('{q4:Int32}, -1)]) AS q');
+    expect(selects[0]).toContain("CAST([], 'Array(String)') AS traces");
+    expect(params).toMatchObject({ t0_ids: [2, 3], t0_bycur: [0, 1], q2_cur: ['XQZ'], t0_tz: 'Asia/Kolkata', trace_limit: 5 });
+    expectOnlyBoundValues(sql, params, [TENANT, 'XQZ', 'Asia/Kolkata']);
   });
 
   it('refuses a table it does not know', () => {

@@ -31,7 +31,7 @@ const input = (metric: string, from: number): ModelInputValues => ({
 async function seriesOf(metric: string, from: number, coverage: Record<string, number | null>) {
   const loader = createModelSeriesLoader({
     plan,
-    reader: { read: async (_t, queries) => queries.map(() => new Map()) },
+    reader: { read: async (_t, queries) => ({ results: queries.map(() => new Map()), traces: [] }) },
     freshness: createFreshnessTracker({ clock: () => H0 + 10 * HOUR, staleAfterMs: 30_000, countsSource: () => true }),
     coverage: { incompleteBefore: (id) => coverage[id] ?? null },
     tenantId: 't1',

@@ -190,7 +190,8 @@ export function liveUpdatesSubscription(currency: string, resumeFrom: () => numb
       },
     },
     parse(data) {
-      const { windows: w }: LiveUpdatesSubscription = liveUpdatesResponse.parse(data);
+      // The dashboard's metrics only (the schema's Metric also has formulas, which have no window updates).
+      const { windows: w } = liveUpdatesResponse.parse(data) satisfies LiveUpdatesSubscription;
       return { metric: w.metric, currency: w.currency, windowStart: instant(w.windowStart), value: w.value, revision: w.revision, freshness: toFreshness(w.freshness) };
     },
   };
