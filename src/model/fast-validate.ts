@@ -21,8 +21,40 @@ export interface FastSlot {
   required: boolean;
 }
 
-const TRACE_ID = /^[0-9a-f]{32}$/;
 const ALL_ZEROS = /^0+$/;
+
+/** 0-9, a-f (lower-case only unless `upper`). */
+const isHex = (c: number, upper: boolean): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (upper && c >= 65 && c <= 70);
+
+/** /^[0-9a-f]{32}$/ (traceId), without a regular expression: every event has one. */
+function isTraceHex(v: string): boolean {
+  if (v.length !== 32) return false;
+  for (let i = 0; i < 32; i++) if (!isHex(v.charCodeAt(i), false)) return false;
+  return true;
+}
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/**
+ * zod's eventId rule (z.uuid(): an RFC 9562 UUID of versions 1–8, either case, or the nil or
+ * max UUID in lower case), without its regular expression; the test compares it with zod.
+ */
+export function isZodUuid(v: string): boolean {
+  if (v.length !== 36) return false;
+  if (v === NIL_UUID || v === MAX_UUID) return true;
+  for (let i = 0; i < 36; i++) {
+    const c = v.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false; // '-'
+    } else if (i === 14) {
+      if (c < 49 || c > 56) return false; // version 1-8
+    } else if (i === 19) {
+      if (c !== 56 && c !== 57 && c !== 97 && c !== 98 && c !== 65 && c !== 66) return false; // variant 8, 9, a, b
+    } else if (!isHex(c, true)) return false;
+  }
+  return true;
+}
 const CURRENCY = /^[A-Z]{3}$/;
 const MAX_TIMESTAMP = 253_402_300_799_999;
 
@@ -59,9 +91,9 @@ function fieldCheck(f: FieldSpec, decimal: (v: string | number) => string | null
 /**
  * The fast path of the schema of event type `type` with these declared fields (in the
  * schema's order), or null when a field is of a kind it does not know (zod alone then).
- * `uuid`: the pattern of the schema's eventId (zod's), null to leave every eventId to zod.
+ * `uuid`: the schema's eventId rule (isZodUuid; a test may pass another).
  */
-export function fastValidator(type: string, slots: readonly FastSlot[], decimal: (f: FieldSpec) => (v: string | number) => string | null, uuid: RegExp | null): ((value: unknown) => ValidEvent | null) | null {
+export function fastValidator(type: string, slots: readonly FastSlot[], decimal: (f: FieldSpec) => (v: string | number) => string | null, uuid: (v: string) => boolean = isZodUuid): ((value: unknown) => ValidEvent | null) | null {
   const names: string[] = [];
   const checks: Check[] = [];
   const required: boolean[] = [];
@@ -83,9 +115,9 @@ export function fastValidator(type: string, slots: readonly FastSlot[], decimal:
     if (eventType !== type) return null;
     if (!str(userId) || userId.length < 1 || userId.length > 256) return null;
     if (!str(tenantId) || !TENANT_ID_PATTERN.test(tenantId)) return null;
-    if (!str(traceId) || !TRACE_ID.test(traceId) || ALL_ZEROS.test(traceId)) return null;
+    if (!str(traceId) || !isTraceHex(traceId) || ALL_ZEROS.test(traceId)) return null;
     if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0 || timestamp > MAX_TIMESTAMP) return null;
-    if (eventId !== undefined && (uuid === null || !str(eventId) || !uuid.test(eventId))) return null;
+    if (eventId !== undefined && (!str(eventId) || !uuid(eventId))) return null;
     for (const k in o) if (!known.has(k)) return null; // strict: an unknown key is zod's to report
     // The declared fields in the schema's order, as toValidEvent (validators.ts) lists them; absent = undefined.
     const fields: Record<string, FieldValue> = {};

@@ -92,9 +92,6 @@ const decimalOf = (f: FieldSpec) => {
   };
 };
 
-/** zod's own eventId pattern (null if this zod does not expose it: every eventId then goes to zod). */
-const UUID_PATTERN: RegExp | null = ((z.uuid() as unknown as { _zod: { def: { pattern?: unknown } } })._zod.def.pattern as RegExp | undefined) ?? null;
-
 type Parsed = Record<string, unknown> & { eventId?: string; eventType: string; userId: string; tenantId: string; traceId: string; timestamp: number };
 
 const toValidEvent = (p: Parsed, declared: readonly string[]): ValidEvent => {
@@ -148,7 +145,7 @@ export function buildValidators(eventTypes: ReadonlyMap<string, EventTypeSpec>, 
   for (const [name, t] of eventTypes) {
     const slots = [...t.fields.values()].map((spec) => ({ spec, always: commonRequired.has(spec.name), forType: spec.required && !commonRequired.has(spec.name) }));
     byType.set(name, objectSchema(names, slots, name));
-    const quick = fastValidator(name, slots.map((s) => ({ spec: s.spec, required: s.always || s.forType })), decimalOf, UUID_PATTERN);
+    const quick = fastValidator(name, slots.map((s) => ({ spec: s.spec, required: s.always || s.forType })), decimalOf);
     if (quick) fast.set(name, quick);
     for (const s of slots) if (!all.has(s.spec.name)) all.set(s.spec.name, { ...s, forType: false });
   }
