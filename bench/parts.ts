@@ -20,6 +20,8 @@
  *   loaded     ordinary background merges only (what a month keeps for good without 0014);
  *   compacted  after 0014's forced merge (the bench lowers min_age_to_force_merge_seconds
  *              to 1 s to stand for the hour passing): past months are one part each;
+ * The range a minute later is read two ways: all from the minutes (the baseline), and as the
+ * reader now serves it — whole hours from the hourly table, the partial ones from the minutes.
  * Each read twice: with FINAL across partitions, and per partition as the reader runs it
  * (do_not_merge_across_partitions_select_final: a one-part month is read without merging).
  */
@@ -32,7 +34,7 @@ import { createLogger } from '../src/observability/logger.ts';
 import { createMetrics } from '../src/observability/metrics.ts';
 import { createClickHouse, type ClickHouse } from '../src/storage/clickhouse.ts';
 import { createMetricSeriesReader, metricSeriesQuery, READ_SETTINGS } from '../src/storage/metric-series-reader.ts';
-import { metricColumns, type MetricQuery } from '../src/storage/metric-series-sql.ts';
+import { EDGES_TABLE, metricColumns, type MetricQuery } from '../src/storage/metric-series-sql.ts';
 import { migrate } from '../src/storage/migrations.ts';
 import { percentile } from './harness/stats.ts';
 
@@ -107,8 +109,7 @@ async function settle(db: ClickHouse, until: () => Promise<boolean> = async () =
 }
 
 /** The 12 queries of the dashboard, on whole hours (hourly table) or a minute later (minutes). */
-function dashboard(offset: number): MetricQuery[] {
-  const table = offset === 0 ? 'metric_windows_hourly' : 'metric_windows';
+function dashboard(offset: number, table = offset === 0 ? 'metric_windows_hourly' : 'metric_windows'): MetricQuery[] {
   const to = END + offset;
   const periods = [{ from: to - 30 * DAY, to }, { from: to - 60 * DAY, to: to - 30 * DAY }];
   return periods.flatMap((p) =>
@@ -154,7 +155,7 @@ async function timeReads(db: ClickHouse, queries: MetricQuery[]): Promise<[Figur
 
 /** Hourly and minute-source reads, FINAL across partitions and per partition. */
 async function measure(db: ClickHouse) {
-  return { hourly: await timeReads(db, dashboard(0)), minutes: await timeReads(db, dashboard(MIN)), parts: await parts(db) };
+  return { hourly: await timeReads(db, dashboard(0)), minutes: await timeReads(db, dashboard(MIN)), edges: await timeReads(db, dashboard(MIN, EDGES_TABLE)), parts: await parts(db) };
 }
 
 const ms = (x: { p50: number; p95: number }) => `${x.p50.toFixed(1)} / ${x.p95.toFixed(1)}`.padEnd(14);
@@ -182,13 +183,14 @@ try {
     log(`compacted in ${((Date.now() - t) / 1000).toFixed(0)} s: ${await parts(db)}`);
     const compacted = await measure(db);
     const line = (label: string, m: Awaited<ReturnType<typeof measure>>) =>
-      `${label}  hourly ${ms(m.hourly[0]!)} ${ms(m.hourly[1]!)} minutes ${ms(m.minutes[0]!)} ${ms(m.minutes[1]!)} ${m.parts}`;
+      `${label}  ${ms(m.hourly[0]!)} ${ms(m.hourly[1]!)}  ${ms(m.minutes[0]!)} ${ms(m.minutes[1]!)}  ${ms(m.edges[0]!)} ${ms(m.edges[1]!)}  ${m.parts}`;
     rows.push(line(`${fmt(tenants * EVENTS_PER_TENANT).padStart(11)}  loaded   `, loaded), line(`${''.padStart(11)}  compacted`, compacted));
     await db.close();
     rmSync(join(dir, `ch-${events}`), { recursive: true, force: true });
   }
   console.log(`\nModel dashboard read (12 queries, one tenant, 30 days + previous 30 days, hourly buckets), p50 / p95 ms over ${RUNS} runs; totals checked in every state`);
-  console.log(`${''.padStart(24)}hourly table: FINAL across | per partition   minutes table: across | per partition`);
+  console.log(`${''.padStart(24)}${'whole hours (hourly table)'.padEnd(30)}${'a minute later: minutes'.padEnd(30)}${'a minute later: hours + edges'.padEnd(30)}`);
+  console.log(`${''.padStart(24)}${'FINAL across | per partition   '.repeat(3)}`);
   console.log(rows.join('\n'));
 } finally {
   rmSync(dir, { recursive: true, force: true });

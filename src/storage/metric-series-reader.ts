@@ -8,7 +8,7 @@
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { breakdownSelect, seriesSelect } from './metric-series-selects.ts';
-import { METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
+import { EDGES_TABLE, METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
 import { QueryParams } from './series-sql.ts';
 
 export interface MetricCell {
@@ -34,7 +34,7 @@ export function metricScans(queries: readonly MetricQuery[]): MetricScan[] {
     const spec = METRIC_TABLES.get(q.table);
     if (!spec) throw new Error(`metric series reader cannot read table "${q.table}"`);
     const kind = q.breakdown === null ? 'series' : q.breakdown.top === null ? 'all' : 'top';
-    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind]);
+    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind, ...(q.table === EDGES_TABLE ? [q.from, q.to] : [])]);
     let s = scans.get(key);
     if (!s) scans.set(key, (s = { name: `m${scans.size}`, table: q.table, time: spec.time, granularity: q.granularity, timeZone: q.timeZone, indices: [] }));
     s.indices.push(i);
