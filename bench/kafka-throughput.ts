@@ -89,6 +89,8 @@ async function chdbServer(): Promise<{ url: string; stop: () => void }> {
 /** Histogram values carry their series name (`…_bucket`, `…_sum`, `…_count`); counters do not. */
 const nameOf = (v: object, fallback: string): string => (v as { metricName?: string }).metricName ?? fallback;
 
+const MAIN_THREAD = 'main (JS)';
+
 /** CPU seconds per thread name of this process (Linux /proc; empty elsewhere). */
 function threadCpu(): Map<string, number> {
   const out = new Map<string, number>();
@@ -98,7 +100,7 @@ function threadCpu(): Map<string, number> {
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = Number(f[11]) + Number(f[12]); // utime + stime
-      const key = tid === String(process.pid) ? 'main (JS)' : name.replace(/[\d:]+$/, '');
+      const key = tid === String(process.pid) ? MAIN_THREAD : name.replace(/[\d:]+$/, '');
       out.set(key, (out.get(key) ?? 0) + ticks / 100);
     }
   } catch {
@@ -143,6 +145,13 @@ async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string 
   await app.start();
   const ready = () => app.worker.partitions().length === PARTITIONS && app.worker.partitions().every((p) => p.status === 'running');
   while (!ready()) await new Promise((r) => setTimeout(r, 20));
+  const statements = async () => {
+    const m = (await app.metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'tilecast_clickhouse_queries_total');
+    const out = new Map<string, number>();
+    for (const v of m?.values ?? []) out.set(String(v.labels.query_id), (out.get(String(v.labels.query_id)) ?? 0) + Number(v.value));
+    return out;
+  };
+  const statements0 = await statements();
   const t0 = performance.now();
   const elu0 = eventLoopUtilization();
   const cpu0 = process.cpuUsage();
@@ -162,7 +171,12 @@ async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string 
   const seconds = (performance.now() - t0) / 1000;
   const elu = eventLoopUtilization(elu0).utilization;
   const cpu = process.cpuUsage(cpu0);
-  const threads = [...threadCpu()].map(([name, sec]) => [name, sec - (threads0.get(name) ?? 0)] as const).filter(([, sec]) => sec > 0.05).sort((a, b) => b[1] - a[1]);
+  const allThreads = [...threadCpu()].map(([name, sec]) => [name, sec - (threads0.get(name) ?? 0)] as const);
+  const threads = allThreads.filter(([, sec]) => sec > 0.05).sort((a, b) => b[1] - a[1]);
+  const mainThread = allThreads.find(([name]) => name === MAIN_THREAD)?.[1] ?? 0;
+  const otherThreads = allThreads.reduce((a, [name, sec]) => (name === MAIN_THREAD ? a : a + sec), 0);
+  const statements1 = await statements();
+  const calls = [...statements1].map(([id, n]) => [id, n - (statements0.get(id) ?? 0)] as const).filter(([, n]) => n > 0);
   if (profiler) writeFileSync(`${args.profile}.${label}.cpuprofile`, JSON.stringify(await profiler()));
   const [row] = await app.db.query({
     queryId: 'bench.count',
@@ -179,7 +193,16 @@ async function runWorker(kafka: Kafka, bootstrap: string, server: { url: string 
   const sums = (name: string) =>
     (metrics.find((m) => m.name === name)?.values ?? []).filter((v) => nameOf(v, name).endsWith('_sum')).map((v) => [String(v.labels.query_id ?? ''), Number(v.value)] as const);
   await app.stop();
-  return { rate: N / seconds, seconds, elu, threads, cpuPerEvent: (cpu.user + cpu.system) / N, records: recs.length, clickhouse: sums('tilecast_clickhouse_query_duration_seconds'), batch: sums('tilecast_kafka_batch_duration_seconds')[0]?.[1] ?? 0 };
+  return {
+    rate: N / seconds,
+    seconds,
+    elu,
+    threads,
+    cpuPerEvent: (cpu.user + cpu.system) / N,
+    mainCpuPerEvent: (mainThread * 1e6) / N,
+    otherCpuPerEvent: (otherThreads * 1e6) / N,
+    calls,
+    records: recs.length, clickhouse: sums('tilecast_clickhouse_query_duration_seconds'), batch: sums('tilecast_kafka_batch_duration_seconds')[0]?.[1] ?? 0 };
 }
 
 async function measure() {
@@ -209,8 +232,10 @@ async function main() {
     console.log(`    ratio                   ${(r.rate / ceilings[kind]).toFixed(2).padStart(10)}`);
     console.log('    time in ClickHouse calls (s, summed over calls):');
     for (const [id, sec] of [...r.clickhouse].sort((a, b) => b[1] - a[1]).slice(0, 6)) console.log(`      ${id.padEnd(34)} ${sec.toFixed(2)}`);
+    console.log(`    ClickHouse calls while timed: ${r.calls.reduce((a, [, n]) => a + n, 0)} (${[...r.calls].sort((a, b) => b[1] - a[1]).map(([id, n]) => `${id} ${n}`).join(', ')})`);
     console.log(`    batch processing (s)    ${r.batch.toFixed(2)}   (summed over partitions, ClickHouse waits included)`);
     console.log(`    CPU per event           ${r.cpuPerEvent.toFixed(1).padStart(9)} µs   (this process, all threads${args.clickhouse === 'embedded' ? ', chdb included' : ''}; ceiling: ${(1e6 / ceilings[kind]).toFixed(1)} µs)`);
+    console.log(`    CPU per event by thread  main (JS) ${r.mainCpuPerEvent.toFixed(1)} µs, all other threads (chdb, libuv, V8 GC helpers) ${r.otherCpuPerEvent.toFixed(1)} µs`);
     console.log(`    CPU by thread (µs/event) ${r.threads.map(([name, sec]) => `${name} ${((sec * 1e6) / N).toFixed(1)}`).join(', ')}`);
     console.log(`    main thread busy        ${(100 * r.elu).toFixed(0).padStart(9)} %   (event-loop utilisation while timed)`);
   }

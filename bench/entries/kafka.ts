@@ -16,7 +16,7 @@ import { startSide } from '../harness/side.ts';
 import { assertTarget } from '../harness/target.ts';
 import type { BenchEntry, MetricRow } from '../harness/types.ts';
 
-type Run = { rate: number; seconds: number; cpuPerEvent: number; records: number };
+type Run = { rate: number; seconds: number; cpuPerEvent: number; mainCpuPerEvent?: number; otherCpuPerEvent?: number; records: number };
 type Result = { events: number; target: string; ceilings: Record<'batched' | 'single', number>; results: Record<'batched' | 'single', Run | null> };
 
 export const kafka: BenchEntry = {
@@ -62,6 +62,8 @@ export const kafka: BenchEntry = {
         row('in-process ceiling', 'events/s', 'info', (r) => r.ceilings[f], 0),
         row('ratio to ceiling', '', 'higher', (r) => r.results[f]!.rate / r.ceilings[f], 2),
         row('CPU per event (worker process)', 'µs', 'lower', (r) => r.results[f]!.cpuPerEvent, 1),
+        row('CPU per event, main JS thread', 'µs', 'lower', (r) => r.results[f]!.mainCpuPerEvent ?? NaN, 1),
+        row('CPU per event, other threads (chdb, libuv, GC)', 'µs', 'lower', (r) => r.results[f]!.otherCpuPerEvent ?? NaN, 1),
       );
     }
     return {

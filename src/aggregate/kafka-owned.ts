@@ -79,22 +79,44 @@ async function runBatch(o: Owned, batch: ConsumedBatch, metrics: Metrics, on: Ba
   }
 }
 
+/** Longest a flush round waits for a partition busy with a batch before the others start without it. */
+const GATHER_MS = 100;
+
+/**
+ * Flushes every running partition this member owns, together where it can: each
+ * partition's flush takes its lock (waiting for its batch in progress), and the flushes
+ * start once every lock is taken, or GATHER_MS after the round began (a partition whose
+ * lock comes later flushes as soon as it has it). Flushes starting in the same turn of
+ * the event loop share their statements (shared-writes.ts).
+ */
 async function flushRunning(all: Iterable<Owned>, owns: (partition: number) => boolean, backoff: (o: Owned, err: unknown) => void): Promise<Map<number, number>> {
   const commits = new Map<number, number>();
-  await Promise.all(
-    [...all].map((o) =>
-      exclusive(o, async () => {
-        const pipeline = o.pipeline;
-        if (o.status !== 'running' || !pipeline || !owns(o.partition)) return;
-        try {
-          await pipeline.flush();
-          commits.set(o.partition, pipeline.nextOffset());
-        } catch (err) {
-          backoff(o, err);
-        }
-      }),
-    ),
-  );
+  let go = () => {};
+  const start = new Promise<void>((resolve) => (go = resolve));
+  const timer = setTimeout(go, GATHER_MS);
+  const taken: Promise<void>[] = [];
+  const done = [...all].map((o) => {
+    let take = () => {};
+    taken.push(new Promise<void>((resolve) => (take = resolve)));
+    return exclusive(o, async () => {
+      take();
+      await start;
+      const pipeline = o.pipeline;
+      if (o.status !== 'running' || !pipeline || !owns(o.partition)) return;
+      try {
+        await pipeline.flush();
+        commits.set(o.partition, pipeline.nextOffset());
+      } catch (err) {
+        backoff(o, err);
+      }
+    });
+  });
+  void Promise.all(taken).then(go);
+  try {
+    await Promise.all(done);
+  } finally {
+    clearTimeout(timer);
+  }
   return commits;
 }
 

@@ -4,7 +4,8 @@
  * state machine of kafka-owned.ts (recovering → running → backoff).
  *
  * Every FLUSH_INTERVAL_MS: poll the log ends (lag, freshness of idle partitions), write
- * changed windows and progress of every running partition, then commit their offsets
+ * changed windows and progress of every running partition — together, one statement per
+ * table for all of them (shared-writes.ts) — then commit their offsets
  * (advisory: the event log says where a partition continues). Flushes only run while
  * the consumer says this member still owns the partition (see consumer.ts).
  */
@@ -22,6 +23,7 @@ import type { MetricWindowStore } from '../storage/metric-window-store.ts';
 import type { ModelPlan } from '../model/types.ts';
 import { createAggregator } from './aggregator.ts';
 import { createOwnedPartitions } from './kafka-owned.ts';
+import { createSharedWrites } from './shared-writes.ts';
 import { createPartitionPipeline, type PartitionPipeline } from './kafka-partition.ts';
 import type { FramedDecoder } from '../ingest/registry/resolver.ts';
 
@@ -68,6 +70,8 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
   const stepTimeoutMs = Math.min(10_000, Math.floor(sessionTimeoutMs / 3));
   let flushTimer: NodeJS.Timeout | null = null;
   let stopping = false;
+  // The partitions' flushes run together (kafka-owned.ts): their writes share statements.
+  const stores = createSharedWrites({ windowStore: deps.windowStore, progressStore: deps.progressStore, ...(deps.metricStore ? { metricStore: deps.metricStore } : {}) });
 
   function newPipeline(partition: number): PartitionPipeline {
     return createPartitionPipeline({
@@ -83,9 +87,9 @@ export function createKafkaWorker(deps: KafkaWorkerDeps) {
           processedThrough,
           caughtUp,
           eventLog: deps.eventLog,
-          windowStore: deps.windowStore,
-          ...(deps.metricStore ? { plan: deps.plan, metricStore: deps.metricStore } : {}),
-          progressStore: deps.progressStore,
+          windowStore: stores.windowStore,
+          ...(stores.metricStore ? { plan: deps.plan, metricStore: stores.metricStore } : {}),
+          progressStore: stores.progressStore,
           bus: deps.bus,
           clock,
           logger,

@@ -12,7 +12,7 @@
  * - a window whose end the watermark has passed and that is not in memory is never
  *   written before it was restored (so a late event cannot overwrite stored history).
  */
-import { fromMicros, toMicros } from '../contracts/decimal.ts';
+import { MicroSum } from '../contracts/decimal.ts';
 import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import {
@@ -45,7 +45,8 @@ export interface WindowEngineOptions extends WatermarkOptions {
 export type AddOutcome = 'applied' | 'duplicate' | 'late';
 
 interface WindowState extends WindowRef {
-  revenueMicros: bigint;
+  /** Exact revenue sum (micro-units as a double while that is exact, else BigInt). */
+  revenue: MicroSum;
   purchases: number;
   signups: number;
   upgrades: number;
@@ -76,7 +77,7 @@ export const windowStartOf = (timestamp: number): number => Math.floor(timestamp
 function emptyWindow(ref: WindowRef): WindowState {
   return {
     ...ref,
-    revenueMicros: 0n,
+    revenue: new MicroSum(),
     purchases: 0,
     signups: 0,
     upgrades: 0,
@@ -96,7 +97,7 @@ function emptyWindow(ref: WindowRef): WindowState {
 
 function valuesOf(w: WindowState): WindowValues {
   return {
-    revenue: fromMicros(w.revenueMicros),
+    revenue: w.revenue.toString(),
     purchases: w.purchases,
     signups: w.signups,
     upgrades: w.upgrades,
@@ -122,7 +123,7 @@ function apply(w: WindowState, e: WindowEvent, cells: CellApplier | undefined, l
   switch (e.eventType) {
     case 'purchase':
       w.purchases += 1;
-      if (e.amount !== undefined) w.revenueMicros += toMicros(e.amount);
+      if (e.amount !== undefined) w.revenue.add(MicroSum.micros(e.amount));
       break;
     case 'signup':
       w.signups += 1;

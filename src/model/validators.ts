@@ -9,6 +9,7 @@ import { DECIMAL_PATTERN, canonicalDecimal, toMicros } from '../contracts/decima
 import { tenantIdSchema } from '../contracts/event.ts';
 import type { EventTypeSpec, FieldSpec, FieldValue, Validation, ValidEvent } from './types.ts';
 import { ISO_CURRENCIES } from './where.ts';
+import { fastValidator } from './fast-validate.ts';
 
 /** Built-in fields before the declared ones, and after them: the order issues are listed in. */
 const builtInsBefore = (eventType: z.ZodType<string>) => ({
@@ -25,29 +26,31 @@ const builtInsAfter = {
   timestamp: z.number().int().min(0).max(253_402_300_799_999, 'timestamp must be epoch milliseconds'),
 };
 
-/** Exact decimal given as a string or a JSON number, kept as its canonical string, within the field's bounds. */
-function decimalSchema(f: FieldSpec): z.ZodType<string> {
+/** A decimal field's rule: its canonical string, or why not (shared by the zod schema and the fast path). */
+function decimalRule(f: FieldSpec): (v: string | number) => string | { message: string } {
   const min = f.min === undefined ? null : toMicros(f.min);
   const exclusiveMin = f.exclusiveMin === undefined ? null : toMicros(f.exclusiveMin);
   const positiveOnly = exclusiveMin === 0n && min === null;
-  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+  return (v) => {
     const literal = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : v.trim();
-    if (!DECIMAL_PATTERN.test(literal)) {
-      ctx.addIssue({ code: 'custom', message: `${f.name} must be a decimal with at most 6 fractional digits` });
-      return z.NEVER;
-    }
+    if (!DECIMAL_PATTERN.test(literal)) return { message: `${f.name} must be a decimal with at most 6 fractional digits` };
     const canonical = canonicalDecimal(literal);
     // Most bounds are "> 0": decided on the canonical string without BigInt (hot path of every event).
     const micros = positiveOnly ? null : toMicros(canonical);
-    if (positiveOnly ? canonical.startsWith('-') || canonical === '0' : exclusiveMin !== null && micros! <= exclusiveMin) {
-      ctx.addIssue({ code: 'custom', message: `${f.name} must be greater than ${f.exclusiveMin}` });
-      return z.NEVER;
-    }
-    if (min !== null && micros! < min) {
-      ctx.addIssue({ code: 'custom', message: `${f.name} must be at least ${f.min}` });
-      return z.NEVER;
-    }
+    if (positiveOnly ? canonical.startsWith('-') || canonical === '0' : exclusiveMin !== null && micros! <= exclusiveMin) return { message: `${f.name} must be greater than ${f.exclusiveMin}` };
+    if (min !== null && micros! < min) return { message: `${f.name} must be at least ${f.min}` };
     return canonical;
+  };
+}
+
+/** Exact decimal given as a string or a JSON number, kept as its canonical string, within the field's bounds. */
+function decimalSchema(f: FieldSpec): z.ZodType<string> {
+  const rule = decimalRule(f);
+  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const r = rule(v);
+    if (typeof r === 'string') return r;
+    ctx.addIssue({ code: 'custom', message: r.message });
+    return z.NEVER;
   });
 }
 
@@ -79,6 +82,15 @@ export function fieldSchema(f: FieldSpec): z.ZodType<FieldValue> {
       return z.boolean();
   }
 }
+
+/** The decimal rule as the fast path takes it: the canonical string, or null. */
+const decimalOf = (f: FieldSpec) => {
+  const rule = decimalRule(f);
+  return (v: string | number): string | null => {
+    const r = rule(v);
+    return typeof r === 'string' ? r : null;
+  };
+};
 
 type Parsed = Record<string, unknown> & { eventId?: string; eventType: string; userId: string; tenantId: string; traceId: string; timestamp: number };
 
@@ -128,16 +140,22 @@ export interface EventValidators {
 export function buildValidators(eventTypes: ReadonlyMap<string, EventTypeSpec>, commonRequired: ReadonlySet<string>): EventValidators {
   const names = [...eventTypes.keys()] as [string, ...string[]];
   const byType = new Map<string, { schema: z.ZodType<Parsed>; names: string[] }>();
+  const fast = new Map<string, (value: unknown) => ValidEvent | null>();
   const all = new Map<string, Slot>();
   for (const [name, t] of eventTypes) {
     const slots = [...t.fields.values()].map((spec) => ({ spec, always: commonRequired.has(spec.name), forType: spec.required && !commonRequired.has(spec.name) }));
     byType.set(name, objectSchema(names, slots, name));
+    const quick = fastValidator(name, slots.map((s) => ({ spec: s.spec, required: s.always || s.forType })), decimalOf);
+    if (quick) fast.set(name, quick);
     for (const s of slots) if (!all.has(s.spec.name)) all.set(s.spec.name, { ...s, forType: false });
   }
   // An object whose eventType is missing or unknown: every declared field is allowed, so the reasons are about eventType.
   const fallback = objectSchema(names, [...all.values()], null);
   const validate = (value: unknown): Validation => {
     const type = typeof value === 'object' && value !== null ? (value as { eventType?: unknown }).eventType : undefined;
+    // Valid events (nearly all) without zod; anything the fast path does not vouch for, zod decides.
+    const quick = typeof type === 'string' ? fast.get(type)?.(value) : null;
+    if (quick) return { ok: true, event: quick };
     const { schema, names } = (typeof type === 'string' && byType.get(type)) || fallback;
     const r = schema.safeParse(value);
     if (r.success) return { ok: true, event: toValidEvent(r.data, names) };

@@ -47,11 +47,16 @@ const writtenRow = z.object({
   events: z.coerce.number(),
 });
 
+/** One aggregator's cells to write: see `writeMany`. */
+export interface CellsWriteBatch {
+  snapshots: readonly CellsWrite[];
+  source: string;
+}
+
 export function createMetricWindowStore(db: ClickHouse) {
-  return {
-    /** Writes every cell of each snapshot (one insert) tagged with the aggregator `source`. */
-    async write(snapshots: readonly CellsWrite[], source: string): Promise<void> {
-      const rows = snapshots.flatMap(({ update: u, cells, events }) => {
+  async function writeMany(batches: readonly CellsWriteBatch[]): Promise<void> {
+    const rows = batches.flatMap(({ snapshots, source }) =>
+      snapshots.flatMap(({ update: u, cells, events }) => {
         const common = {
           tenant_id: u.tenantId,
           window_start: toSeconds(u.windowStart),
@@ -64,11 +69,19 @@ export function createMetricWindowStore(db: ClickHouse) {
           row_version: u.revision * REVISION_UNIT + events,
         };
         return cells.map((c) => ({ ...common, metric: c.metric, metric_version: c.version, dims: c.dims, value: c.value, users: c.users }));
-      });
-      if (rows.length === 0) return;
-      // The same revision written again replaces itself (ReplacingMergeTree(row_version)).
-      await db.insert({ queryId: 'metric_windows.write', table: 'metric_windows_input', idempotent: true, rows });
-    },
+      }),
+    );
+    if (rows.length === 0) return;
+    // The same revision written again replaces itself (ReplacingMergeTree(row_version)).
+    await db.insert({ queryId: 'metric_windows.write', table: 'metric_windows_input', idempotent: true, rows });
+  }
+
+  return {
+    /** Writes every cell of each snapshot (one insert) tagged with the aggregator `source`. */
+    write: (snapshots: readonly CellsWrite[], source: string): Promise<void> => writeMany([{ snapshots, source }]),
+
+    /** The snapshots of several aggregators (each tagged with its `source`) in one insert. */
+    writeMany,
 
     /**
      * Recomputes every (tenant, UTC hour) the windows fall in, all metrics, from the stored

@@ -15,16 +15,21 @@ const row = z.object({
 });
 
 export function createProgressStore(db: ClickHouse) {
+  async function saveMany(ps: readonly StoredProgress[]): Promise<void> {
+    if (ps.length === 0) return;
+    await db.insert({
+      queryId: 'progress.save',
+      table: 'progress',
+      // The newest row per source wins (ReplacingMergeTree(updated_at)): the same row twice is the same progress.
+      idempotent: true,
+      rows: ps.map((p) => ({ source: p.source, checkpoint_seq: p.checkpointSeq, processed_through_ms: p.processedThrough, watermark_ms: p.watermark })),
+    });
+  }
+
   return {
-    async save(p: StoredProgress): Promise<void> {
-      await db.insert({
-        queryId: 'progress.save',
-        table: 'progress',
-        // The newest row per source wins (ReplacingMergeTree(updated_at)): the same row twice is the same progress.
-        idempotent: true,
-        rows: [{ source: p.source, checkpoint_seq: p.checkpointSeq, processed_through_ms: p.processedThrough, watermark_ms: p.watermark }],
-      });
-    },
+    save: (p: StoredProgress): Promise<void> => saveMany([p]),
+    /** Several sources' progress in one insert. */
+    saveMany,
     async loadAll(): Promise<StoredProgress[]> {
       const rows = await db.query({
         queryId: 'progress.load',

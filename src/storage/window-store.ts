@@ -12,34 +12,47 @@ import { toSeconds, unique } from './touched-hours.ts';
 
 const storedRow = storedWindowColumns.extend({ tenant_id: z.string() });
 
+/** One aggregator's snapshots to write: see `writeMany`. */
+export interface WindowWrite {
+  updates: readonly WindowUpdate[];
+  usersOf: (ref: WindowRef) => string[];
+  source: string;
+}
+
 export function createWindowStore(db: ClickHouse) {
+  async function writeMany(writes: readonly WindowWrite[]): Promise<void> {
+    const rows = writes.flatMap(({ updates, usersOf, source }) =>
+      updates.map((u) => ({
+        tenant_id: u.tenantId,
+        currency: u.currency,
+        window_start: toSeconds(u.windowStart),
+        revision: u.revision,
+        final: u.final ? 1 : 0,
+        revenue: u.revenue,
+        purchases: u.purchases,
+        signups: u.signups,
+        upgrades: u.upgrades,
+        churns: u.churns,
+        active_users: u.activeUsers,
+        users: usersOf(u),
+        last_event_at_ms: u.lastEventAt,
+        trace_sample: u.traceSample,
+        source,
+      })),
+    );
+    if (rows.length === 0) return;
+    // The same revision of a window, written again, replaces itself (ReplacingMergeTree(version), 0002).
+    await db.insert({ queryId: 'windows.write', table: 'windows_input', idempotent: true, rows });
+  }
+
   return {
     /** Writes full snapshots (one insert) tagged with the aggregator `source`. Rewriting a revision is idempotent. */
-    async write(updates: readonly WindowUpdate[], usersOf: (ref: WindowRef) => string[], source: string): Promise<void> {
-      await db.insert({
-        queryId: 'windows.write',
-        table: 'windows_input',
-        // The same revision of a window, written again, replaces itself (ReplacingMergeTree(version), 0002).
-        idempotent: true,
-        rows: updates.map((u) => ({
-          tenant_id: u.tenantId,
-          currency: u.currency,
-          window_start: toSeconds(u.windowStart),
-          revision: u.revision,
-          final: u.final ? 1 : 0,
-          revenue: u.revenue,
-          purchases: u.purchases,
-          signups: u.signups,
-          upgrades: u.upgrades,
-          churns: u.churns,
-          active_users: u.activeUsers,
-          users: usersOf(u),
-          last_event_at_ms: u.lastEventAt,
-          trace_sample: u.traceSample,
-          source,
-        })),
-      });
+    write(updates: readonly WindowUpdate[], usersOf: (ref: WindowRef) => string[], source: string): Promise<void> {
+      return writeMany([{ updates, usersOf, source }]);
     },
+
+    /** The snapshots of several aggregators (each tagged with its `source`) in one insert. */
+    writeMany,
 
     /** Newest stored revision and values of the given windows (absent = never written). One query. */
     async loadStored(refs: readonly WindowRef[]): Promise<Map<string, Omit<StoredWindow, 'events'>>> {

@@ -10,7 +10,8 @@ import type { BusGap } from '../../src/realtime/bus.ts';
 import { bucketStart } from '../../src/resolvers/buckets.ts';
 import type { CacheBus } from '../../src/resolvers/series-cache/store.ts';
 import { fromMicros, toMicros } from '../../src/contracts/decimal.ts';
-import type { MetricCell, MetricResult, MetricSeriesReader } from '../../src/storage/metric-series-reader.ts';
+import type { ResultsReader } from '../../src/resolvers/series-cache/cached-reader.ts';
+import type { MetricCell, MetricResult } from '../../src/storage/metric-series-reader.ts';
 import type { MetricQuery } from '../../src/storage/metric-series-sql.ts';
 
 export const MINUTE = 60_000;
@@ -67,7 +68,7 @@ export function fakeStorage() {
     return out;
   };
 
-  const reader: MetricSeriesReader = {
+  const reader: ResultsReader = {
     async read(tenantId, queries) {
       calls.push([...queries]);
       // The snapshot is taken when the read starts; a held read answers it later (the worst case of a race).

@@ -28,6 +28,16 @@ describe('window engine', () => {
     expect(u).toMatchObject({ revenue: '0.3', purchases: 2, signups: 1, churns: 1, upgrades: 1, activeUsers: 2, revision: 1, kind: 'partial', final: false });
   });
 
+  it('sums revenue exactly past 2^53 micro-units and with negative amounts', () => {
+    const e = engine();
+    e.add(ev({ amount: '9007199254.740991' }), T0); // 2^53 - 1 micro-units
+    e.add(ev({ amount: '0.000002' }), T0);
+    e.add(ev({ amount: '123456789012345678901234.5' }), T0);
+    e.add(ev({ amount: '-0.5' }), T0);
+    const [u] = e.collect();
+    expect(u!.revenue).toBe('123456789012354686100488.740993');
+  });
+
   it('counts a repeated idempotency key once', () => {
     const e = engine();
     const a = ev();

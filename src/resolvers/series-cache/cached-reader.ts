@@ -12,7 +12,12 @@
  * A range a backfill has not covered yet is never kept (backfill writes without window
  * updates).
  */
-import type { MetricResult, MetricSeriesReader } from '../../storage/metric-series-reader.ts';
+import type { MetricResult } from '../../storage/metric-series-reader.ts';
+
+/** The series half of a MetricSeriesReader (trace samples are never cached: index.ts reads them straight through). */
+export interface ResultsReader {
+  read(tenantId: string, queries: readonly MetricQuery[], o?: { signal?: AbortSignal }): Promise<MetricResult[]>;
+}
 import { metricQueryKey, type MetricQuery } from '../../storage/metric-series-sql.ts';
 import { addResults, planSplit, resultBytes } from './split.ts';
 import type { CacheStore, Stamp } from './store.ts';
@@ -54,14 +59,14 @@ function wholeKey(q: MetricQuery, all: readonly MetricQuery[]): string {
 }
 
 export function createCachedMetricSeriesReader(o: {
-  reader: MetricSeriesReader;
+  reader: ResultsReader;
   store: CacheStore;
   /** Everything stored before this instant is final (the freshness watermark); 0 = nothing is. */
   closedBefore: () => number;
   /** Whether a metric version's data from `from` on is complete (backfilled): other ranges are never kept. */
   keepable: (metric: string, version: number, from: number) => boolean;
   hooks?: CachedReaderHooks;
-}): MetricSeriesReader {
+}): ResultsReader {
   const flights = new Map<string, Flight>();
 
   const stepOf = (tenantId: string, q: MetricQuery, closedBefore: number, all: readonly MetricQuery[]): Step => {

@@ -52,7 +52,7 @@ export function createSeriesCache(o: {
   gauge('tilecast_series_cache_tenants', 'Tenants the series cache holds a window-update subscription for (bound SERIES_CACHE_TENANTS)', (s) => s.tenants);
   let bypassed = false;
   const cached = createCachedMetricSeriesReader({
-    reader: o.reader,
+    reader: { read: async (tenantId, queries, options) => (await o.reader.read(tenantId, queries, options)).results },
     store,
     closedBefore: o.closedBefore,
     // Backfill completes a version backwards from the present: from `incompleteBefore` on, nothing more is written.
@@ -62,7 +62,10 @@ export function createSeriesCache(o: {
     },
     hooks: { lookup: (outcome) => lookups.inc({ outcome }), shared: () => shared.inc() },
   });
-  const reader: MetricSeriesReader = { read: (tenantId, queries, options) => (bypassed ? o.reader : cached).read(tenantId, queries, options) };
+  const reader: MetricSeriesReader = {
+    read: async (tenantId, queries, options = {}) =>
+      bypassed || (options.traces?.length ?? 0) > 0 ? o.reader.read(tenantId, queries, options) : { results: await cached.read(tenantId, queries, options), traces: [] },
+  };
   return {
     reader,
     enabled: true,
