@@ -9,7 +9,8 @@ import type { addFreshness } from './freshness.ts';
 import { toValues, type addSeries } from './series.ts';
 
 interface Breakdown {
-  metric: Metric;
+  /** The model's name (a `Metric` value). */
+  metric: string;
   slices: Series[];
   freshness: Freshness;
 }

@@ -1,13 +1,15 @@
-import { GRANULARITIES, METRICS } from '../contracts/metrics.ts';
+import { GRANULARITIES } from '../contracts/metrics.ts';
+import type { ModelPlan } from '../model/types.ts';
 import { UPDATE_KINDS } from '../contracts/window.ts';
 import { DERIVED_METRICS } from '../resolvers/derived.ts';
 import { COMPARISONS } from '../resolvers/periods.ts';
 import type { Builder } from './builder.ts';
+import { modelMetricValues } from './model-enum.ts';
 
-export function addEnums(builder: Builder) {
+export function addEnums(builder: Builder, plan: ModelPlan) {
   const MetricEnum = builder.enumType('Metric', {
-    description: 'REVENUE sums purchase amounts of one currency; ACTIVE_USERS counts distinct users. Definitions: Query.metrics.',
-    values: METRICS,
+    description: `The metrics of model ${plan.name}: one value per metric name, upper-cased. Definitions: Query.metrics.`,
+    values: modelMetricValues(plan),
   });
 
   const DerivedMetricEnum = builder.enumType('DerivedMetric', {

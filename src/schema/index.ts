@@ -18,7 +18,7 @@ import { addWindowUpdates } from './window-update.ts';
 export function buildSchema(plan: ModelPlan): GraphQLSchema {
   const builder = createBuilder();
   addScalars(builder);
-  const enums = addEnums(builder);
+  const enums = addEnums(builder, plan);
   const freshness = addFreshness(builder);
   const series = addSeries(builder, enums, freshness);
   addBreakdown(builder, enums, freshness, series);

@@ -11,6 +11,7 @@ import { prepareModelRequest, DEFAULT_TOP, MAX_TOP, type ModelInputValues } from
 import type { Builder, Types } from './builder.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
+import { modelMetricValues } from './model-enum.ts';
 
 const upper = (name: string) => name.toUpperCase();
 
@@ -99,10 +100,9 @@ function addSeriesOutputs(builder: Builder, ModelMetricEnum: EnumRef<Types, stri
 
 export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
   const { ComparisonEnum, GranularityEnum } = enums;
-  const shown = plan.names.filter((n) => !plan.metric(n)!.hidden);
   const ModelMetricEnum = builder.enumType('ModelMetric', {
     description: `The metrics of model ${plan.name} (Query.metricSeries, Query.metricBreakdown). Definitions: Query.metrics.`,
-    values: Object.fromEntries(shown.map((n) => [upper(n), { value: n, description: `${plan.metric(n)!.description || n} (${plan.metric(n)!.unit})`.trim() }])),
+    values: modelMetricValues(plan),
   });
   const dimensions = [...plan.dimensions.values()];
   const DimensionEnum =

@@ -1,5 +1,6 @@
-import type { Metric } from '../contracts/metrics.ts';
-import type { DerivedMetric } from '../resolvers/derived.ts';
+import { GraphQLError } from 'graphql';
+import { METRICS } from '../contracts/metrics.ts';
+import { DERIVED_METRICS, type DerivedMetric, type SeriesMetric } from '../resolvers/derived.ts';
 import type { ComparisonSeries, Point, Series, SeriesInputValues } from '../resolvers/series.ts';
 import { prepareSeriesRequest, seriesCost } from '../resolvers/series.ts';
 import { asksForTraceIds } from '../resolvers/selection.ts';
@@ -8,7 +9,8 @@ import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 
 interface RawInput {
-  metric: SeriesInputValues['metric'];
+  /** A `Metric` value (the model's name, e.g. `revenue`) or a `DerivedMetric` (`ARPU`). */
+  metric: string;
   currency?: string | null;
   from: number;
   to: number;
@@ -16,8 +18,21 @@ interface RawInput {
   timeZone: string;
   compareTo?: SeriesInputValues['compareTo'] | null;
 }
+/**
+ * The wide windows' metric of a `Metric` or `DerivedMetric` value: the default model's
+ * names upper-cased (`revenue` → REVENUE, `arpu` → ARPU); any other model metric is
+ * served by Query.metricSeries.
+ */
+export function wideMetricOf(metric: string): SeriesMetric {
+  const upper = metric.toUpperCase();
+  if ((METRICS as readonly string[]).includes(upper) || (DERIVED_METRICS as readonly string[]).includes(upper)) return upper as SeriesMetric;
+  throw new GraphQLError(`Metric ${upper} is not one of the built-in window metrics (${[...METRICS, ...DERIVED_METRICS].join(', ')}): query it with Query.metricSeries`, {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+}
+
 export const toValues = (input: RawInput): SeriesInputValues => ({
-  metric: input.metric,
+  metric: wideMetricOf(input.metric),
   currency: input.currency ?? null,
   from: input.from,
   to: input.to,
@@ -70,7 +85,7 @@ export function addSeries(builder: Builder, enums: ReturnType<typeof addEnums>, 
   });
 
   const SeriesRef = builder.objectRef<Series>('Series').implement({
-    fields: (t) => ({ metric: t.field({ type: MetricEnum, resolve: (s) => s.metric as Metric }), ...sharedFields(t) }),
+    fields: (t) => ({ metric: t.field({ type: MetricEnum, resolve: (s) => s.metric.toLowerCase() }), ...sharedFields(t) }),
   });
 
   const DerivedSeriesRef = builder.objectRef<Series>('DerivedSeries').implement({
