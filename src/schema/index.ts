@@ -24,8 +24,8 @@ export function buildSchema(plan: ModelPlan): GraphQLSchema {
   addBreakdown(builder, enums, freshness, series);
   addCatalog(builder);
   addDeadLetters(builder);
-  addWindowUpdates(builder, enums, freshness);
-  addModel(builder, plan, enums, freshness);
+  const { DimensionFilter } = addModel(builder, plan, enums, freshness);
+  addWindowUpdates(builder, enums, freshness, DimensionFilter);
   return builder.toSchema();
 }
 

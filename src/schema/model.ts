@@ -156,7 +156,7 @@ export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<ty
     }),
   );
 
-  if (!DimensionEnum) return;
+  if (!DimensionEnum) return { DimensionFilter };
   interface Breakdown {
     metric: string;
     version: number;
@@ -195,4 +195,5 @@ export function addModel(builder: Builder, plan: ModelPlan, enums: ReturnType<ty
       },
     }),
   );
+  return { DimensionFilter };
 }

@@ -3,18 +3,48 @@
  * `freshness` (heartbeats, so a tile can tell "live, nothing new" from "stale").
  * The contract for frontend authors is docs/subscriptions.md.
  */
+import type { InputObjectRef } from '@pothos/core';
 import { authorize } from '../resolvers/context.ts';
+import { prepareWindowSelection } from '../resolvers/window-selection.ts';
 import type { MetricUpdate } from '../resolvers/windows-stream.ts';
-import type { Builder } from './builder.ts';
+import type { Builder, Types } from './builder.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 
-export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum }: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
+interface FilterInput {
+  dimension: string;
+  in?: string[] | null;
+  notIn?: string[] | null;
+}
+
+export function addWindowUpdates(
+  builder: Builder,
+  { MetricEnum, UpdateKindEnum }: ReturnType<typeof addEnums>,
+  FreshnessRef: ReturnType<typeof addFreshness>,
+  DimensionFilter: InputObjectRef<Types, FilterInput> | null,
+) {
+  const DimensionValueRef = builder.objectRef<MetricUpdate['dimensions'][number]>('DimensionValue').implement({
+    description: 'One dimension of a slice.',
+    fields: (t) => ({
+      name: t.exposeString('name', { description: 'The dimension (the model’s name).' }),
+      value: t.exposeString('value', { nullable: true, description: 'null: the events lacked the field; "other": values beyond the tenant’s budget.' }),
+      other: t.exposeBoolean('other', { description: 'The folded slice of values beyond the tenant’s budget.' }),
+    }),
+  });
+
   const WindowUpdateRef = builder.objectRef<MetricUpdate>('WindowUpdate').implement({
     description: 'A one-minute window of one metric changed. Revisions increase per window.',
     fields: (t) => ({
       metric: t.field({ type: MetricEnum, resolve: (u) => u.metric }),
-      currency: t.exposeString('currency'),
+      version: t.exposeInt('version', { description: 'The metric version the value is of.' }),
+      currency: t.exposeString('currency', {
+        description: 'The currency of the window; "" for a metric whose `by` lacks currency (its value is of the whole minute, every currency merged).',
+      }),
+      dimensions: t.field({
+        type: [DimensionValueRef],
+        description: 'The slice: the values of the metric’s `by` dimensions, in `by` order (one update per slice that changed or exists in the window).',
+        resolve: (u) => u.dimensions,
+      }),
       windowStart: t.field({ type: 'DateTime', resolve: (u) => u.windowStart }),
       windowEnd: t.field({ type: 'DateTime', resolve: (u) => u.windowEnd }),
       value: t.field({ type: 'Decimal', resolve: (u) => u.value }),
@@ -42,8 +72,10 @@ export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum 
         'Changes of the caller’s one-minute windows, one message per metric, in revision order per window. ' +
         'After a disconnect, subscribe again with `since` to receive what was missed, then live updates (docs/subscriptions.md).',
       args: {
-        metrics: t.arg({ type: [MetricEnum], required: false, description: 'Omitted = all metrics.' }),
-        currency: t.arg.string({ required: false, description: 'Omitted = all currencies.' }),
+        metrics: t.arg({ type: [MetricEnum], required: false, description: 'Omitted = every metric of the model the filter applies to.' }),
+        version: t.arg.int({ required: false, description: 'The version of every metric asked for; omitted = each one’s current version.' }),
+        currency: t.arg.string({ required: false, description: 'Omitted = all currencies. Given: only metrics kept by currency, windows of that currency.' }),
+        ...(DimensionFilter ? { where: t.arg({ type: [DimensionFilter], required: false, description: 'Only slices whose stored values pass (dimensions the metrics have in `by`).' }) } : {}),
         since: t.arg({
           type: 'DateTime',
           required: false,
@@ -54,10 +86,11 @@ export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum 
       },
       subscribe: (_root, args, ctx, info) => {
         const { tenantId } = authorize(ctx, 'read');
+        const where = ((args as { where?: FilterInput[] | null }).where ?? []).map((c) => ({ dimension: c.dimension, in: c.in ?? null, notIn: c.notIn ?? null }));
+        const selection = prepareWindowSelection(ctx.services.plan, { metrics: args.metrics ?? [], version: args.version ?? null, currency: args.currency ?? null, where });
         return ctx.services.subscriptions.windows({
           tenantId,
-          metrics: args.metrics ?? [],
-          currency: args.currency ?? null,
+          selection,
           since: args.since ?? null,
           connection: ctx.connection,
           info,
