@@ -35,7 +35,7 @@ import { createFreshnessPushes } from './subscription-freshness.ts';
 import { createSinks } from './subscription-sinks.ts';
 import { MAX_QUEUE, createMember, type Member, type Topic, type Value } from './subscription-member.ts';
 import { createTenantWindows, type TenantWindows, type TenantWindowsDeps } from './subscription-tenant.ts';
-import type { WindowSelection } from './window-selection.ts';
+import { prepareWindowSelection, type SelectionArgs, type WindowSelection } from './window-selection.ts';
 import { createStream, type MetricUpdate } from './windows-stream.ts';
 
 export { RESUME_OVERLAP_MS } from './subscription-catchup.ts';
@@ -159,8 +159,8 @@ export function createSubscriptionHub(deps: {
   type Common = Pick<OpenOptions, 'tenantId' | 'connection' | 'info' | 'contextValue' | 'onOpen' | 'onClose'>;
   return {
     /** Window updates of the tenant (resumed from `since` when given), one value per metric and slice. */
-    windows: (o: Common & { selection: WindowSelection; since: number | null }) =>
-      open({ ...o, topic: 'windows' }) as AsyncIterableIterator<MetricUpdate>,
+    windows: (o: Common & SelectionArgs & { since: number | null }) =>
+      open({ ...o, topic: 'windows', selection: prepareWindowSelection(deps.plan, o) }) as AsyncIterableIterator<MetricUpdate>,
     /** The tenant's freshness now, when isStale flips, and every heartbeat interval. */
     freshness: (o: Common) => open({ ...o, topic: 'freshness', selection: null, since: null }) as AsyncIterableIterator<Freshness>,
 

@@ -5,7 +5,6 @@
  */
 import type { InputObjectRef } from '@pothos/core';
 import { authorize } from '../resolvers/context.ts';
-import { prepareWindowSelection } from '../resolvers/window-selection.ts';
 import type { MetricUpdate } from '../resolvers/windows-stream.ts';
 import type { Builder, Types } from './builder.ts';
 import type { addEnums } from './enums.ts';
@@ -87,10 +86,12 @@ export function addWindowUpdates(
       subscribe: (_root, args, ctx, info) => {
         const { tenantId } = authorize(ctx, 'read');
         const where = ((args as { where?: FilterInput[] | null }).where ?? []).map((c) => ({ dimension: c.dimension, in: c.in ?? null, notIn: c.notIn ?? null }));
-        const selection = prepareWindowSelection(ctx.services.plan, { metrics: args.metrics ?? [], version: args.version ?? null, currency: args.currency ?? null, where });
         return ctx.services.subscriptions.windows({
           tenantId,
-          selection,
+          metrics: args.metrics ?? [],
+          version: args.version ?? null,
+          currency: args.currency ?? null,
+          where,
           since: args.since ?? null,
           connection: ctx.connection,
           info,
