@@ -36,7 +36,7 @@ export interface WindowSelection {
 }
 
 export interface SelectionArgs {
-  /** Model names; empty: every metric of the model (those the filter applies to). */
+  /** Model names; empty: every stored (not formula) metric of the model the filter applies to. */
   metrics: readonly string[];
   version: number | null;
   currency: string | null;
@@ -95,7 +95,9 @@ export function prepareWindowSelection(plan: ModelPlan, a: SelectionArgs): Windo
   const checked = a.currency !== null && cur ? [...where, { dimension: cur, in: [a.currency], notIn: null }] : where;
   const named = a.metrics.length > 0;
   const versions: MetricVersion[] = [];
-  for (const name of named ? [...new Set(a.metrics)] : plan.names.filter((n) => !plan.metric(n)!.hidden)) {
+  // Omitted: the stored metrics (formulas are asked for by name, as before the model had them in `Metric`).
+  const every = plan.names.filter((n) => !plan.metric(n)!.hidden && plan.metric(n)!.kind !== 'formula');
+  for (const name of named ? [...new Set(a.metrics)] : every) {
     const v = plan.metric(name, a.version ?? undefined);
     if (!v) {
       if (!named) continue;

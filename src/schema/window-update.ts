@@ -71,7 +71,7 @@ export function addWindowUpdates(
         'Changes of the caller’s one-minute windows, one message per metric, in revision order per window. ' +
         'After a disconnect, subscribe again with `since` to receive what was missed, then live updates (docs/subscriptions.md).',
       args: {
-        metrics: t.arg({ type: [MetricEnum], required: false, description: 'Omitted = every metric of the model the filter applies to.' }),
+        metrics: t.arg({ type: [MetricEnum], required: false, description: 'Omitted = every stored metric (count, sum, distinct) the filter applies to; formulas only when named.' }),
         version: t.arg.int({ required: false, description: 'The version of every metric asked for; omitted = each one’s current version.' }),
         currency: t.arg.string({ required: false, description: 'Omitted = all currencies. Given: only metrics kept by currency, windows of that currency.' }),
         ...(DimensionFilter ? { where: t.arg({ type: [DimensionFilter], required: false, description: 'Only slices whose stored values pass (dimensions the metrics have in `by`).' }) } : {}),
