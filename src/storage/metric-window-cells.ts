@@ -2,7 +2,7 @@
  * The model cells of base windows as stored (metric_windows FINAL), for live subscriptions:
  * a window's cells after a catch-up (`since`, a bus gap), and a minute's cells with the
  * currency slices merged for metrics whose `by` lacks currency (their value of a minute
- * spans every currency's window). One query for the cells, one for the windows' revisions.
+ * spans every currency's window). One query for the windows' revisions, then one for the cells.
  *
  * A cell's value is its count or sum, or for a distinct metric the number of distinct
  * values (uniqExact states merged: exact across slices, never added).
@@ -75,15 +75,16 @@ export function createMetricCellsReader(db: ClickHouse) {
       const merged = q.slices === null ? 1 : 0;
       const base = { tenant: q.tenantId, minutes: unique(q.minutes.map(toSeconds)), merged, slices: q.slices ?? [] };
       const distinct = new Set(q.measures.filter((m) => m.distinct).map((m) => `${m.metric}@${m.version}`));
-      const [cells, windows] = await Promise.all([
-        db.query({
-          queryId: 'metric_windows.subscription_cells',
-          sql: CELLS_SQL,
-          params: { ...base, metrics: q.measures.map((m) => m.metric), versions: q.measures.map((m) => m.version) },
-          row: cellRow,
-        }),
-        db.query({ queryId: 'metric_windows.subscription_revisions', sql: WINDOWS_SQL, params: base, row: windowRow }),
-      ]);
+      // Revisions first, then the cells: the cells are then at least as new as the revision they
+      // are sent with, so a write between the two reads is sent again by the read its update
+      // triggers (with a higher revision), never skipped as already seen.
+      const windows = await db.query({ queryId: 'metric_windows.subscription_revisions', sql: WINDOWS_SQL, params: base, row: windowRow });
+      const cells = await db.query({
+        queryId: 'metric_windows.subscription_cells',
+        sql: CELLS_SQL,
+        params: { ...base, metrics: q.measures.map((m) => m.metric), versions: q.measures.map((m) => m.version) },
+        row: cellRow,
+      });
       const out: StoredCellWindow[] = [];
       if (merged) {
         const byMinute = new Map<number, StoredCellWindow>();

@@ -30,6 +30,7 @@ const plan = loadPlan('models/saas.yaml');
 let now = START;
 let t: TestApp;
 let ws: Client;
+let other: Client;
 const tokens: Record<string, string> = {};
 
 interface Msg {
@@ -59,7 +60,7 @@ const keyOf = (metric: string, minute: number, dims: readonly string[]) => `${me
 function latest(messages: readonly Msg[]): Map<string, Msg> {
   const out = new Map<string, Msg>();
   for (const m of messages) {
-    const key = keyOf(m.metric, Date.parse(m.windowStart), m.dimensions.map(stored));
+    const key = keyOf(m.metric.toLowerCase(), Date.parse(m.windowStart), m.dimensions.map(stored));
     if ((out.get(key)?.revision ?? 0) < m.revision) out.set(key, m);
   }
   return out;
@@ -139,7 +140,7 @@ beforeAll(async () => {
   // Subscriptions are registered once the connection is acknowledged and a round trip has passed.
   await waitFor(async () => (await t.gql(tokens.acme!, '{ __typename }')).data !== undefined);
   await waitFor(async () => (await t.app.metrics.activeSubscriptions.get()).values[0]?.value === 3, { what: 'three subscriptions open' });
-  const other = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tokens.globex}` }, retryAttempts: 0 });
+  other = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${tokens.globex}` }, retryAttempts: 0 });
   globex = { messages: [], errors: [] };
   other.subscribe({ query: `subscription { windows(metrics: [TRIALS, GROSS_REVENUE]) { ${FIELDS} } }` }, { next: (m) => globex.messages.push((m.data as { windows: Msg }).windows), error: (e) => globex.errors.push(e), complete: () => undefined });
   await waitFor(async () => (await t.app.metrics.activeSubscriptions.get()).values[0]?.value === 4, { what: 'globex subscribed' });
@@ -160,6 +161,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ws?.dispose();
+  await other?.dispose();
   await t?.app.stop();
 });
 
@@ -167,7 +169,8 @@ describe('windows subscriptions for a model', { timeout: 120_000 }, () => {
   it('metrics kept by currency: per currency window and slice, formulas exact, every window final', async () => {
     const want = expected('acme', PER_CURRENCY);
     expect(want.size).toBeGreaterThan(100);
-    await waitFor(() => diff(latest(perCurrency.messages), want).length === 0, { timeoutMs: 20_000, what: 'per-currency values' }).catch(() => undefined);
+    const settled = () => diff(latest(perCurrency.messages), want).length === 0 && [...latest(perCurrency.messages).values()].every((m) => m.final);
+    await waitFor(settled, { timeoutMs: 20_000, what: 'per-currency values, final' }).catch(() => undefined);
     expect(diff(latest(perCurrency.messages), want).slice(0, 20)).toEqual([]);
     expect([...latest(perCurrency.messages).values()].every((m) => m.final && m.currency === m.dimensions[0]!.value && m.version === 1 && !m.replayed)).toBe(true);
     expect(perCurrency.errors).toEqual([]);
@@ -176,7 +179,8 @@ describe('windows subscriptions for a model', { timeout: 120_000 }, () => {
   it('metrics without currency: one value per minute and slice, every currency merged', async () => {
     const want = expected('acme', CROSS);
     expect(want.size).toBeGreaterThan(50);
-    await waitFor(() => diff(latest(cross.messages), want).length === 0, { timeoutMs: 20_000, what: 'merged values' }).catch(() => undefined);
+    const settled = () => diff(latest(cross.messages), want).length === 0 && [...latest(cross.messages).values()].every((m) => m.final);
+    await waitFor(settled, { timeoutMs: 20_000, what: 'merged values, final' }).catch(() => undefined);
     expect(diff(latest(cross.messages), want).slice(0, 20)).toEqual([]);
     expect([...latest(cross.messages).values()].every((m) => m.currency === '' && m.final)).toBe(true);
   });
