@@ -1,4 +1,3 @@
-import type { Metric } from '../contracts/metrics.ts';
 import type { Freshness } from '../resolvers/freshness.ts';
 import type { Series } from '../resolvers/series.ts';
 import { prepareSeriesRequest, seriesCost } from '../resolvers/series.ts';

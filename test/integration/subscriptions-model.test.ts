@@ -72,8 +72,10 @@ const leavesOf = (name: string): string[] => {
   if (v.kind !== 'formula') return [name];
   const out: string[] = [];
   const walk = (n: typeof v.pinned): void => {
-    if (n.type === 'binary') (walk(n.left), walk(n.right));
-    else if (n.type === 'metric') out.push(...leavesOf(n.name));
+    if (n.type === 'binary') {
+      walk(n.left);
+      walk(n.right);
+    } else if (n.type === 'metric') out.push(...leavesOf(n.name));
   };
   walk(v.pinned);
   return out;
