@@ -190,7 +190,8 @@ export function liveUpdatesSubscription(currency: string, resumeFrom: () => numb
       },
     },
     parse(data) {
-      const { windows: w }: LiveUpdatesSubscription = liveUpdatesResponse.parse(data);
+      // The subscription names no metrics: only the stored ones come (formulas are asked for by name), as the enum check says.
+      const { windows: w } = liveUpdatesResponse.parse(data) satisfies LiveUpdatesSubscription;
       return { metric: w.metric, currency: w.currency, windowStart: instant(w.windowStart), value: w.value, revision: w.revision, freshness: toFreshness(w.freshness) };
     },
   };

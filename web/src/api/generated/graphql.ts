@@ -12,13 +12,23 @@ export type Granularity =
   | 'MONTH'
   | 'WEEK';
 
-/** REVENUE sums purchase amounts of one currency; ACTIVE_USERS counts distinct users. Definitions: Query.metrics. */
+/** The metrics of model tilecast-default: one value per metric name, upper-cased. Definitions: Query.metrics. */
 export type Metric =
+  /** Distinct users with any event. (users) */
   | 'ACTIVE_USERS'
+  /** Average revenue per active user, in one currency. (currency per user) */
+  | 'ARPU'
+  /** Number of cancellations. (count) */
   | 'CHURNS'
+  /** Signups minus churns (negative when more users left than joined). (count) */
+  | 'NET_USER_CHANGE'
+  /** Number of purchases. (count) */
   | 'PURCHASES'
+  /** Money taken in purchases, in one currency. (currency) */
   | 'REVENUE'
+  /** Number of signups. (count) */
   | 'SIGNUPS'
+  /** Number of plan upgrades. (count) */
   | 'UPGRADES';
 
 /** PARTIAL: window still open; FINAL: the watermark passed its end; CORRECTION: a late event changed a final window. */
