@@ -12,10 +12,10 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { expectSeries, saasStream, truthOf, type Filter, type SaasItem, type Truth } from '../helpers/saas-truth.ts';
+import { diff, expected, FIELDS, latest, type Msg } from '../helpers/saas-live.ts';
+import { saasStream, truthOf, type SaasItem, type Truth } from '../helpers/saas-truth.ts';
 import { testSeed, withSeed } from '../helpers/seed.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { loadPlan } from '../helpers/model.ts';
 
 const LATENESS = 10_000;
 const MIN = 60_000;
@@ -25,7 +25,6 @@ const TENANTS = ['acme', 'globex'];
 const SEED = testSeed();
 const { items, accepted } = saasStream({ seed: SEED, tenants: TENANTS, count: 900, start: START, spanMs: SPAN, latenessMs: LATENESS });
 const truth: Truth = truthOf(accepted);
-const plan = loadPlan('models/saas.yaml');
 
 let now = START;
 let t: TestApp;
@@ -33,87 +32,10 @@ let ws: Client;
 let other: Client;
 const tokens: Record<string, string> = {};
 
-interface Msg {
-  metric: string;
-  version: number;
-  currency: string;
-  windowStart: string;
-  value: string;
-  revision: number;
-  final: boolean;
-  replayed: boolean;
-  dimensions: { name: string; value: string | null; other: boolean }[];
-}
-const FIELDS = 'metric version currency windowStart value revision final replayed dimensions { name value other }';
-
 /** A subscription on the shared connection, recording every message. */
 function listen(query: string): { messages: Msg[]; errors: unknown[] } {
   const out = { messages: [] as Msg[], errors: [] as unknown[] };
   ws.subscribe({ query }, { next: (m) => (m.errors ? out.errors.push(m.errors) : out.messages.push((m.data as { windows: Msg }).windows)), error: (e) => out.errors.push(e), complete: () => undefined });
-  return out;
-}
-
-const stored = (d: Msg['dimensions'][number]) => (d.other ? '__other__' : (d.value ?? ''));
-const keyOf = (metric: string, minute: number, dims: readonly string[]) => `${metric}|${minute}|${dims.join('/')}`;
-
-/** Newest value per (metric, minute, slice), by revision. */
-function latest(messages: readonly Msg[]): Map<string, Msg> {
-  const out = new Map<string, Msg>();
-  for (const m of messages) {
-    const key = keyOf(m.metric.toLowerCase(), Date.parse(m.windowStart), m.dimensions.map(stored));
-    if ((out.get(key)?.revision ?? 0) < m.revision) out.set(key, m);
-  }
-  return out;
-}
-
-const minuteShape = { from: START - MIN, to: START + SPAN + 2 * MIN, bucketOf: (x: number) => Math.floor(x / MIN) * MIN };
-const leavesOf = (name: string): string[] => {
-  const v = plan.metric(name)!;
-  if (v.kind !== 'formula') return [name];
-  const out: string[] = [];
-  const walk = (n: typeof v.pinned): void => {
-    if (n.type === 'binary') {
-      walk(n.left);
-      walk(n.right);
-    } else if (n.type === 'metric') out.push(...leavesOf(n.name));
-  };
-  walk(v.pinned);
-  return out;
-};
-
-/**
- * What a subscriber of `metrics` (with `where`) of `tenant` should end with: every
- * (minute, slice) a leaf has rows in, valued by the brute force; formula slices that
- * divide by zero are absent.
- */
-function expected(tenant: string, metrics: readonly string[], where: readonly Filter[] = []): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const metric of metrics) {
-    const by = plan.metric(metric)!.by;
-    const slices = new Map<string, { minute: number; dims: string[] }>();
-    for (const leaf of leavesOf(metric)) {
-      for (const r of truth.rows.get(leaf)!) {
-        if (r.tenant !== tenant) continue;
-        const dims = by.map((d) => r.dims[d]!);
-        const minute = minuteShape.bucketOf(r.t);
-        slices.set(keyOf(metric, minute, dims), { minute, dims });
-      }
-    }
-    for (const [key, { minute, dims }] of slices) {
-      const filters: Filter[] = [...by.map((d, i) => ({ dimension: d, in: [dims[i]!] })), ...where];
-      if (!where.every((f) => !by.includes(f.dimension) || ((!f.in || f.in.includes(dims[by.indexOf(f.dimension)]!)) && (!f.notIn || !f.notIn.includes(dims[by.indexOf(f.dimension)]!))))) continue;
-      const value = expectSeries(truth, metric, tenant, minuteShape, filters).at(minute);
-      if (value !== null) out.set(key, value);
-    }
-  }
-  return out;
-}
-
-/** Differences between what a subscriber holds and what it should: missing, extra and wrong values. */
-function diff(got: Map<string, Msg>, want: Map<string, string>): string[] {
-  const out: string[] = [];
-  for (const [key, value] of want) if (got.get(key)?.value !== value) out.push(`${key}: got ${got.get(key)?.value ?? 'nothing'}, want ${value}`);
-  for (const key of got.keys()) if (!want.has(key)) out.push(`${key}: got ${got.get(key)!.value}, want nothing`);
   return out;
 }
 
@@ -169,7 +91,7 @@ afterAll(async () => {
 
 describe('windows subscriptions for a model', { timeout: 120_000 }, () => {
   it('metrics kept by currency: per currency window and slice, formulas exact, every window final', async () => {
-    const want = expected('acme', PER_CURRENCY);
+    const want = expected(truth, 'acme', PER_CURRENCY);
     expect(want.size).toBeGreaterThan(100);
     const settled = () => diff(latest(perCurrency.messages), want).length === 0 && [...latest(perCurrency.messages).values()].every((m) => m.final);
     await waitFor(settled, { timeoutMs: 20_000, what: 'per-currency values, final' }).catch(() => undefined);
@@ -179,7 +101,7 @@ describe('windows subscriptions for a model', { timeout: 120_000 }, () => {
   });
 
   it('metrics without currency: one value per minute and slice, every currency merged', async () => {
-    const want = expected('acme', CROSS);
+    const want = expected(truth, 'acme', CROSS);
     expect(want.size).toBeGreaterThan(50);
     const settled = () => diff(latest(cross.messages), want).length === 0 && [...latest(cross.messages).values()].every((m) => m.final);
     await waitFor(settled, { timeoutMs: 20_000, what: 'merged values, final' }).catch(() => undefined);
@@ -188,18 +110,18 @@ describe('windows subscriptions for a model', { timeout: 120_000 }, () => {
   });
 
   it('a `where` filter and a version: only the slices that pass; the other tenant sees only its own', async () => {
-    const want = expected('acme', ['gross_revenue', 'trials', 'trial_to_paid'], [{ dimension: 'plan', in: ['pro'] }]);
+    const want = expected(truth, 'acme', ['gross_revenue', 'trials', 'trial_to_paid'], [{ dimension: 'plan', in: ['pro'] }]);
     await waitFor(() => diff(latest(filtered.messages), want).length === 0, { timeoutMs: 20_000, what: 'filtered values' }).catch(() => undefined);
     expect(diff(latest(filtered.messages), want)).toEqual([]);
     expect(filtered.messages.every((m) => m.dimensions.find((d) => d.name === 'plan')!.value === 'pro')).toBe(true);
-    const wantGlobex = expected('globex', ['trials', 'gross_revenue']);
+    const wantGlobex = expected(truth, 'globex', ['trials', 'gross_revenue']);
     await waitFor(() => diff(latest(globex.messages), wantGlobex).length === 0, { timeoutMs: 20_000, what: 'globex values' }).catch(() => undefined);
     expect(diff(latest(globex.messages), wantGlobex)).toEqual([]);
   });
 
   it('a resume with `since` replays every window from storage at its current revision', async () => {
     const resumed = listen(`subscription { windows(metrics: [TRIALS, REFUNDS, NET_REVENUE], since: "${new Date(writesFrom - 60_000).toISOString()}") { ${FIELDS} } }`);
-    const want = expected('acme', ['trials', 'refunds', 'net_revenue']);
+    const want = expected(truth, 'acme', ['trials', 'refunds', 'net_revenue']);
     await waitFor(() => diff(latest(resumed.messages), want).length === 0, { timeoutMs: 20_000, what: 'replayed values' }).catch(() => undefined);
     expect(diff(latest(resumed.messages), want)).toEqual([]);
     expect(resumed.messages.every((m) => m.replayed && m.final)).toBe(true);
