@@ -38,6 +38,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { modelDashboard, modelPaths, type ModelPathName } from './dashboard-model.ts';
 import { percentile } from './harness/stats.ts';
 import { serveSide, underHarness } from './harness/side.ts';
 import { loadDashboardTarget, targetRoot, type DashboardTarget } from './harness/target.ts';
@@ -167,7 +168,7 @@ const NAIVE_TILES: { name: string; value: string; currency?: string; byCurrency?
 const fmt = (ms: number) => ms.toFixed(1).padStart(8);
 
 /** The measured paths: label and the request(s) of one dashboard. */
-type PathName = 'hourly' | 'naive' | 'minute' | 'hourly9' | 'minute9';
+type PathName = 'hourly' | 'naive' | 'minute' | 'hourly9' | 'minute9' | ModelPathName;
 
 /**
  * Loads the data into a fresh app of `target` (or reuses BENCH_DATA_DIR), checks both
@@ -280,8 +281,8 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
 
     /** The hourly dashboard's totals against the generated events' (both periods): mismatches, if any. */
     const expected = expectedTotals();
-    const checkTotals = async () => {
-      const d = await graphql(DASHBOARD);
+    const checkTotals = async (query = DASHBOARD) => {
+      const d = await graphql(query);
       const wrong: string[] = [];
       const names = { purchases: 'purchases', signups: 'signups', upgrades: 'upgrades', churns: 'churns', revenueUsd: 'revenueUsd' } as const;
       for (const [field, key] of Object.entries(names)) {
@@ -303,6 +304,17 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
     const first = await checkTotals();
     if (first.wrong.length) throw new Error(`totals differ from the events sent: ${first.wrong.join('; ')}`);
     log(`check: totals equal the events sent — ${first.summary}`);
+    // The same tiles on the model's path (metricSeries), with the series cache.
+    const MODEL = modelDashboard(range);
+    for (const state of ['cold', 'warm']) {
+      const m = await checkTotals(MODEL);
+      if (m.wrong.length) throw new Error(`model dashboard (${state}): totals differ from the events sent: ${m.wrong.join('; ')}`);
+    }
+    log('check: model dashboard totals equal the events sent, cold and warm');
+    // Measured live: 30 days up to the end of the current hour, whose open edge (and the
+    // distinct-user tiles over the open range) each request reads from ClickHouse.
+    const liveTo = Math.ceil(Date.now() / HOUR) * HOUR;
+    const MODEL_LIVE = modelDashboard(`from: "${iso(liveTo - 30 * DAY)}", to: "${iso(liveTo)}", granularity: HOUR, compareTo: PREVIOUS_PERIOD`);
     // The same dashboard one minute off the hour, so it is served from the 1-minute windows.
     const minuteDashboard = DASHBOARD.replaceAll(range, rangeFrom(FROM + 60_000));
     const m = await graphql(minuteDashboard);
@@ -319,6 +331,7 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
       minute: { label: 'graphql: 1 request, minute windows', run: () => graphql(minuteDashboard) },
       hourly9: { label: 'graphql: 9 tiles, no distinct users', run: () => graphql(noUsers) },
       minute9: { label: '  the same 9 tiles, minute windows', run: () => graphql(noUsersMinutes) },
+      ...modelPaths(app.seriesCache, () => graphql(MODEL_LIVE)),
     };
     const warm = new Set<PathName>();
     /** One block of `runs` dashboards of a path (3 warm-ups before its first block). */
@@ -336,7 +349,13 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
       }
       return { label: p.label, times, reads: ((await reads()) - before) / runs, dbMs: (((await dbSeconds()) - dbBefore) * 1000) / runs };
     };
-    return { root: target.root, config, loadRate, measure, checkTotals, stop };
+    /** Both dashboards' totals against the events sent. */
+    const checkBoth = async () => {
+      const legacy = await checkTotals();
+      const model = await checkTotals(MODEL);
+      return { wrong: [...legacy.wrong, ...model.wrong.map((w) => `model: ${w}`)], summary: legacy.summary };
+    };
+    return { root: target.root, config, loadRate, measure, checkTotals: checkBoth, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -349,12 +368,15 @@ async function main() {
   try {
     // Run each block after the other, graphql first (the naive one gets the warmer caches).
     const results = [];
-    for (const path of ['hourly', 'naive', 'minute', 'hourly9', 'minute9'] as const) results.push(await d.measure(path, RUNS));
+    for (const path of ['hourly', 'naive', 'minute', 'hourly9', 'minute9', 'model', 'modelOff', 'modelCold'] as const) results.push(await d.measure(path, RUNS));
     console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${d.config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
     console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
     for (const r of results) console.log(`${r.label.padEnd(34)} ${fmt(percentile(r.times, 50))} ${fmt(percentile(r.times, 95))}   ${String(r.reads).padStart(15)}   ${fmt(r.dbMs)}`);
     const [a, b] = results as [(typeof results)[number], (typeof results)[number]];
     console.log(`speed-up: ${(percentile(b.times, 50) / percentile(a.times, 50)).toFixed(1)}× at p50, ${(percentile(b.times, 95) / percentile(a.times, 95)).toFixed(1)}× at p95`);
+    const [model, off] = [results[5]!, results[6]!];
+    const ratio = (x: typeof model, p: number) => (percentile(x.times, p) / percentile(model.times, p)).toFixed(1);
+    console.log(`model path with the series cache (warm): ${ratio(b, 50)}× the naive read at p50, ${ratio(b, 95)}× at p95; ${ratio(off, 50)}× / ${ratio(off, 95)}× the cache off`);
     const { wrong, summary } = await d.checkTotals();
     if (wrong.length) throw new Error(`totals differ from the events sent: ${wrong.join('; ')}`);
     console.log(`check: totals equal the events sent — ${summary}`);

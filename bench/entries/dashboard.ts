@@ -14,9 +14,16 @@ import { assertTarget } from '../harness/target.ts';
 import type { BenchEntry, Check, MetricRow } from '../harness/types.ts';
 
 type Block = { label: string; times: number[]; reads: number; dbMs: number };
-type Round = Record<'hourly' | 'naive' | 'minute', Block>;
-const PATHS = ['hourly', 'naive', 'minute'] as const;
-const NAMES = { hourly: 'hourly, 30 d + comparison', minute: 'off-hour (minute windows)', naive: 'naive (12 raw-event requests)' };
+const PATHS = ['hourly', 'naive', 'minute', 'model', 'modelOff', 'modelCold'] as const;
+type Round = Record<(typeof PATHS)[number], Block>;
+const NAMES = {
+  hourly: 'hourly, 30 d + comparison',
+  minute: 'off-hour (minute windows)',
+  naive: 'naive (12 raw-event requests)',
+  model: 'model path, series cache warm',
+  modelOff: 'model path, cache off',
+  modelCold: 'model path, cache cold',
+};
 
 export const dashboard: BenchEntry = {
   name: 'dashboard',
@@ -45,11 +52,13 @@ export const dashboard: BenchEntry = {
         const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r[path].times, p)), fig[side]);
         return { metric: `dashboard ${NAMES[path]} p${p}`, unit: 'ms', better: 'lower', ...fig, spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 };
       };
-      for (const path of ['hourly', 'minute', 'naive'] as const) rows.push(latency(path, 50), latency(path, 95));
-      for (const p of [50, 95] as const) {
-        const fig = (side: 'baseline' | 'current') => percentile(per[side].flatMap((r) => r.naive.times), p) / percentile(per[side].flatMap((r) => r.hourly.times), p);
-        const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r.naive.times, p) / percentile(r.hourly.times, p)), fig(side));
-        rows.push({ metric: `dashboard speed-up over naive, p${p}`, unit: '×', better: 'higher', baseline: fig('baseline'), current: fig('current'), spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 });
+      for (const path of ['hourly', 'minute', 'naive', 'model', 'modelOff', 'modelCold'] as const) rows.push(latency(path, 50), latency(path, 95));
+      for (const [path, what] of [['hourly', 'dashboard'], ['model', 'model dashboard (cache warm)']] as const) {
+        for (const p of [50, 95] as const) {
+          const fig = (side: 'baseline' | 'current') => percentile(per[side].flatMap((r) => r.naive.times), p) / percentile(per[side].flatMap((r) => r[path].times), p);
+          const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r.naive.times, p) / percentile(r[path].times, p)), fig(side));
+          rows.push({ metric: `${what} speed-up over naive, p${p}`, unit: '×', better: 'higher', baseline: fig('baseline'), current: fig('current'), spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 });
+        }
       }
       const mean = (side: 'baseline' | 'current', path: (typeof PATHS)[number], k: 'reads' | 'dbMs') => per[side].reduce((a, r) => a + r[path][k], 0) / per[side].length;
       for (const path of ['hourly', 'minute'] as const) rows.push({ metric: `ClickHouse reads per request, ${path === 'hourly' ? 'hourly' : 'off-hour'}`, unit: 'reads', better: 'exact', expect: 1, baseline: mean('baseline', path, 'reads'), current: mean('current', path, 'reads'), decimals: 2 });

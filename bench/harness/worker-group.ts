@@ -152,3 +152,20 @@ export async function startWorker(root: string, name: string, env: Record<string
     },
   };
 }
+
+export interface ApiProcess extends Proc {
+  name: string;
+  /** Base URL (GraphQL at /graphql). */
+  url: string;
+}
+
+/** `tilecast api` of `root` with `env` (KAFKA_*, REDIS_URL, CLICKHOUSE_URL, AUTH_SECRET, …); resolves once it listens. */
+export async function startApi(root: string, name: string, env: Record<string, string>): Promise<ApiProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tilecast-bench-api-'));
+  const p = spawnNode(root, ['src/cli/main.ts', 'api'], { LOG_LEVEL: 'warn', PORT: '0', DATA_DIR: dataDir, ...env }, dataDir);
+  const url = await until(() => {
+    if (p.gone()) throw new Error(`api ${name} exited: ${p.output()}`);
+    return /GraphQL \+ GraphiQL\s+(http:\/\/[\d.]+:\d+)\/graphql/.exec(p.output())?.[1];
+  }, `api ${name} to start`);
+  return { ...p, name, url };
+}

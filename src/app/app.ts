@@ -195,6 +195,8 @@ export async function createApp<B extends IngestBackend = EmbeddedIngest>(o: App
     /** The in-process aggregator (`tilecast start`); null where workers aggregate. */
     aggregator: ingest.aggregator as B['aggregator'],
     freshness,
+    /** The API's cache of closed series parts (src/resolvers/series-cache/). */
+    seriesCache: api.seriesCache,
     db,
     logger,
     /** Starts the aggregator and listens; resolves with the base URL. */

@@ -13,6 +13,7 @@ import type { ApiServices } from '../resolvers/context.ts';
 import { readPublished } from '../storage/definitions.ts';
 import type { FreshnessTracker } from '../resolvers/freshness.ts';
 import type { CatchUpHooks } from '../resolvers/subscription-catchup.ts';
+import { createSeriesCache } from '../resolvers/series-cache/index.ts';
 import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import type { ClickHouse } from '../storage/clickhouse.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
@@ -43,10 +44,20 @@ export function createGraphQLApi(o: {
   subscriptionHooks?: CatchUpHooks;
 }) {
   const { config, db, clock, logger, metrics, bus, freshness, tokens } = o;
+  // Closed parts of model series reads, kept per tenant and invalidated by window updates.
+  const seriesCache = createSeriesCache({
+    reader: createMetricSeriesReader(db),
+    bus,
+    config: config.seriesCache,
+    closedBefore: () => freshness.watermark(),
+    coverage: o.coverage,
+    registry: metrics.registry,
+    clock,
+  });
   const services: ApiServices = {
     seriesReader: createSeriesReader(db),
     plan: o.plan,
-    metricSeriesReader: createMetricSeriesReader(db),
+    metricSeriesReader: seriesCache.reader,
     deadLetters: o.deadLetters,
     publishedDefinitions: () => readPublished(db),
     freshness,
@@ -84,10 +95,12 @@ export function createGraphQLApi(o: {
   return {
     graphql,
     demoToken,
-    /** Closes the rate limiter and the subscription hub. */
+    seriesCache,
+    /** Closes the rate limiter, the subscription hub and the series cache (its subscriptions). */
     async close(): Promise<void> {
       await limiter.close();
       services.subscriptions.close();
+      seriesCache.close();
     },
   };
 }

@@ -94,6 +94,15 @@ const aggregateSection = z.object({
   CURRENCY_BUDGET: z.coerce.number().int().positive().default(20),
 });
 
+const seriesCacheSection = z.object({
+  // API processes keep closed (final) parts of model series reads in memory, per tenant, up to this budget; 0 turns the cache off.
+  SERIES_CACHE_MB: z.coerce.number().min(0).default(64),
+  // Tenants with cached reads, each holding a window-update subscription (least recently used ones are given up).
+  SERIES_CACHE_TENANTS: z.coerce.number().int().positive().default(1_000),
+  // Longest an entry is served, even if no update invalidated it; default STALE_AFTER_MS.
+  SERIES_CACHE_MAX_AGE_MS: optionalString.pipe(z.coerce.number<string | undefined>().int().positive().optional()),
+});
+
 const modelSection = z.object({
   // The metric model file every process reads (docs/metrics.md).
   TILECAST_MODEL: z.string().trim().min(1).default('models/default.yaml'),
@@ -107,6 +116,7 @@ const envSchema = serverSection
   .extend(realtimeSection.shape)
   .extend(aggregateSection.shape)
   .extend(observabilitySection.shape)
+  .extend(seriesCacheSection.shape)
   .extend(modelSection.shape);
 
 export class ConfigError extends Error {
@@ -147,6 +157,8 @@ export interface Config {
   };
   aggregate: { allowedLatenessMs: number; flushIntervalMs: number; staleAfterMs: number; currencyBudget: number };
   observability: { otlpEndpoint?: string; serviceName: string };
+  /** The API's cache of closed series parts (src/resolvers/series-cache/); maxBytes 0 = off. */
+  seriesCache: { maxBytes: number; maxTenants: number; maxAgeMs: number };
   /** Days to keep; 0 = forever. */
   retention: { eventsDays: number; windowsDays: number };
   /** Path of the metric model file (TILECAST_MODEL). */
@@ -225,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       currencyBudget: e.CURRENCY_BUDGET,
     },
     observability: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
+    seriesCache: { maxBytes: Math.round(e.SERIES_CACHE_MB * 1024 * 1024), maxTenants: e.SERIES_CACHE_TENANTS, maxAgeMs: e.SERIES_CACHE_MAX_AGE_MS ?? e.STALE_AFTER_MS },
     retention: { eventsDays: e.RETENTION_EVENTS_DAYS, windowsDays: e.RETENTION_WINDOWS_DAYS },
     model: { path: e.TILECAST_MODEL },
   };

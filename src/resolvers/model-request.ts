@@ -9,13 +9,29 @@ import type { DimensionSpec, MetricVersion, ModelPlan } from '../model/types.ts'
 import { canonicalTimeZone } from './buckets.ts';
 import { comparisonRange, type Comparison } from './periods.ts';
 import { badInput } from './series.ts';
-import { pickSource, type SourceSpec } from './source.ts';
+import { bucketsAreWhole, pickSource, type SourceSpec } from './source.ts';
 
 /** The narrow tables: minutes, and their exact hourly rollup (slices merged). */
 export const MODEL_SOURCES: readonly SourceSpec[] = [
   { table: 'metric_windows', resolutionMs: 60_000, retentionMs: null },
   { table: 'metric_windows_hourly', resolutionMs: 3_600_000, retentionMs: null },
 ];
+
+/** Whole hours from the hourly rollup, the minutes before the first and after the last from the minutes (metric-series-sql.ts). */
+export const HOURS_AND_EDGES = 'metric_windows_edges';
+const HOUR_MS = 3_600_000;
+
+/**
+ * The table a period reads: the coarsest source pickSource found, or — for a range off
+ * whole hours whose buckets are whole hours (not MINUTE, the zone's offset whole hours)
+ * and that holds at least one whole hour — the hours with their minute edges, which reads
+ * ~60× fewer rows than the minutes and answers the same.
+ */
+function tableFor(picked: string, range: { from: number; to: number }, granularity: Granularity, timeZone: string): string {
+  if (picked !== MODEL_SOURCES[0]!.table) return picked;
+  const wholeHours = Math.floor(range.to / HOUR_MS) - Math.ceil(range.from / HOUR_MS);
+  return wholeHours >= 1 && bucketsAreWhole(HOUR_MS, granularity, range, timeZone) ? HOURS_AND_EDGES : picked;
+}
 
 /** Slices a breakdown by a dimension other than currency lists at most (plus one `other`). */
 export const DEFAULT_TOP = 10;
@@ -111,14 +127,18 @@ export function prepareModelRequest(plan: ModelPlan, r: ModelInputValues, o: { n
   if (timeZone === null) throw badInput(`timeZone "${r.timeZone}" is not an IANA time zone (e.g. "Europe/Berlin")`);
   const pick = pickSource({ from: r.from, to: r.to }, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
   if (!pick.ok) throw badInput(pick.error);
-  let table = pick.source.table;
+  let table = tableFor(pick.source.table, r, r.granularity, timeZone);
   let comparison: ModelRequest['comparison'] = null;
   if (r.compareTo) {
     const range = comparisonRange(r, r.granularity, r.compareTo, timeZone);
     const cPick = pickSource(range, r.granularity, o.now, { timeZone, sources: MODEL_SOURCES });
     if (!cPick.ok) throw badInput(`comparison period: ${cPick.error}`);
-    // One period fits the hourly rollup and the other not: both read the minutes, which serve any bucket.
-    if (cPick.source.table !== table) table = MODEL_SOURCES[0]!.table;
+    // The periods read one table: hours with edges serve any range the hourly rollup does; the minutes serve any bucket.
+    const cTable = tableFor(cPick.source.table, range, r.granularity, timeZone);
+    if (cTable !== table) {
+      const hourly = [MODEL_SOURCES[1]!.table, HOURS_AND_EDGES];
+      table = hourly.includes(table) && hourly.includes(cTable) ? HOURS_AND_EDGES : MODEL_SOURCES[0]!.table;
+    }
     comparison = { period: r.compareTo, ...range };
   }
   return { version: v, where, currency: oneCurrency, from: r.from, to: r.to, granularity: r.granularity, timeZone, table, breakdown, comparison };

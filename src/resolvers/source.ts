@@ -48,11 +48,20 @@ const OFFSET_SAMPLE_MS = 7 * 86_400_000;
  */
 function aligned(s: SourceSpec, granularity: Granularity, range: { from: number; to: number }, timeZone: string): boolean {
   if (s.resolutionMs <= 60_000) return true;
-  if (BUCKET_LENGTH[granularity] < s.resolutionMs) return false;
   if (range.from % s.resolutionMs !== 0 || range.to % s.resolutionMs !== 0) return false;
+  return bucketsAreWhole(s.resolutionMs, granularity, range, timeZone);
+}
+
+/**
+ * Every `granularity` bucket in `timeZone` over the range is made of whole rows of
+ * `resolutionMs` (the range's own ends aside): buckets at least that long, and the zone's
+ * offset a whole multiple of it (sampled weekly, see `aligned`).
+ */
+export function bucketsAreWhole(resolutionMs: number, granularity: Granularity, range: { from: number; to: number }, timeZone: string): boolean {
+  if (BUCKET_LENGTH[granularity] < resolutionMs) return false;
   const samples = [range.to];
   for (let t = range.from; t < range.to; t += OFFSET_SAMPLE_MS) samples.push(t);
-  return samples.every((t) => offsetAt(t, timeZone) % s.resolutionMs === 0);
+  return samples.every((t) => offsetAt(t, timeZone) % resolutionMs === 0);
 }
 
 /**

@@ -7,7 +7,7 @@
  * queries", memory limit) is retried, with backoff, only for:
  * - reads (`query`, `queryColumns`): they change nothing;
  * - commands the caller marks `idempotent`: DDL written to be repeatable (`CREATE … IF
- *   NOT EXISTS`, `MODIFY TTL`, `REMOVE TTL`; see `isIdempotentDdl`) and `INSERT … SELECT`
+ *   NOT EXISTS`, `MODIFY TTL`, `REMOVE TTL`, `MODIFY SETTING`; see `isIdempotentDdl`) and `INSERT … SELECT`
  *   rebuilds that write the same rows whenever they run (the hourly rollups);
  * - inserts that carry an `insert_deduplication_token` into a table that deduplicates
  *   insert blocks (`events`, migrations/0001: a repeated block with the same token is
@@ -111,7 +111,7 @@ export function isIdempotentDdl(sql: string): boolean {
     }
   }
   actions.push(body.slice(start).trim());
-  return actions.every((a) => /^(ADD (COLUMN|INDEX|PROJECTION) IF NOT EXISTS|DROP (COLUMN|INDEX|PROJECTION) IF EXISTS|MODIFY TTL|REMOVE TTL)\b/.test(a));
+  return actions.every((a) => /^(ADD (COLUMN|INDEX|PROJECTION) IF NOT EXISTS|DROP (COLUMN|INDEX|PROJECTION) IF EXISTS|MODIFY TTL|REMOVE TTL|MODIFY SETTING|RESET SETTING)\b/.test(a));
 }
 
 /** The `query_id` sent to ClickHouse: `tilecast-<kind>-<purpose>-<uuid>`, new for every attempt. */

@@ -43,7 +43,7 @@ export interface ClickHouse {
    * column, `columns` validates that object): no key names or object per row, for reads
    * that return thousands of rows.
    */
-  queryColumns<S extends z.ZodType>(o: CallOptions & { sql: string; params?: Params; columns: S }): Promise<z.infer<S>>;
+  queryColumns<S extends z.ZodType>(o: CallOptions & { sql: string; params?: Params; columns: S; settings?: ClickHouseSettings }): Promise<z.infer<S>>;
   /**
    * Inserts rows as JSONEachRow objects (for small inserts; see insertColumns for hot
    * paths). `idempotent`: inserting the same rows twice leaves the same table (rows
@@ -153,7 +153,7 @@ export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind
       }),
     queryColumns: (o) =>
       call(o, 'read', true, async (query_id, abort_signal) => {
-        const rs = await client.query({ query: o.sql, query_params: o.params, format: 'JSONColumnsWithMetadata', query_id, abort_signal });
+        const rs = await client.query({ query: o.sql, query_params: o.params, format: 'JSONColumnsWithMetadata', query_id, abort_signal, clickhouse_settings: o.settings });
         // The client types this format's `data` as rows; it is one array per column name.
         const { meta = [], data } = await rs.json<unknown>();
         // No rows comes back as `data: {}`: every column is then an empty array.

@@ -8,7 +8,7 @@
 import { canonicalDecimal } from '../contracts/decimal.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { breakdownSelect, seriesSelect } from './metric-series-selects.ts';
-import { METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
+import { EDGES_TABLE, METRIC_TABLES, metricColumns, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
 import { QueryParams } from './series-sql.ts';
 
 export interface MetricCell {
@@ -34,7 +34,7 @@ export function metricScans(queries: readonly MetricQuery[]): MetricScan[] {
     const spec = METRIC_TABLES.get(q.table);
     if (!spec) throw new Error(`metric series reader cannot read table "${q.table}"`);
     const kind = q.breakdown === null ? 'series' : q.breakdown.top === null ? 'all' : 'top';
-    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind]);
+    const key = JSON.stringify([q.table, q.granularity, q.timeZone, kind, ...(q.table === EDGES_TABLE ? [q.from, q.to] : [])]);
     let s = scans.get(key);
     if (!s) scans.set(key, (s = { name: `m${scans.size}`, table: q.table, time: spec.time, granularity: q.granularity, timeZone: q.timeZone, indices: [] }));
     s.indices.push(i);
@@ -49,13 +49,20 @@ export function metricSeriesQuery(tenantId: string, queries: readonly MetricQuer
   return { sql: selects.join('\nUNION ALL\n'), params: p.values };
 }
 
+/**
+ * FINAL per partition: a row's key holds its month (window_start / hour_start), so no key
+ * spans two partitions, and a partition of one part (a compacted past month, migrations/0014)
+ * is read without merging at all (bench/parts.ts).
+ */
+export const READ_SETTINGS = { do_not_merge_across_partitions_select_final: 1 } as const;
+
 export function createMetricSeriesReader(db: ClickHouse) {
   return {
     /** One ClickHouse call for all queries of one tenant; results in the order of `queries`. */
     async read(tenantId: string, queries: readonly MetricQuery[], o: { signal?: AbortSignal } = {}): Promise<MetricResult[]> {
       if (queries.length === 0) return [];
       const { sql, params } = metricSeriesQuery(tenantId, queries);
-      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal });
+      const c = await db.queryColumns({ queryId: 'metric_series.read', sql, params, columns: metricColumns, signal: o.signal, settings: READ_SETTINGS });
       const results: MetricResult[] = queries.map(() => new Map());
       for (let i = 0; i < c.q.length; i++) {
         if (c.rows[i] === 0) continue;

@@ -13,7 +13,14 @@ import { BUCKET_SQL, type QueryParams } from './series-sql.ts';
 export const METRIC_TABLES: ReadonlyMap<string, { time: string }> = new Map([
   ['metric_windows', { time: 'window_start' }],
   ['metric_windows_hourly', { time: 'hour_start' }],
+  // Not a table: the whole hours of a range from metric_windows_hourly and the minutes
+  // before its first and after its last whole hour from metric_windows (`hoursAndEdges`).
+  ['metric_windows_edges', { time: 't' }],
 ]);
+
+/** A scan of metric_windows_edges covers one range: its edges are the range's own. */
+export const EDGES_TABLE = 'metric_windows_edges';
+const HOUR_MS = 3_600_000;
 
 /** A condition on one stored dimension: `index` is its position in the metric's `by` (0-based). */
 export interface DimFilter {
@@ -47,7 +54,7 @@ export interface MetricQuery {
 export const metricQueryKey = (q: MetricQuery): string =>
   JSON.stringify([q.table, q.from, q.to, q.granularity, q.timeZone, q.metric, q.version, q.distinct, q.filters, q.breakdown]);
 
-/** Queries read by one select: same table, granularity and time zone, all series or all breakdowns. */
+/** Queries read by one select: same table, granularity and time zone, all series or all breakdowns (and, on the edges, the same range). */
 export interface MetricScan {
   name: string;
   table: string;
@@ -86,10 +93,27 @@ export function scanSource(p: QueryParams, tenantId: string, s: MetricScan, quer
   );
   const from = p.bind(`${s.name}_from`, 'Int64', Math.min(...qs.map((q) => q.from)));
   const to = p.bind(`${s.name}_to`, 'Int64', Math.max(...qs.map((q) => q.to)));
-  return `FROM ${s.table} FINAL
+  const table = s.table === EDGES_TABLE ? hoursAndEdges(p, s, qs[0]!, `tenant_id = ${p.bind('tenant', 'String', tenantId)} AND (metric, metric_version) IN (${pairs.join(', ')})`) : `${s.table} FINAL`;
+  return `FROM ${table}
   ARRAY JOIN arrayFilter(x -> x >= 0, [${s.indices.map((i) => belongs(p, s, queries[i]!, i)).join(', ')}]) AS q
   WHERE tenant_id = ${p.bind('tenant', 'String', tenantId)} AND (metric, metric_version) IN (${pairs.join(', ')})
     AND ${s.time} >= fromUnixTimestamp64Milli(${from}, 'UTC') AND ${s.time} < fromUnixTimestamp64Milli(${to}, 'UTC')`;
+}
+
+/**
+ * The rows of one range [from, to) as one source with time column `t`: the whole hours from
+ * metric_windows_hourly (slices already merged), the minutes of the partial hours at either
+ * end from metric_windows. Exact: both are exact, and every bucket (whole hours: see
+ * tableFor in src/resolvers/model-request.ts) takes each minute from exactly one of them.
+ */
+function hoursAndEdges(p: QueryParams, s: MetricScan, q: MetricQuery, rows: string): string {
+  const ms = (name: string, v: number) => `fromUnixTimestamp64Milli(${p.bind(`${s.name}_${name}`, 'Int64', v)}, 'UTC')`;
+  const [from, hoursFrom, hoursTo, to] = [ms('e0', q.from), ms('e1', Math.ceil(q.from / HOUR_MS) * HOUR_MS), ms('e2', Math.floor(q.to / HOUR_MS) * HOUR_MS), ms('e3', q.to)];
+  const columns = 'tenant_id, metric, metric_version, dims, final, value, users, last_event_at_ms';
+  return `(SELECT ${columns}, hour_start AS t FROM metric_windows_hourly FINAL WHERE ${rows} AND hour_start >= ${hoursFrom} AND hour_start < ${hoursTo}
+    UNION ALL
+    SELECT ${columns}, window_start AS t FROM metric_windows FINAL
+    WHERE ${rows} AND ((window_start >= ${from} AND window_start < ${hoursFrom}) OR (window_start >= ${hoursTo} AND window_start < ${to})))`;
 }
 
 /** Each row's bucket start in ms (minutes are the same instants in every zone: no zone to bind). */

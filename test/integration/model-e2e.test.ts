@@ -60,9 +60,12 @@ const nyMidnights = [Date.UTC(2026, 9, 31, 4), Date.UTC(2026, 10, 1, 4), Date.UT
 const SHAPES: (Shape & { name: string; granularity: string; timeZone: string })[] = [
   { name: 'MINUTE UTC', granularity: 'MINUTE', timeZone: 'UTC', from: START, to: START + SPAN, bucketOf: (x) => Math.floor(x / MIN) * MIN },
   { name: 'HOUR UTC', granularity: 'HOUR', timeZone: 'UTC', from: Date.UTC(2026, 10, 1, 4), to: Date.UTC(2026, 10, 1, 8), bucketOf: (x) => Math.floor(x / HOUR) * HOUR },
+  // Off whole hours: the whole hours from the hourly rollup, the partial ones from the minutes.
+  { name: 'HOUR UTC 04:50–07:20', granularity: 'HOUR', timeZone: 'UTC', from: Date.UTC(2026, 10, 1, 4, 50), to: Date.UTC(2026, 10, 1, 7, 20), bucketOf: (x) => Math.floor(x / HOUR) * HOUR },
   { name: 'HOUR Kolkata', granularity: 'HOUR', timeZone: 'Asia/Kolkata', from: Date.UTC(2026, 10, 1, 4, 30), to: Date.UTC(2026, 10, 1, 7, 30), bucketOf: (x) => Math.floor((x - 30 * MIN) / HOUR) * HOUR + 30 * MIN },
   { name: 'DAY UTC', granularity: 'DAY', timeZone: 'UTC', from: Date.UTC(2026, 10, 1), to: Date.UTC(2026, 10, 2), bucketOf: (x) => Math.floor(x / (24 * HOUR)) * 24 * HOUR },
   { name: 'DAY New York', granularity: 'DAY', timeZone: 'America/New_York', from: nyMidnights[0]!, to: nyMidnights[2]!, bucketOf: (x) => nyMidnights.filter((m) => m <= x).at(-1)! },
+  { name: 'DAY New York 04:25Z–07:05Z', granularity: 'DAY', timeZone: 'America/New_York', from: Date.UTC(2026, 10, 1, 4, 25), to: Date.UTC(2026, 10, 1, 7, 5), bucketOf: (x) => nyMidnights.filter((m) => m <= x).at(-1)! },
 ];
 
 interface Got {

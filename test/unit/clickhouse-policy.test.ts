@@ -201,6 +201,7 @@ describe('retry policy', () => {
     ['ALTER TABLE t ADD COLUMN IF NOT EXISTS a UInt8, ADD COLUMN IF NOT EXISTS b UInt8', true],
     ["ALTER TABLE events MODIFY TTL event_time + toIntervalDay({days:UInt32})", true],
     ['ALTER TABLE t REMOVE TTL', true],
+    ['ALTER TABLE t MODIFY SETTING min_age_to_force_merge_seconds = 3600', true],
     ['CREATE TABLE t (n UInt8) ENGINE = Memory', false],
     ['ALTER TABLE t ADD COLUMN a UInt8', false],
     ['ALTER TABLE t ADD COLUMN IF NOT EXISTS a UInt8, DROP COLUMN b', false],
