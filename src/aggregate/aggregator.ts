@@ -14,7 +14,7 @@
  * events are all looked up by that source name.
  */
 import type { WindowEvent } from '../contracts/event.ts';
-import { windowId, type WindowRef } from '../contracts/window.ts';
+import { busCellsOf, windowId, type CellSnapshot, type WindowRef, type WindowUpdate } from '../contracts/window.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { withSpan } from '../observability/tracing.ts';
@@ -80,6 +80,15 @@ function newEngine(deps: AggregatorDeps, initialWatermark: number, kept: readonl
 }
 
 const RESTORE_CHUNK = 500;
+
+/** The bus messages of collected updates: engine bookkeeping dropped, each window's model cells attached (when a model is aggregated). */
+export function withCells(updates: readonly CollectedUpdate[], snapshots: readonly { update: CollectedUpdate; cells: readonly CellSnapshot[] }[]): WindowUpdate[] {
+  const cellsOf = new Map(snapshots.map((s) => [s.update, s.cells]));
+  return updates.map(({ version: _v, ...u }, i) => {
+    const cells = cellsOf.get(updates[i]!);
+    return cells ? { ...u, cells: busCellsOf(cells) } : u;
+  });
+}
 
 /** Rebuilds these windows in `engine` from the event log and `windows`, RESTORE_CHUNK at a time. */
 async function restoreWindows(deps: AggregatorDeps, engine: WindowEngine, refs: readonly WindowRef[]): Promise<void> {
@@ -147,7 +156,7 @@ async function flushWindows(deps: AggregatorDeps, { engine, budget }: EngineStat
   for (const u of updates) metrics.windowUpdates.inc({ kind: u.kind });
   // Progress first, so a subscriber's freshness is current when the windows arrive.
   await deps.bus.publishProgress(updates.length > 0 ? { ...progress, lastEventAt } : progress);
-  await deps.bus.publishWindows(updates.map(({ version: _v, ...u }) => u));
+  await deps.bus.publishWindows(withCells(updates, cells));
   engine.evict();
   stopTimer();
   return updates;

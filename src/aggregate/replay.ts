@@ -30,6 +30,7 @@ import type { MetricWindowStore } from '../storage/metric-window-store.ts';
 import type { ModelPlan } from '../model/types.ts';
 import { createDimensionBudget, type DimensionBudget } from './dimension-budget.ts';
 import { createCellApplier } from './model-cells.ts';
+import { withCells } from './aggregator.ts';
 import { createWindowEngine } from './window-engine.ts';
 
 export interface ReplayDeps {
@@ -132,10 +133,12 @@ async function replayChunk(deps: ReplayDeps, budget: DimensionBudget, chunk: rea
     await deps.metricStore.saveKept(kept, 'replay');
     budget.saved(kept);
   }
-  for (const [source, list] of bySource) await deps.metricStore.write(list.map((update) => ({ update, ...engine.cellsOf(update) })), source);
+  const snapshots = updates.map((update) => ({ update, ...engine.cellsOf(update) }));
+  const snapshotOf = new Map(snapshots.map((s) => [s.update, s]));
+  for (const [source, list] of bySource) await deps.metricStore.write(list.map((update) => snapshotOf.get(update)!), source);
   await deps.metricStore.rollupHours(updates);
   for (const [source, list] of bySource) await deps.windowStore.write(list, (ref) => engine.usersOf(ref), source);
   engine.acknowledge(updates);
-  await deps.publish?.(updates.map(({ version: _v, ...u }) => u));
+  await deps.publish?.(withCells(updates, snapshots));
   return updates.length;
 }

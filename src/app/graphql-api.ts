@@ -18,6 +18,7 @@ import { createSubscriptionHub } from '../resolvers/subscription-hub.ts';
 import type { ClickHouse } from '../storage/clickhouse.ts';
 import type { DeadLetters } from '../storage/dead-letters.ts';
 import { createMetricSeriesReader } from '../storage/metric-series-reader.ts';
+import { createMetricCellsReader } from '../storage/metric-window-cells.ts';
 import { createWindowChangesReader } from '../storage/window-changes.ts';
 import { createGraphiQLOptions } from './graphiql.ts';
 import { createGraphQL } from './graphql.ts';
@@ -66,6 +67,8 @@ export function createGraphQLApi(o: {
       bus,
       freshness,
       changes: createWindowChangesReader(db),
+      plan: o.plan,
+      cells: createMetricCellsReader(db),
       logger,
       limits: config.realtime,
       registry: metrics.registry,

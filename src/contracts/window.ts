@@ -22,6 +22,19 @@ export type UpdateKind = (typeof UPDATE_KINDS)[number];
 const epochMs = z.number().int().min(0);
 const count = z.number().int().min(0);
 
+/**
+ * One model cell of the window on the bus: the metric, its `by` values as stored (in `by`
+ * order), and its value as a decimal literal — for a distinct metric the number of distinct
+ * values of this window (the set itself stays in storage).
+ */
+export const busCellSchema = z.object({
+  metric: z.string().regex(/^[a-z][a-z0-9_]*$/),
+  version: z.number().int().positive(),
+  dims: z.array(z.string()),
+  value: z.string().regex(DECIMAL_PATTERN),
+});
+export type BusCell = z.infer<typeof busCellSchema>;
+
 export const windowUpdateSchema = z.object({
   tenantId: tenantIdSchema,
   currency: z.string().regex(/^[A-Z]{3}$/),
@@ -38,6 +51,8 @@ export const windowUpdateSchema = z.object({
   activeUsers: count,
   lastEventAt: epochMs,
   traceSample: z.array(z.string()).max(16),
+  /** Every model cell of the window at this revision; absent from publishers that predate the model (receivers then read storage). */
+  cells: z.array(busCellSchema).optional(),
 });
 export type WindowUpdate = z.infer<typeof windowUpdateSchema>;
 
@@ -86,3 +101,7 @@ export interface CellSnapshot {
   value: string;
   users: string[];
 }
+
+/** The bus form of a window's cells: distinct values become their count. */
+export const busCellsOf = (cells: readonly CellSnapshot[]): BusCell[] =>
+  cells.map((c) => ({ metric: c.metric, version: c.version, dims: [...c.dims], value: c.users.length > 0 ? String(c.users.length) : c.value }));

@@ -9,15 +9,19 @@
  * the member is sent it once, from storage, and skips the held copy.
  */
 import { GraphQLError } from 'graphql';
-import type { Metric } from '../contracts/metrics.ts';
+import type { BusCell } from '../contracts/window.ts';
+import type { ModelPlan } from '../model/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BusGap, Unsubscribe, UpdateBus } from '../realtime/bus.ts';
+import type { MetricCellsReader } from '../storage/metric-window-cells.ts';
 import type { ChangedWindow, WindowChangesReader } from '../storage/window-changes.ts';
 import type { FreshnessTracker } from './freshness.ts';
 import type { HubMetrics } from './hub-metrics.ts';
 import { createReplayLoader, type ReplayBatch } from './subscription-catchup-reads.ts';
 import type { Member, WindowValues } from './subscription-member.ts';
-import { toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+import { bundleValues, byMinute, crossLeaves, mergedValues } from './subscription-merged.ts';
+import { legacyCells, windowMetaOf } from './window-values.ts';
+import { windowKey } from './windows-stream.ts';
 
 /**
  * Resume reads start this much before `since`: `since` comes from the aggregator's
@@ -36,24 +40,48 @@ export interface CatchUpHooks {
   beforeRead?(o: { tenantId: string; reason: CatchUpReason }): Promise<void>;
 }
 
-export function createCatchUps(deps: { reader: WindowChangesReader; freshness: FreshnessTracker; logger: Logger; metrics: HubMetrics; hooks?: CatchUpHooks }) {
-  const { freshness, logger, metrics } = deps;
+export function createCatchUps(deps: {
+  reader: WindowChangesReader;
+  plan: ModelPlan;
+  /** The model's stored cells; absent: windows are caught up from their wide rows only (legacyCells). */
+  cells?: MetricCellsReader;
+  freshness: FreshnessTracker;
+  logger: Logger;
+  metrics: HubMetrics;
+  hooks?: CatchUpHooks;
+}) {
+  const { freshness, logger, metrics, plan } = deps;
   const replay = createReplayLoader({ reader: deps.reader, maxRows: MAX_RESUME_ROWS });
 
-  // A row's MetricUpdates are built once and shared by every member it is sent to.
-  const replayed = new WeakMap<ChangedWindow, Partial<Record<Metric, MetricUpdate>>>();
-  function replayedUpdate(row: ChangedWindow, metric: Metric): MetricUpdate {
-    let byMetric = replayed.get(row);
-    if (!byMetric) replayed.set(row, (byMetric = {}));
-    return (byMetric[metric] ??= toMetricUpdate(row, metric, freshness.of(row.tenantId), true));
+  /** The stored cells of the changed windows (by windowKey; a window absent has none stored) and their merged minutes. */
+  async function loadCells(tenantId: string, rows: readonly ChangedWindow[], members: readonly Member[]) {
+    const perSlice = new Map<string, BusCell[]>();
+    const reader = deps.cells;
+    if (!reader || rows.length === 0) return { perSlice, minutes: [] };
+    const minutes = [...new Set(rows.map((r) => r.windowStart))];
+    const sliceLeaves = new Map<string, { metric: string; version: number; distinct: boolean }>();
+    for (const m of members) for (const t of m.selection?.targets ?? []) if (!t.crossCurrency) for (const l of t.leaves) sliceLeaves.set(l.id, { metric: l.name, version: l.version, distinct: l.kind === 'distinct' });
+    const cross = crossLeaves(members);
+    const [slices, merged] = await Promise.all([
+      sliceLeaves.size > 0 ? reader.load({ tenantId, minutes, slices: [...new Set(rows.map((r) => r.currency))], measures: [...sliceLeaves.values()] }) : null,
+      cross.length > 0 ? reader.load({ tenantId, minutes, slices: null, measures: cross }) : null,
+    ]);
+    for (const w of slices?.windows ?? []) perSlice.set(windowKey({ currency: w.slice, windowStart: w.windowStart }), []);
+    for (const c of slices?.cells ?? []) perSlice.get(windowKey({ currency: c.slice, windowStart: c.windowStart }))?.push(c);
+    return { perSlice, minutes: merged ? byMinute(merged) : [] };
   }
 
-  function windowsFor(m: Member, rows: readonly ChangedWindow[]): WindowValues[] {
-    const out: WindowValues[] = [];
+  /** Each member's windows: per changed base window (its stored cells, or its wide row's), then the merged minutes. */
+  function windowsFor(tenantId: string, members: readonly Member[], rows: readonly ChangedWindow[], loaded: Awaited<ReturnType<typeof loadCells>>): Map<Member, WindowValues[]> {
+    const out = new Map<Member, WindowValues[]>(members.map((m) => [m, []]));
+    const fresh = freshness.of(tenantId);
     for (const row of rows) {
-      if (m.currency !== null && row.currency !== m.currency) continue;
-      out.push({ key: windowKey(row), revision: row.revision, values: m.metrics.map((metric) => replayedUpdate(row, metric)) });
+      const key = windowKey(row);
+      const wanting = members.filter((m) => m.currency === null || m.currency === row.currency);
+      const cells = loaded.perSlice.get(key) ?? legacyCells(plan, row);
+      for (const { m, w } of bundleValues(plan, wanting, { key, crossCurrency: false, cells, meta: windowMetaOf(row, fresh, true) })) out.get(m)!.push(w);
     }
+    for (const { m, w } of mergedValues(plan, members, loaded.minutes, { freshness: fresh, replayed: true })) out.get(m)!.push(w);
     return out;
   }
 
@@ -62,10 +90,14 @@ export function createCatchUps(deps: { reader: WindowChangesReader; freshness: F
     async run(tenantId: string, members: readonly Member[], since: number, reason: CatchUpReason): Promise<void> {
       const from = since - RESUME_OVERLAP_MS;
       for (const m of members) m.beginCatchUp();
-      let batch: ReplayBatch;
+      let rows: ChangedWindow[];
+      let loaded: Awaited<ReturnType<typeof loadCells>>;
       try {
         await deps.hooks?.beforeRead?.({ tenantId, reason });
-        batch = await replay.load(tenantId, from);
+        const batch: ReplayBatch = await replay.load(tenantId, from);
+        // A shared read may have started earlier than this caller's `from`.
+        rows = batch.rows.filter((row) => row.writtenAt >= from);
+        loaded = await loadCells(tenantId, rows, members);
       } catch (err) {
         const error = err instanceof GraphQLError ? err : new GraphQLError('Catch-up failed', { extensions: { code: 'RESUME_FAILED' } });
         logger.warn({ tenantId, reason, err: error.message }, 'subscription catch-up failed');
@@ -74,9 +106,8 @@ export function createCatchUps(deps: { reader: WindowChangesReader; freshness: F
         return;
       }
       metrics.catchUps.inc({ reason, outcome: 'ok' });
-      // A shared read may have started earlier than this caller's `from`.
-      const rows = batch.rows.filter((row) => row.writtenAt >= from);
-      for (const m of members) m.endCatchUp({ windows: windowsFor(m, rows) });
+      const windows = windowsFor(tenantId, members, rows, loaded);
+      for (const m of members) m.endCatchUp({ windows: windows.get(m)! });
     },
   };
 }

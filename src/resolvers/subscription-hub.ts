@@ -22,9 +22,10 @@
  */
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import type { Registry } from 'prom-client';
-import { METRICS, type Metric } from '../contracts/metrics.ts';
+import type { ModelPlan } from '../model/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { UpdateBus } from '../realtime/bus.ts';
+import type { MetricCellsReader } from '../storage/metric-window-cells.ts';
 import type { WindowChangesReader } from '../storage/window-changes.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness, FreshnessTracker } from './freshness.ts';
@@ -34,6 +35,7 @@ import { createFreshnessPushes } from './subscription-freshness.ts';
 import { createSinks } from './subscription-sinks.ts';
 import { MAX_QUEUE, createMember, type Member, type Topic, type Value } from './subscription-member.ts';
 import { createTenantWindows, type TenantWindows, type TenantWindowsDeps } from './subscription-tenant.ts';
+import { prepareWindowSelection, type SelectionArgs, type WindowSelection } from './window-selection.ts';
 import { createStream, type MetricUpdate } from './windows-stream.ts';
 
 export { RESUME_OVERLAP_MS } from './subscription-catchup.ts';
@@ -54,9 +56,8 @@ interface TenantState {
 interface OpenOptions {
   topic: Topic;
   tenantId: string;
-  /** windows only; all metrics when empty. */
-  metrics: readonly Metric[];
-  currency: string | null;
+  /** windows only (window-selection.ts); null for freshness. */
+  selection: WindowSelection | null;
   /** windows only: resume from this instant (epoch ms). */
   since: number | null;
   connection?: SubscriptionConnection;
@@ -70,6 +71,10 @@ export function createSubscriptionHub(deps: {
   bus: UpdateBus;
   freshness: FreshnessTracker;
   changes: WindowChangesReader;
+  /** The model the selections were prepared with. */
+  plan: ModelPlan;
+  /** The model's stored cells (catch-ups; metrics whose `by` lacks currency). Absent (tests): catch-ups use the wide rows, and such metrics are refused. */
+  cells?: MetricCellsReader;
   logger: Logger;
   limits: HubLimits;
   registry?: Registry;
@@ -80,13 +85,13 @@ export function createSubscriptionHub(deps: {
 }) {
   const { bus, freshness, logger, limits } = deps;
   const metrics = createHubMetrics(deps.registry);
-  const catchUps = createCatchUps({ reader: deps.changes, freshness, logger, metrics, hooks: deps.hooks });
+  const catchUps = createCatchUps({ reader: deps.changes, plan: deps.plan, cells: deps.cells, freshness, logger, metrics, hooks: deps.hooks });
   const tenants = new Map<string, TenantState>();
   const mode = limits.fanout === 'shared' ? 'shared' : 'per_subscriber';
   const sinks = createSinks({ mode, metrics, logger });
   const pushes = createFreshnessPushes({ freshness, heartbeatIntervalMs: limits.heartbeatIntervalMs, onDelivered: (n) => metrics.deliveries.inc({ topic: 'freshness', mode }, n) });
 
-  const tenantDeps: TenantWindowsDeps = { bus, freshness, catchUps, metrics, mode, clock: deps.clock ?? Date.now };
+  const tenantDeps: TenantWindowsDeps = { bus, freshness, catchUps, metrics, mode, clock: deps.clock ?? Date.now, plan: deps.plan, cells: deps.cells, logger };
 
   const offGaps = catchUpOnGaps({
     bus,
@@ -112,6 +117,9 @@ export function createSubscriptionHub(deps: {
 
   /** Opens a subscription; throws TOO_MANY_SUBSCRIPTIONS over the tenant's cap. */
   function open(o: OpenOptions): AsyncIterableIterator<Value> {
+    if (!deps.cells && o.selection?.targets.some((x) => x.crossCurrency)) {
+      throw new GraphQLError('Metrics kept without currency cannot be live here: this server reads no model storage', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
     let t = tenants.get(o.tenantId);
     if ((t?.size ?? 0) >= limits.maxSubscriptionsPerTenant) {
       metrics.rejected.inc({ reason: 'tenant_cap' });
@@ -133,8 +141,7 @@ export function createSubscriptionHub(deps: {
     const m: Member = createMember({
       topic: o.topic,
       tenantId: o.tenantId,
-      metrics: o.metrics.length > 0 ? [...new Set(o.metrics)] : METRICS,
-      currency: o.currency,
+      selection: o.selection,
       connection: o.connection,
       stream,
       ...sinks.sinkFor(o, stream, () => sinks.dropSlow(m)),
@@ -151,11 +158,11 @@ export function createSubscriptionHub(deps: {
 
   type Common = Pick<OpenOptions, 'tenantId' | 'connection' | 'info' | 'contextValue' | 'onOpen' | 'onClose'>;
   return {
-    /** Window updates of the tenant (resumed from `since` when given), one value per metric. */
-    windows: (o: Common & Pick<OpenOptions, 'metrics' | 'currency' | 'since'>) =>
-      open({ ...o, topic: 'windows' }) as AsyncIterableIterator<MetricUpdate>,
+    /** Window updates of the tenant (resumed from `since` when given), one value per metric and slice. */
+    windows: (o: Common & SelectionArgs & { since: number | null }) =>
+      open({ ...o, topic: 'windows', selection: prepareWindowSelection(deps.plan, o) }) as AsyncIterableIterator<MetricUpdate>,
     /** The tenant's freshness now, when isStale flips, and every heartbeat interval. */
-    freshness: (o: Common) => open({ ...o, topic: 'freshness', metrics: [], currency: null, since: null }) as AsyncIterableIterator<Freshness>,
+    freshness: (o: Common) => open({ ...o, topic: 'freshness', selection: null, since: null }) as AsyncIterableIterator<Freshness>,
 
     stats: () => ({ tenants: tenants.size, subscriptions: [...tenants.values()].reduce((s, t) => s + t.size, 0) }),
 

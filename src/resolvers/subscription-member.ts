@@ -9,9 +9,9 @@
  * count for nothing until they are released (after what storage returned).
  */
 import type { GraphQLError } from 'graphql';
-import type { Metric } from '../contracts/metrics.ts';
 import type { SubscriptionConnection } from './connection.ts';
 import type { Freshness } from './freshness.ts';
+import type { WindowSelection } from './window-selection.ts';
 import type { MetricUpdate, Stream } from './windows-stream.ts';
 
 export type Topic = 'windows' | 'freshness';
@@ -27,9 +27,9 @@ export const MAX_QUEUE = 10_000;
  */
 export const SENT_WINDOWS = 512;
 
-/** One window's values for a member: every metric it asked for, of one revision. */
+/** One window's values for a member: every metric and slice it asked for, of one revision. */
 export interface WindowValues {
-  /** windowKey() of the window. */
+  /** windowKey() of the window (currency '' for a merged minute). */
   key: string;
   revision: number;
   values: readonly MetricUpdate[];
@@ -40,9 +40,8 @@ export type CatchUpResult = { windows: readonly WindowValues[] } | { error: Grap
 export function createMember(o: {
   topic: Topic;
   tenantId: string;
-  /** windows only: the metrics it wants (never empty). */
-  metrics: readonly Metric[];
-  currency: string | null;
+  /** windows only: what it asked for (null for freshness). */
+  selection: WindowSelection | null;
   connection: SubscriptionConnection | undefined;
   stream: Stream<Value>;
   deliver(value: Value): void;
@@ -83,8 +82,9 @@ export function createMember(o: {
   return {
     topic: o.topic,
     tenantId: o.tenantId,
-    metrics: o.metrics,
-    currency: o.currency,
+    selection: o.selection,
+    /** The base windows' currency a windows member wants; null: every one. */
+    currency: o.selection?.currency ?? null,
     connection: o.connection,
     stream: o.stream,
     deliver: o.deliver,

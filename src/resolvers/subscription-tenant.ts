@@ -3,21 +3,27 @@
  * subscription for them (held while the tenant has window subscribers).
  *
  * Live fan-out happens once per bus message, not per subscriber: stale messages are
- * dropped by revision, each `MetricUpdate` is built once, and members asking for the
- * same metrics share one `WindowValues`. Per member there is only the currency filter.
+ * dropped by revision, each `MetricUpdate` is built once (per target, from the message's
+ * cells: window-values.ts), and members asking the same (selection key) share one
+ * `WindowValues`. Metrics whose `by` lacks currency are values of the whole minute, read
+ * from storage once per delivery (subscription-merged.ts).
  *
  * A member that joins before the bus subscription took effect waits (`pending`) and
  * catches up from storage once it has, from where it joined (or from its `since`).
  */
 import { performance } from 'node:perf_hooks';
-import type { Metric } from '../contracts/metrics.ts';
 import type { WindowUpdate } from '../contracts/window.ts';
+import type { ModelPlan } from '../model/types.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { Unsubscribe, UpdateBus } from '../realtime/bus.ts';
 import type { FreshnessTracker } from './freshness.ts';
 import type { HubMetrics } from './hub-metrics.ts';
 import type { CatchUpReason, CatchUps } from './subscription-catchup.ts';
-import type { Member, WindowValues } from './subscription-member.ts';
-import { toMetricUpdate, windowKey, type MetricUpdate } from './windows-stream.ts';
+import type { Member } from './subscription-member.ts';
+import type { MetricCellsReader } from '../storage/metric-window-cells.ts';
+import { bundleValues, createMergedMinutes } from './subscription-merged.ts';
+import { legacyCells, windowMetaOf } from './window-values.ts';
+import { windowKey } from './windows-stream.ts';
 
 /** Live revisions remembered per tenant to drop stale bus messages early (oldest forgotten first). */
 const REVISIONS_PER_TENANT = 4_096;
@@ -35,10 +41,14 @@ export interface TenantWindowsDeps {
   metrics: HubMetrics;
   mode: 'shared' | 'per_subscriber';
   clock: () => number;
+  plan: ModelPlan;
+  /** Storage of the model's cells: metrics whose `by` lacks currency are read from it per minute (subscription-merged.ts). */
+  cells: MetricCellsReader | undefined;
+  logger: Logger;
 }
 
 export function createTenantWindows(tenantId: string, deps: TenantWindowsDeps) {
-  const { bus, freshness, catchUps, metrics, mode } = deps;
+  const { bus, freshness, catchUps, metrics, mode, plan } = deps;
   /** Window subscribers by currency filter ('*' = every currency). */
   const byCurrency = new Map<string, Set<Member>>();
   /**
@@ -55,6 +65,8 @@ export function createTenantWindows(tenantId: string, deps: TenantWindowsDeps) {
   let busGeneration = 0;
   /** Members that joined before the bus subscription took effect, with where their catch-up starts. */
   let pending: { m: Member; since: number; reason: CatchUpReason }[] = [];
+  const members = (): Member[] => [...byCurrency.values()].flatMap((set) => [...set]);
+  const merged = createMergedMinutes({ tenantId, plan, reader: deps.cells, freshness, logger: deps.logger, members });
 
   function onWindow(u: WindowUpdate): void {
     const key = windowKey(u);
@@ -65,19 +77,16 @@ export function createTenantWindows(tenantId: string, deps: TenantWindowsDeps) {
     if (revisions.size > REVISIONS_PER_TENANT) revisions.delete(revisions.keys().next().value!);
 
     const started = performance.now();
-    const fresh = freshness.of(tenantId);
-    const built: Partial<Record<Metric, MetricUpdate>> = {};
-    const bundles = new Map<readonly Metric[], WindowValues>();
+    const meta = windowMetaOf(u, freshness.of(tenantId), false);
+    const cells = u.cells ?? legacyCells(plan, u);
+    const here = [...(byCurrency.get('*') ?? []), ...(byCurrency.get(u.currency) ?? [])];
     let count = 0;
-    for (const set of [byCurrency.get('*'), byCurrency.get(u.currency)]) {
-      if (!set) continue;
-      for (const m of set) {
-        let w = bundles.get(m.metrics);
-        if (!w) bundles.set(m.metrics, (w = { key, revision: u.revision, values: m.metrics.map((metric) => (built[metric] ??= toMetricUpdate(u, metric, fresh, false))) }));
-        m.offer(w);
-        count += w.values.length;
-      }
+    for (const { m, w } of bundleValues(plan, here, { key, crossCurrency: false, cells, meta })) {
+      m.offer(w);
+      count += w.values.length;
     }
+    const cross = here.some((m) => m.selection!.targets.some((t) => t.crossCurrency));
+    if (cross) merged.changed(u.windowStart);
     metrics.deliveries.inc({ topic: 'windows', mode }, count);
     metrics.fanoutSeconds.observe((performance.now() - started) / 1000);
   }
@@ -134,7 +143,7 @@ export function createTenantWindows(tenantId: string, deps: TenantWindowsDeps) {
       pending = [];
     },
 
-    members: (): Member[] => [...byCurrency.values()].flatMap((s) => [...s]),
+    members,
   };
 }
 

@@ -1,18 +1,25 @@
 /**
  * The values a live subscription carries and the stream that carries them.
  *
- * A window update on the bus holds every metric of one window; a subscriber sees one
- * `MetricUpdate` per metric it asked for. The subscription hub builds each
- * `MetricUpdate` once per bus message and hands the same object to every subscriber.
+ * A window update on the bus holds every model cell of one window; a subscriber sees one
+ * `MetricUpdate` per metric it asked for and slice of its `by` values (window-values.ts).
+ * The subscription hub builds each `MetricUpdate` once per bus message and hands the same
+ * object to every subscriber.
  */
 import { GraphQLError } from 'graphql';
-import type { Metric } from '../contracts/metrics.ts';
-import type { UpdateKind, WindowUpdate } from '../contracts/window.ts';
+import type { UpdateKind } from '../contracts/window.ts';
 import type { Freshness } from './freshness.ts';
 
 export interface MetricUpdate {
-  metric: Metric;
+  /** The model's name. */
+  metric: string;
+  version: number;
+  /** The base window's currency; '' for a metric whose `by` lacks currency (a value of the whole minute). */
   currency: string;
+  /** The stored `by` values, in `by` order ('' none, '__other__' folded). */
+  dims: readonly string[];
+  /** The same as shown: name/value pairs. */
+  dimensions: { name: string; value: string | null; other: boolean }[];
   windowStart: number;
   windowEnd: number;
   value: string;
@@ -25,33 +32,8 @@ export interface MetricUpdate {
   replayed: boolean;
 }
 
-const METRIC_VALUE: Record<Metric, (u: WindowUpdate) => string> = {
-  REVENUE: (u) => u.revenue,
-  PURCHASES: (u) => String(u.purchases),
-  SIGNUPS: (u) => String(u.signups),
-  UPGRADES: (u) => String(u.upgrades),
-  CHURNS: (u) => String(u.churns),
-  ACTIVE_USERS: (u) => String(u.activeUsers),
-};
-
-export function toMetricUpdate(u: WindowUpdate, metric: Metric, freshness: Freshness, replayed: boolean): MetricUpdate {
-  return {
-    metric,
-    currency: u.currency,
-    windowStart: u.windowStart,
-    windowEnd: u.windowEnd,
-    value: METRIC_VALUE[metric](u),
-    final: u.final,
-    revision: u.revision,
-    kind: u.kind,
-    traceIds: u.traceSample,
-    freshness,
-    replayed,
-  };
-}
-
-/** Identifies a window within one tenant (the key for per-window revision bookkeeping). */
-export const windowKey = (u: Pick<WindowUpdate, 'currency' | 'windowStart'>): string => `${u.currency}|${u.windowStart}`;
+/** Identifies a window within one tenant (the key for per-window revision bookkeeping); currency '' = a merged minute. */
+export const windowKey = (u: { currency: string; windowStart: number }): string => `${u.currency}|${u.windowStart}`;
 
 export const slowConsumerError = () =>
   new GraphQLError('Subscriber too slow: updates were dropped; resubscribe with `since` to resume', { extensions: { code: 'SLOW_CONSUMER' } });

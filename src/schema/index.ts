@@ -26,7 +26,7 @@ export function buildSchema(plan: ModelPlan): GraphQLSchema {
   addBreakdown(builder, plan, enums, freshness, dimensions, series);
   addCatalog(builder);
   addDeadLetters(builder);
-  addWindowUpdates(builder, enums, freshness);
+  addWindowUpdates(builder, enums, freshness, dimensions.DimensionFilter);
   addModel(builder, plan, enums, freshness, dimensions);
   return builder.toSchema();
 }

@@ -3,29 +3,47 @@
  * `freshness` (heartbeats, so a tile can tell "live, nothing new" from "stale").
  * The contract for frontend authors is docs/subscriptions.md.
  */
-import { GraphQLError } from 'graphql';
-import { METRICS, type Metric } from '../contracts/metrics.ts';
+import type { InputObjectRef } from '@pothos/core';
 import { authorize } from '../resolvers/context.ts';
 import type { MetricUpdate } from '../resolvers/windows-stream.ts';
-import type { Builder } from './builder.ts';
+import type { Builder, Types } from './builder.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 
-/** The window metrics a subscription asks for (the Metric enum resolves to model names; windows carry the stored ones). */
-function windowMetrics(names: readonly string[]): Metric[] {
-  return names.map((name) => {
-    const m = METRICS.find((x) => x === name.toUpperCase());
-    if (!m) throw new GraphQLError(`${name.toUpperCase()} has no live window updates: subscribe to the metrics it is computed from`, { extensions: { code: 'BAD_USER_INPUT' } });
-    return m;
-  });
+interface FilterInput {
+  dimension: string;
+  in?: string[] | null;
+  notIn?: string[] | null;
 }
 
-export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum }: ReturnType<typeof addEnums>, FreshnessRef: ReturnType<typeof addFreshness>) {
+export function addWindowUpdates(
+  builder: Builder,
+  { MetricEnum, UpdateKindEnum }: ReturnType<typeof addEnums>,
+  FreshnessRef: ReturnType<typeof addFreshness>,
+  DimensionFilter: InputObjectRef<Types, FilterInput> | null,
+) {
+  const DimensionValueRef = builder.objectRef<MetricUpdate['dimensions'][number]>('DimensionValue').implement({
+    description: 'One dimension of a slice.',
+    fields: (t) => ({
+      name: t.exposeString('name', { description: 'The dimension (the model’s name).' }),
+      value: t.exposeString('value', { nullable: true, description: 'null: the events lacked the field; "other": values beyond the tenant’s budget.' }),
+      other: t.exposeBoolean('other', { description: 'The folded slice of values beyond the tenant’s budget.' }),
+    }),
+  });
+
   const WindowUpdateRef = builder.objectRef<MetricUpdate>('WindowUpdate').implement({
     description: 'A one-minute window of one metric changed. Revisions increase per window.',
     fields: (t) => ({
-      metric: t.field({ type: MetricEnum, resolve: (u) => u.metric.toLowerCase() }),
-      currency: t.exposeString('currency'),
+      metric: t.field({ type: MetricEnum, resolve: (u) => u.metric }),
+      version: t.exposeInt('version', { description: 'The metric version the value is of.' }),
+      currency: t.exposeString('currency', {
+        description: 'The currency of the window; "" for a metric whose `by` lacks currency (its value is of the whole minute, every currency merged).',
+      }),
+      dimensions: t.field({
+        type: [DimensionValueRef],
+        description: 'The slice: the values of the metric’s `by` dimensions, in `by` order (one update per slice that changed or exists in the window).',
+        resolve: (u) => u.dimensions,
+      }),
       windowStart: t.field({ type: 'DateTime', resolve: (u) => u.windowStart }),
       windowEnd: t.field({ type: 'DateTime', resolve: (u) => u.windowEnd }),
       value: t.field({ type: 'Decimal', resolve: (u) => u.value }),
@@ -53,8 +71,10 @@ export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum 
         'Changes of the caller’s one-minute windows, one message per metric, in revision order per window. ' +
         'After a disconnect, subscribe again with `since` to receive what was missed, then live updates (docs/subscriptions.md).',
       args: {
-        metrics: t.arg({ type: [MetricEnum], required: false, description: 'Omitted = all metrics.' }),
-        currency: t.arg.string({ required: false, description: 'Omitted = all currencies.' }),
+        metrics: t.arg({ type: [MetricEnum], required: false, description: 'Omitted = every stored metric (count, sum, distinct) the filter applies to; formulas only when named.' }),
+        version: t.arg.int({ required: false, description: 'The version of every metric asked for; omitted = each one’s current version.' }),
+        currency: t.arg.string({ required: false, description: 'Omitted = all currencies. Given: only metrics kept by currency, windows of that currency.' }),
+        ...(DimensionFilter ? { where: t.arg({ type: [DimensionFilter], required: false, description: 'Only slices whose stored values pass (dimensions the metrics have in `by`).' }) } : {}),
         since: t.arg({
           type: 'DateTime',
           required: false,
@@ -65,10 +85,13 @@ export function addWindowUpdates(builder: Builder, { MetricEnum, UpdateKindEnum 
       },
       subscribe: (_root, args, ctx, info) => {
         const { tenantId } = authorize(ctx, 'read');
+        const where = ((args as { where?: FilterInput[] | null }).where ?? []).map((c) => ({ dimension: c.dimension, in: c.in ?? null, notIn: c.notIn ?? null }));
         return ctx.services.subscriptions.windows({
           tenantId,
-          metrics: windowMetrics(args.metrics ?? []),
+          metrics: args.metrics ?? [],
+          version: args.version ?? null,
           currency: args.currency ?? null,
+          where,
           since: args.since ?? null,
           connection: ctx.connection,
           info,

@@ -24,7 +24,8 @@ import { waitFor } from '../helpers/wait.ts';
 
 const T0 = Date.UTC(2026, 2, 1, 12, 0);
 let now = T0;
-const schema = buildSchema(await requireModel('models/default.yaml'));
+const plan = await requireModel('models/default.yaml');
+const schema = buildSchema(plan);
 
 function update(tenantId: string, o: Partial<WindowUpdate> = {}): WindowUpdate {
   const windowStart = o.windowStart ?? T0;
@@ -76,12 +77,12 @@ function setup(o: { limits?: Partial<HubLimits>; maxBufferedBytes?: number; stor
   const freshness = createFreshnessTracker({ clock: () => now, staleAfterMs: 30_000 });
   const limits: HubLimits = { maxSubscriptionsPerTenant: 100, heartbeatIntervalMs: 60_000, fanout: 'shared', ...o.limits };
   const logger = createLogger('silent');
-  const hub = createSubscriptionHub({ bus, freshness, changes, logger, limits, clock: () => now, hooks: o.hooks });
+  const hub = createSubscriptionHub({ bus, freshness, changes, plan, logger, limits, clock: () => now, hooks: o.hooks });
   // The websocket transport's frame sharing (src/app/ws/), around fake sockets.
   const sharing: FrameSharing = { groups: createFrameGroups({ logger }), writer: createFrameWriter({ maxBufferedBytes: o.maxBufferedBytes ?? 1_000_000 }) };
   const connection = (socket: FrameSocket, id: string, variables: Record<string, unknown>): SubscriptionConnection =>
     createWsConnection({ target: { socket, net: null }, id, variables, sharing });
-  const services = { bus, freshness, clock: () => now, onSubscription: () => undefined, subscriptions: hub } as unknown as ApiServices;
+  const services = { bus, freshness, plan, clock: () => now, onSubscription: () => undefined, subscriptions: hub } as unknown as ApiServices;
 
   async function open(tenantId: string, query: string, o2: { variables?: Record<string, unknown>; socket?: ReturnType<typeof fakeSocket>; id?: string } = {}) {
     const conn = o2.socket ? connection(o2.socket, o2.id ?? 'sub-1', o2.variables ?? {}) : undefined;

@@ -190,7 +190,7 @@ export function liveUpdatesSubscription(currency: string, resumeFrom: () => numb
       },
     },
     parse(data) {
-      // The dashboard's metrics only (the schema's Metric also has formulas, which have no window updates).
+      // The subscription names no metrics: only the stored ones come (formulas are asked for by name), as the enum check says.
       const { windows: w } = liveUpdatesResponse.parse(data) satisfies LiveUpdatesSubscription;
       return { metric: w.metric, currency: w.currency, windowStart: instant(w.windowStart), value: w.value, revision: w.revision, freshness: toFreshness(w.freshness) };
     },
