@@ -1,8 +1,8 @@
 /**
  * Benchmark (not a test): dashboards under concurrency. 20 clients (autocannon
- * connections) send the example dashboard — examples/client/dashboard.graphql's tiles on
- * the model path (metricSeries / metricBreakdown: the same revenue, purchases and active
- * users tiles with their previous period, ARPU, revenue by currency and freshness), 30
+ * connections) send the example dashboard — examples/client/dashboard.graphql (revenue,
+ * purchases and active users with their previous period, ARPU, revenue by currency and
+ * freshness, all served from the model's tables), 30
  * days daily up to the end of today, one tenant — to `tilecast api` processes over ONE
  * ClickHouse (scripts/chdb-server.ts serving one chdb), as fast as answers come back:
  *
@@ -64,7 +64,7 @@ function events() {
   return { out, purchases };
 }
 
-const QUERY = readFileSync(new URL('./dashboard-load.graphql', import.meta.url), 'utf8');
+const QUERY = readFileSync(new URL('../examples/client/dashboard.graphql', import.meta.url), 'utf8');
 const VARIABLES = { currency: 'USD', from: new Date(FROM).toISOString(), to: new Date(TO).toISOString(), timeZone: 'UTC' };
 const BODY = JSON.stringify({ query: QUERY, variables: VARIABLES });
 
