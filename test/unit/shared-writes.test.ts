@@ -45,7 +45,6 @@ function harness(failWindows = false) {
         windowWrites.push(writes);
         if (failWindows) throw new Error('storage down');
       },
-      rollupHours: async (refs: unknown[]) => void log.push(`rollup ${refs.length}`),
       loadStored: async () => new Map(),
     },
     progressStore: {
@@ -90,7 +89,7 @@ describe('shared flush writes', () => {
     a.ingest([event('ta', 1), event('ta', 2)], 2);
     b.ingest([event('tb', 3)], 7);
     await Promise.all([a.flush(), b.flush()]);
-    expect(h.log).toEqual(['windows kafka:t:0,kafka:t:1', 'rollup 2', 'progress kafka:t:0,kafka:t:1']);
+    expect(h.log).toEqual(['windows kafka:t:0,kafka:t:1', 'progress kafka:t:0,kafka:t:1']);
     const [[wa, wb]] = h.windowWrites as [[WindowWrite, WindowWrite]];
     expect(wa.updates.map((u) => [u.tenantId, u.signups])).toEqual([['ta', 2]]);
     expect(wb.updates.map((u) => [u.tenantId, u.signups])).toEqual([['tb', 1]]);
@@ -101,7 +100,7 @@ describe('shared flush writes', () => {
     // A flush alone is a statement of its own.
     a.ingest([event('ta', 4)], 9);
     await a.flush();
-    expect(h.log.slice(3)).toEqual(['windows kafka:t:0', 'rollup 1', 'progress kafka:t:0']);
+    expect(h.log.slice(2)).toEqual(['windows kafka:t:0', 'progress kafka:t:0']);
   });
 
   it('a failed shared statement fails both flushes and saves no progress', async () => {
