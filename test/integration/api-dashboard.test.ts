@@ -14,6 +14,7 @@ import { bucketStart } from '../../src/resolvers/buckets.ts';
 import { DashboardDocument, DeadLetterPageDocument, LeapDayDocument, MetricCatalogDocument } from '../generated/graphql.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { formatMicros, generateDataset, groundTruth, valueOf, type GeneratedEvent } from '../helpers/dataset.ts';
+import { readsOf as readsDuring } from '../helpers/reads.ts';
 
 const NY = 'America/New_York';
 const START = Date.UTC(2026, 9, 12, 4); // Mon 2026-10-12 00:00 New York
@@ -57,21 +58,9 @@ async function typed<R, V extends Record<string, unknown>>(tok: string, doc: Typ
   return t.gql<R>(tok, print(doc), variables);
 }
 
-/** ClickHouse reads so far by query id, without the coverage feed's poll (every 5 s, src/app/coverage-feed.ts: no request's doing). */
-async function readsById(): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const v of (await t.app.metrics.clickhouseQueries.get()).values) {
-    const id = String(v.labels.query_id);
-    if (v.labels.kind === 'read' && id !== 'backfill.coverage') out[id] = (out[id] ?? 0) + v.value;
-  }
-  return out;
-}
-/** The reads `run` caused, by query id. */
+/** The reads `run` caused, by query id (without the background loops': test/helpers/reads.ts). */
 async function readsOf(run: () => Promise<unknown>): Promise<Record<string, number>> {
-  const before = await readsById();
-  await run();
-  const after = await readsById();
-  return Object.fromEntries(Object.entries(after).filter(([k, n]) => n !== (before[k] ?? 0)).map(([k, n]) => [k, n - (before[k] ?? 0)]));
+  return (await readsDuring(t.app.metrics.clickhouseQueries, run)).reads;
 }
 
 beforeAll(async () => {

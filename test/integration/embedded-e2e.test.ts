@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { ALL_METRICS, generateDataset, groundTruth, valueOf, type Item, type Metric } from '../helpers/dataset.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { readsById } from '../helpers/reads.ts';
 
 const LATENESS = 10_000;
 const START = Date.UTC(2026, 9, 31, 21, 0); // 2026-10-31T21:00Z: crosses UTC midnight and New York's fall-back day
@@ -226,7 +227,7 @@ describe('embedded end-to-end', () => {
   });
 
   it('answers a 12-tile dashboard query with exactly one ClickHouse read', async () => {
-    const reads = async () => (await t.app.metrics.clickhouseQueries.get()).values.filter((v) => v.labels.kind === 'read').reduce((s, v) => s + v.value, 0);
+    const reads = async () => Object.values(await readsById(t.app.metrics.clickhouseQueries)).reduce((s, n) => s + n, 0);
     const tiles = [...ALL_METRICS.map((m) => [m, 'USD']), ...ALL_METRICS.map((m) => [m, 'JPY'])];
     const query = `{ ${tiles.map(([m, c], i) => `t${i}: series(input: { metric: ${m}, currency: "${c}", from: "2026-10-31T00:00:00Z", to: "2026-11-02T00:00:00Z", granularity: ${i % 2 ? 'HOUR' : 'DAY'} }) { total freshness { isStale } }`).join('\n')} }`;
     const before = await reads();

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../../src/model/compile.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { readsById } from '../helpers/reads.ts';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -53,9 +54,9 @@ async function hourly(metric: string, hour: number, dims: string[], value: strin
   });
 }
 
-/** ClickHouse reads so far, without the coverage feed's poll (every 5 s, src/app/coverage-feed.ts: no request's doing). */
+/** ClickHouse reads so far, without the background loops' (test/helpers/reads.ts). */
 async function reads(): Promise<number> {
-  return (await t.app.metrics.clickhouseQueries.get()).values.filter((v) => v.labels.kind === 'read' && v.labels.query_id !== 'backfill.coverage').reduce((s, v) => s + v.value, 0);
+  return Object.values(await readsById(t.app.metrics.clickhouseQueries)).reduce((s, n) => s + n, 0);
 }
 
 beforeAll(async () => {
