@@ -18,6 +18,8 @@ export interface MetricCell {
   value: string;
   allFinal: boolean;
   lastEventAt: number;
+  /** Queries with `keysAt`: the distinct users' 128-bit keys (hex) of a total or a bucket asked for. */
+  keys?: ReadonlySet<string>;
 }
 
 export interface MetricAggregate {
@@ -28,6 +30,13 @@ export interface MetricAggregate {
 
 /** Per query: one aggregate per slice ('' for a series; a breakdown's values, `__other__` included). */
 export type MetricResult = Map<string, MetricAggregate>;
+
+/** A cell's merged keys, checked against its merged count (the state layout keysOf in metric-series-selects.ts relies on). */
+function keysOf(keys: readonly string[], count: number): ReadonlySet<string> {
+  const set = new Set(keys);
+  if (set.size !== count) throw new Error(`distinct keys: ${set.size} keys for a merged count of ${count}`);
+  return set;
+}
 
 /** Groups queries into scans: same table, granularity, time zone and kind of select. */
 export function metricScans(queries: readonly MetricQuery[]): MetricScan[] {
@@ -90,6 +99,7 @@ export function createMetricSeriesReader(db: ClickHouse) {
         let agg = result.get(c.slice[i]!);
         if (!agg) result.set(c.slice[i]!, (agg = { buckets: new Map(), total: null }));
         const cell: MetricCell = { value: q.distinct ? String(c.users[i]) : canonicalDecimal(c.value[i]!), allFinal: c.all_final[i] === 1, lastEventAt: c.last_event_at_ms[i]! };
+        if (q.keysAt && (c.is_total[i] === 1 || q.keysAt.includes(c.start_ms[i]!))) cell.keys = keysOf(c.keys[i]!, c.users[i]!);
         if (c.is_total[i] === 1) agg.total = cell;
         else agg.buckets.set(c.start_ms[i]!, cell);
       }

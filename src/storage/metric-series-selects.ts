@@ -6,7 +6,7 @@
  *                    total; with `top`, the values beyond the leader's top N folded into
  *                    one `__other__` slice, ranked and folded in ClickHouse.
  * Slices of one cell (the base windows' currencies) are summed, distinct states merged
- * (uniqExactMerge), never counts added.
+ * (uniqExactMerge), never counts added; a query with `keysAt` also gets the merged keys.
  */
 import { OTHER_VALUE as OTHER } from '../model/types.ts';
 import { bucketOf, perQuery, scanSource, type MetricQuery, type MetricScan } from './metric-series-sql.ts';
@@ -15,12 +15,35 @@ import type { QueryParams } from './query-params.ts';
 /** Trace samples come from their own select (trace-samples.ts). */
 const NO_TRACES = "CAST([], 'Array(String)') AS traces";
 
+const NO_KEYS = "CAST([], 'Array(String)') AS keys";
+
 const AGGREGATES = `count() AS rows, toString(sum(value)) AS value, uniqExactMerge(users) AS users,
        min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, ${NO_TRACES}`;
 
+/**
+ * The 128-bit keys held in a uniqExact state, as hex: the state is varint(count) followed by
+ * count × 16 key bytes (migrations/0007 cuts them out the same way); the reader checks
+ * that as many keys come back as the merged count.
+ */
+const keysOf = (state: string) =>
+  `extractAll(substring(hex(toString(${state})), 2 * (length(toString(${state})) - 16 * finalizeAggregation(${state})) + 1), '.{32}')`;
+
+/** The aggregates of a series or every-value breakdown select, with the merged keys where a query asks for them (`keysAt`). */
+function aggregates(p: QueryParams, s: MetricScan, queries: readonly MetricQuery[]): string {
+  const qs = s.indices.map((i) => queries[i]!);
+  if (!qs.some((q) => q.keysAt)) return `${AGGREGATES}, ${NO_KEYS}`;
+  // The stored column by its source's name: in this select, `users` is the alias of the count.
+  const state = 'uniqExactMergeState(src.users)';
+  const wants = perQuery(p, s, 'keys', 'UInt8', qs.map((q) => (q.keysAt ? 1 : 0)), 'toUInt8(0)');
+  const at = `arrayElement(${p.bind(`${s.name}_keys_at`, 'Array(Array(Int64))', qs.map((q) => [...(q.keysAt ?? [])]))}, indexOf(${p.bind(`${s.name}_ids`, 'Array(Int32)', [...s.indices])}, q))`;
+  return `count() AS rows, toString(sum(value)) AS value, uniqExactMerge(users) AS users,
+       min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, ${NO_TRACES},
+       if(${wants} = 1 AND (is_total = 1 OR has(${at}, start_ms)), ${keysOf(state)}, CAST([], 'Array(String)')) AS keys`;
+}
+
 /** Points and totals of each query (slice ''). */
 export function seriesSelect(p: QueryParams, tenantId: string, s: MetricScan, queries: readonly MetricQuery[]): string {
-  return `SELECT q, '' AS slice, ${bucketOf(p, s)} AS start_ms, toUInt8(grouping(start_ms)) AS is_total, ${AGGREGATES}
+  return `SELECT q, '' AS slice, ${bucketOf(p, s)} AS start_ms, toUInt8(grouping(start_ms)) AS is_total, ${aggregates(p, s, queries)}
   ${scanSource(p, tenantId, s, queries)}
   GROUP BY GROUPING SETS ((q, start_ms), (q))`;
 }
@@ -31,7 +54,7 @@ const keyOf = (p: QueryParams, s: MetricScan, queries: readonly MetricQuery[]) =
 
 /** Every value of each query's breakdown dimension (currency: amounts of two currencies are never added). */
 function allSlices(p: QueryParams, tenantId: string, s: MetricScan, queries: readonly MetricQuery[]): string {
-  return `SELECT q, ${keyOf(p, s, queries)} AS slice, ${bucketOf(p, s)} AS start_ms, toUInt8(grouping(start_ms)) AS is_total, ${AGGREGATES}
+  return `SELECT q, ${keyOf(p, s, queries)} AS slice, ${bucketOf(p, s)} AS start_ms, toUInt8(grouping(start_ms)) AS is_total, ${aggregates(p, s, queries)}
   ${scanSource(p, tenantId, s, queries)}
   GROUP BY GROUPING SETS ((q, slice, start_ms), (q, slice))`;
 }
@@ -59,7 +82,7 @@ function topSlices(p: QueryParams, tenantId: string, s: MetricScan, queries: rea
   FROM (${perValue})`;
   const ranked = `SELECT *, dense_rank() OVER (PARTITION BY grp ORDER BY key_score DESC, key) AS key_rank, ${top} AS top_n FROM (${scored})`;
   return `SELECT q, if(key_rank <= top_n AND key_score >= 0, key, ${other}) AS slice, start_ms, is_total,
-         toUInt64(sum(n)) AS rows, toString(sum(v)) AS value, uniqExactMerge(u) AS users, min(f) AS all_final, max(last_ms) AS last_event_at_ms, ${NO_TRACES}
+         toUInt64(sum(n)) AS rows, toString(sum(v)) AS value, uniqExactMerge(u) AS users, min(f) AS all_final, max(last_ms) AS last_event_at_ms, ${NO_TRACES}, ${NO_KEYS}
   FROM (${ranked})
   GROUP BY q, slice, start_ms, is_total`;
 }

@@ -48,11 +48,17 @@ export interface MetricQuery {
    * share the leader's ranking, so their slices line up.
    */
   breakdown: { index: number; top: number | null; group: number; leader: boolean } | null;
+  /**
+   * Distinct metrics, series and every-value breakdowns only: also return the merged
+   * users (128-bit keys, hex) of every total and of the buckets starting at these instants,
+   * so two queries splitting a range can be unioned exactly (the series cache, split.ts).
+   */
+  keysAt?: readonly number[];
 }
 
 /** Identifies a query; requests with equal keys share it. */
 export const metricQueryKey = (q: MetricQuery): string =>
-  JSON.stringify([q.table, q.from, q.to, q.granularity, q.timeZone, q.metric, q.version, q.distinct, q.filters, q.breakdown]);
+  JSON.stringify([q.table, q.from, q.to, q.granularity, q.timeZone, q.metric, q.version, q.distinct, q.filters, q.breakdown, q.keysAt ?? null]);
 
 /** Queries read by one select: same table, granularity and time zone, all series or all breakdowns (and, on the edges, the same range). */
 export interface MetricScan {
@@ -84,7 +90,8 @@ function belongs(p: QueryParams, s: MetricScan, q: MetricQuery, i: number): stri
 
 /**
  * The scan's FROM … ARRAY JOIN … WHERE: every stored row once per query it belongs to
- * (`q`), only the tenant's rows of the queries' metric versions and overall range.
+ * (`q`), only the tenant's rows of the queries' metric versions and overall range. The
+ * source is named `src` (its columns as `src.users` where a select's alias shadows them).
  */
 export function scanSource(p: QueryParams, tenantId: string, s: MetricScan, queries: readonly MetricQuery[]): string {
   const qs = s.indices.map((i) => queries[i]!);
@@ -93,7 +100,7 @@ export function scanSource(p: QueryParams, tenantId: string, s: MetricScan, quer
   );
   const from = p.bind(`${s.name}_from`, 'Int64', Math.min(...qs.map((q) => q.from)));
   const to = p.bind(`${s.name}_to`, 'Int64', Math.max(...qs.map((q) => q.to)));
-  const table = s.table === EDGES_TABLE ? hoursAndEdges(p, s, qs[0]!, `tenant_id = ${p.bind('tenant', 'String', tenantId)} AND (metric, metric_version) IN (${pairs.join(', ')})`) : `${s.table} FINAL`;
+  const table = s.table === EDGES_TABLE ? hoursAndEdges(p, s, qs[0]!, `tenant_id = ${p.bind('tenant', 'String', tenantId)} AND (metric, metric_version) IN (${pairs.join(', ')})`) + ' AS src' : `${s.table} AS src FINAL`;
   return `FROM ${table}
   ARRAY JOIN arrayFilter(x -> x >= 0, [${s.indices.map((i) => belongs(p, s, queries[i]!, i)).join(', ')}]) AS q
   WHERE tenant_id = ${p.bind('tenant', 'String', tenantId)} AND (metric, metric_version) IN (${pairs.join(', ')})
@@ -140,4 +147,6 @@ export const metricColumns = z.object({
   last_event_at_ms: z.array(z.coerce.number()),
   /** Trace selects only (trace-samples.ts): a bucket's sample. */
   traces: z.array(z.array(z.string())),
+  /** Queries with `keysAt` only: the merged users' 128-bit keys (hex), else []. */
+  keys: z.array(z.array(z.string())),
 });

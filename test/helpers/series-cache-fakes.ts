@@ -60,10 +60,15 @@ export function fakeStorage() {
         u.total.add(r.user!);
       }
     }
+    // The real read's keys are 128-bit hashes of the ids; any one-to-one stand-in unions the same.
     for (const [slice, u] of users) {
       const agg = out.get(slice)!;
-      for (const [b, set] of u.buckets) agg.buckets.get(b)!.value = String(set.size);
+      for (const [b, set] of u.buckets) {
+        agg.buckets.get(b)!.value = String(set.size);
+        if (q.keysAt?.includes(b)) agg.buckets.get(b)!.keys = set;
+      }
       agg.total!.value = String(u.total.size);
+      if (q.keysAt) agg.total!.keys = u.total;
     }
     return out;
   };

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileModel } from '../../src/model/compile.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { readsById } from '../helpers/reads.ts';
+import { createMetricSeriesReader } from '../../src/storage/metric-series-reader.ts';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -246,4 +247,21 @@ describe('model series from metric_windows', () => {
     expect(await error('metric: GROSS_REVENUE, currency: "USD", where: [{ dimension: CURRENCY, in: ["USD"] }]')).toMatch(/either as `currency` or in `where`/);
     expect(await error('metric: TRIALS, version: 9')).toMatch(/trials has no version 9 \(versions: 1, 2\)/);
   });
+
+  it('returns the merged users of totals and asked-for buckets as keys that union exactly across a split (keysAt)', async () => {
+    const reader = createMetricSeriesReader(t.app.db);
+    const base = { granularity: 'HOUR' as const, timeZone: 'UTC', metric: 'paying_users', version: 1, distinct: true, filters: [], breakdown: null };
+    const q = (table: string, from: number, to: number, keysAt: number[]) => ({ ...base, table, from, to, keysAt });
+    // Minutes 0–41: u1 u2 | u2 u3 | u1 | u1 u4; split at minute 40 inside hour H0.
+    const { results } = await reader.read(TENANT, [q('metric_windows', H0, H0 + 40 * MIN, [H0]), q('metric_windows', H0 + 40 * MIN, H0 + HOUR, [H0]), q('metric_windows_hourly', H0 + 5 * HOUR, H0 + 7 * HOUR, [H0 + 6 * HOUR])]);
+    const [a, b, hours] = results.map((r) => r.get('')!);
+    expect([a!.total!.value, b!.total!.value, a!.total!.keys!.size, b!.total!.keys!.size]).toEqual(['3', '2', 3, 2]);
+    expect(new Set([...a!.buckets.get(H0)!.keys!, ...b!.buckets.get(H0)!.keys!]).size).toBe(4);
+    // Hourly states (a b | b c): the asked-for bucket and the total carry keys, the other bucket not.
+    expect([hours!.total!.keys!.size, hours!.buckets.get(H0 + 6 * HOUR)!.keys!.size, hours!.buckets.get(H0 + 5 * HOUR)!.keys]).toEqual([3, 2, undefined]);
+    // Without keysAt no keys come back.
+    const plain = (await reader.read(TENANT, [{ ...base, table: 'metric_windows', from: H0, to: H0 + HOUR }])).results[0]!.get('')!;
+    expect([plain.total!.value, plain.total!.keys]).toEqual(['4', undefined]);
+  });
 });
+

@@ -49,7 +49,7 @@ describe('series select', () => {
     expect(sql).toContain('(metric, metric_version) IN (({m0_m0:String}, {m0_v0:UInt16}), ({m0_m1:String}, {m0_v1:UInt16}))');
     expect(sql).toContain('toStartOfHour(window_start, {m0_tz:String})');
     expect(sql).toContain('toString(sum(value)) AS value, uniqExactMerge(users) AS users');
-    expect(sql).toMatch(/FROM metric_windows FINAL .* GROUP BY GROUPING SETS \(\(q, start_ms\), \(q\)\)$/);
+    expect(sql).toMatch(/FROM metric_windows AS src FINAL .* GROUP BY GROUPING SETS \(\(q, start_ms\), \(q\)\)$/);
     expect(p.values).toMatchObject({ q1_f0: 2, q1_f0_in: ['pro_qz'], q1_f0_out: ['free_qz'], m0_tz: 'Asia/Kolkata', tenant: TENANT });
     expectOnlyBoundValues(sql, p.values, [TENANT, 'gross_revenue_qz', 'paying_qz', 'pro_qz', 'free_qz', 'Asia/Kolkata', FROM]);
   });
@@ -61,7 +61,7 @@ describe('series select', () => {
     const hourly = [query({ table: 'metric_windows_hourly', granularity: 'WEEK', timeZone: 'UTC' })];
     const sql = squash(seriesSelect(new QueryParams(), TENANT, metricScans(hourly)[0]!, hourly));
     expect(sql).toContain('toDateTime(toStartOfWeek(hour_start, 1, {m0_tz:String}), {m0_tz:String})');
-    expect(sql).toContain('FROM metric_windows_hourly FINAL');
+    expect(sql).toContain('FROM metric_windows_hourly AS src FINAL');
   });
 });
 

@@ -106,16 +106,35 @@ describe('series cache: answers and what is read', () => {
     expect(rangesOf(s.storage.calls.slice(2))).toEqual([[['revenue', b, T0 + 3 * DAY]]]);
   });
 
-  it('keeps distinct and ranked queries only whole and closed (a comparison period), then reads nothing for them', async () => {
+  it('keeps a distinct query as a closed prefix with its keys, reads only the edge, and unions them exactly', async () => {
     const s = setup();
-    const previous = { from: T0, to: T0 + DAY };
-    await s.reader.read('acme', [users, { ...users, ...previous }, { ...ranked, ...previous }]);
-    expect(await s.reader.read('acme', [users, { ...users, ...previous }, { ...ranked, ...previous }])).toEqual(s.truth([users, { ...users, ...previous }, { ...ranked, ...previous }]));
+    // (The comparison period starts an hour in: a query of the same start shares its entry, `to` aside.)
+    const previous = { from: T0 + HOUR, to: T0 + DAY };
+    const qs = [users, { ...users, ...previous }, { ...ranked, ...previous }];
+    await s.reader.read('acme', qs);
+    expect(await s.reader.read('acme', qs)).toEqual(s.truth(qs));
+    // The day of T0 + 2 days straddles the split at 05:00: its users are a union of both parts, not a sum.
+    const at = T0 + 2 * DAY + 5 * HOUR;
     expect(rangesOf(s.storage.calls)).toEqual([
-      [['users', T0, T0 + 3 * DAY], ['users', T0, T0 + DAY], ['revenue', T0, T0 + DAY]],
-      [['users', T0, T0 + 3 * DAY]],
+      [['users', T0, at], ['users', at, T0 + 3 * DAY], ['users', T0 + HOUR, T0 + DAY], ['revenue', T0 + HOUR, T0 + DAY]],
+      [['users', at, T0 + 3 * DAY]],
     ]);
-    expect(s.outcomes.slice(3)).toEqual(['uncached', 'hit', 'hit']);
+    expect(s.storage.calls[1]![0]!.keysAt).toEqual([T0 + 2 * DAY]);
+    expect(s.outcomes.slice(3)).toEqual(['partial', 'hit', 'hit']);
+  });
+
+  it('grows a distinct prefix across buckets that straddle each split, on the hourly and the minute table, always the brute force', async () => {
+    const s = setup();
+    const minutes = series({ table: 'metric_windows', metric: 'users', distinct: true, granularity: 'HOUR', from: T0 + DAY, to: T0 + DAY + 6 * HOUR });
+    const byDay = series({ metric: 'users', distinct: true, granularity: 'DAY', timeZone: 'America/New_York', from: T0 - 4 * HOUR, to: T0 + 3 * DAY - 4 * HOUR });
+    const qs = [users, minutes, byDay];
+    for (const closed of [T0 + DAY + 2 * HOUR + 10 * MINUTE, T0 + DAY + 3 * HOUR + 50 * MINUTE, T0 + DAY + 5 * HOUR, T0 + 2 * DAY + 7 * HOUR + 1, T0 + 3 * DAY]) {
+      s.setClosedBefore(closed);
+      expect(await s.reader.read('acme', qs), `closed before ${new Date(closed).toISOString()}`).toEqual(s.truth(qs));
+      // Kept prefixes hold the keys of their totals and last bucket only.
+      expect(await s.reader.read('acme', qs)).toEqual(s.truth(qs));
+    }
+    expect(s.outcomes.at(-1)).toBe('hit');
   });
 
   it('keeps a ranked breakdown operand under its leader: another leader reads it again', async () => {

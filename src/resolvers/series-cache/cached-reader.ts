@@ -4,9 +4,11 @@
  * from ClickHouse only the open edge (and whatever closed since its last request) —
  * still ONE read for all uncached parts of all its queries. Additive queries (count and
  * sum series and every-value breakdowns) are kept as a growing closed prefix and added to
- * the edge (split.ts); distinct and ranked queries are kept whole once their range is
- * closed, e.g. a comparison period. Entries are dropped by window updates and bus gaps
- * (store.ts), so a correction is never served once its update has arrived.
+ * the edge; distinct ones likewise, their prefix keeping the merged users' keys of its
+ * total and last bucket to union with the edge's (split.ts); ranked breakdowns are kept
+ * whole once their range is closed, e.g. a comparison period. Entries are dropped by
+ * window updates and bus gaps (store.ts), so a correction is never served once its
+ * update has arrived.
  *
  * Identical concurrent reads of a tenant share one ClickHouse read (single flight).
  * A range a backfill has not covered yet is never kept (backfill writes without window
@@ -19,7 +21,8 @@ export interface ResultsReader {
   read(tenantId: string, queries: readonly MetricQuery[], o?: { signal?: AbortSignal }): Promise<MetricResult[]>;
 }
 import { metricQueryKey, type MetricQuery } from '../../storage/metric-series-sql.ts';
-import { addResults, planSplit, resultBytes } from './split.ts';
+import { bucketStart } from '../buckets.ts';
+import { addResults, keepKeys, keysAtOf, planSplit, resultBytes } from './split.ts';
 import type { CacheStore, Stamp } from './store.ts';
 
 export type Outcome = 'hit' | 'partial' | 'miss' | 'uncached';
@@ -83,14 +86,16 @@ export function createCachedMetricSeriesReader(o: {
     const e = o.store.get(tenantId, key);
     const usable = e && e.to <= plan.at ? e : undefined;
     const from = usable ? usable.to : q.from;
+    // A distinct query's parts come with their keys, to be unioned (split.ts).
+    const part = (p: MetricQuery): MetricQuery => (q.distinct ? { ...p, keysAt: keysAtOf(p) } : p);
     return {
       kind: 'split',
       query: q,
       key,
       at: plan.at,
       kept: usable ? { result: usable.result, readAt: usable.readAt } : null,
-      gap: from < plan.at ? { ...q, from, to: plan.at } : null,
-      edge: plan.at < q.to ? { ...q, from: plan.at } : null,
+      gap: from < plan.at ? part({ ...q, from, to: plan.at }) : null,
+      edge: plan.at < q.to ? part({ ...q, from: plan.at }) : null,
     };
   };
 
@@ -133,12 +138,15 @@ export function createCachedMetricSeriesReader(o: {
       return result;
     }
     const q = s.query;
-    const closed = s.gap || !s.kept ? addResults([...(s.kept ? [s.kept.result] : []), ...got(s.gap)]) : s.kept.result;
+    let closed = s.gap || !s.kept ? addResults([...(s.kept ? [s.kept.result] : []), ...got(s.gap)]) : s.kept.result;
+    // A distinct prefix keeps the keys its next part may meet: its total's and its last bucket's.
+    if (q.distinct && s.gap) closed = keepKeys(closed, bucketStart(s.at - 1, q.granularity, q.timeZone));
     if (s.gap && stamp) {
       const readAt = Math.min(stamp.readAt, s.kept?.readAt ?? Infinity);
       o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, result: closed, bytes: resultBytes(closed), readAt });
     }
-    return s.edge ? addResults([closed, ...got(s.edge)]) : closed;
+    const answer = s.edge ? addResults([closed, ...got(s.edge)]) : closed;
+    return q.distinct ? keepKeys(answer, null) : answer;
   };
 
   return {

@@ -6,19 +6,22 @@
  * minute edges): two queries split at any instant T count every event exactly once
  * between them, so for count and sum metrics, series and every-value
  * breakdowns (currency), adding the parts' cells (buckets with the same start included)
- * gives exactly the whole query's answer. A distinct metric's total is a merged set and a
- * ranked (top N) breakdown ranks over the whole range: neither adds up from parts, so
- * such queries are cached only whole, once their range is closed.
+ * gives exactly the whole query's answer. A distinct metric's total (and a bucket that
+ * straddles T) is a merged set, never a sum: its parts are read with `keysAt` (the merged
+ * users' keys of every total and of the buckets at either end of the part) and unioned,
+ * which is exact too. A ranked (top N) breakdown ranks over the whole range: it does not
+ * add up from parts, so it is cached only whole, once its range is closed.
  */
 import { fromMicros, toMicros } from '../../contracts/decimal.ts';
 import type { MetricAggregate, MetricCell, MetricResult } from '../../storage/metric-series-reader.ts';
 import type { MetricQuery } from '../../storage/metric-series-sql.ts';
+import { bucketStart } from '../buckets.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-/** Whether parts of `q` add up to its answer (count/sum; series or every-value breakdown). */
-export const additive = (q: MetricQuery): boolean => !q.distinct && (q.breakdown === null || q.breakdown.top === null);
+/** Whether parts of `q` combine into its answer: series and every-value breakdowns (sums added, distinct sets unioned). */
+export const splittable = (q: MetricQuery): boolean => q.breakdown === null || q.breakdown.top === null;
 
 /**
  * Whether the table answers from hourly rows (metric_windows_hourly, or its whole hours
@@ -31,14 +34,14 @@ const granuleOf = (q: MetricQuery): number => (readsHours(q.table) ? HOUR : MINU
 
 /**
  * What to do with `q` when everything before `closedBefore` is final:
- * - `split` at `at`: [from, at) is closed and kept (additive queries), [at, to) is read;
+ * - `split` at `at`: [from, at) is closed and kept (splittable queries), [at, to) is read;
  * - `whole`: the range is closed: kept as it is (any query);
  * - `read`: nothing of it is closed yet.
  */
 export type SplitPlan = { kind: 'split'; at: number } | { kind: 'whole' } | { kind: 'read' };
 
 export function planSplit(q: MetricQuery, closedBefore: number): SplitPlan {
-  if (!additive(q)) return q.to <= closedBefore ? { kind: 'whole' } : { kind: 'read' };
+  if (!splittable(q)) return q.to <= closedBefore ? { kind: 'whole' } : { kind: 'read' };
   const g = granuleOf(q);
   const at = q.to <= closedBefore ? q.to : Math.floor(closedBefore / g) * g;
   return at > q.from ? { kind: 'split', at } : { kind: 'read' };
@@ -52,13 +55,25 @@ export function touchedRange(table: string, windowStart: number, windowEnd: numb
   return readsHours(table) ? { from: Math.floor(windowStart / HOUR) * HOUR, to: windowEnd } : { from: windowStart, to: windowEnd };
 }
 
+/** The bucket starts a part of a distinct query needs the keys of: those holding its first and its last instant. */
+export function keysAtOf(part: MetricQuery): number[] {
+  return [...new Set([bucketStart(part.from, part.granularity, part.timeZone), bucketStart(part.to - 1, part.granularity, part.timeZone)])];
+}
+
 function addCells(a: MetricCell, b: MetricCell): MetricCell {
-  return { value: fromMicros(toMicros(a.value) + toMicros(b.value)), allFinal: a.allFinal && b.allFinal, lastEventAt: Math.max(a.lastEventAt, b.lastEventAt) };
+  const allFinal = a.allFinal && b.allFinal;
+  const lastEventAt = Math.max(a.lastEventAt, b.lastEventAt);
+  if (a.keys === undefined && b.keys === undefined) return { value: fromMicros(toMicros(a.value) + toMicros(b.value)), allFinal, lastEventAt };
+  // Distinct: two parts meet in a cell only at their boundary, which both read with keys.
+  if (a.keys === undefined || b.keys === undefined) throw new Error('series cache: a distinct cell of two parts without the keys of both');
+  const keys = new Set(a.keys);
+  for (const k of b.keys) keys.add(k);
+  return { value: String(keys.size), allFinal, lastEventAt, keys };
 }
 
 const addOptional = (a: MetricCell | null, b: MetricCell | null): MetricCell | null => (a && b ? addCells(a, b) : (a ?? b));
 
-/** The answer of an additive query from the answers of parts that split its range (`parts` are not changed). */
+/** The answer of a splittable query from the answers of parts that split its range (`parts` are not changed). */
 export function addResults(parts: readonly MetricResult[]): MetricResult {
   const out: MetricResult = new Map();
   for (const part of parts) {
@@ -78,10 +93,26 @@ export function addResults(parts: readonly MetricResult[]): MetricResult {
   return out;
 }
 
+/**
+ * `r` keeping the keys of its totals and of the bucket at `bucket` only (what a later part,
+ * starting there, may need), or of none (what callers get).
+ */
+export function keepKeys(r: MetricResult, bucket: number | null): MetricResult {
+  const strip = (c: MetricCell): MetricCell => (c.keys === undefined ? c : { value: c.value, allFinal: c.allFinal, lastEventAt: c.lastEventAt });
+  const out: MetricResult = new Map();
+  for (const [slice, agg] of r) {
+    const buckets = new Map<number, MetricCell>();
+    for (const [start, c] of agg.buckets) buckets.set(start, start === bucket ? c : strip(c));
+    out.set(slice, { buckets, total: agg.total && bucket === null ? strip(agg.total) : agg.total });
+  }
+  return out;
+}
+
 /** A rough size in bytes of a kept result (Map entries, strings at two bytes a character), for the cache's budget. */
 export function resultBytes(r: MetricResult): number {
   let bytes = 64;
-  const cell = (c: MetricCell | null) => (c ? 72 + 2 * c.value.length : 0);
+  // A kept key: 32 hex characters in a Set.
+  const cell = (c: MetricCell | null) => (c ? 72 + 2 * c.value.length + (c.keys?.size ?? 0) * 120 : 0);
   for (const [slice, agg] of r as Map<string, MetricAggregate>) {
     bytes += 96 + 2 * slice.length + cell(agg.total);
     for (const c of agg.buckets.values()) bytes += 40 + cell(c);
