@@ -31,9 +31,13 @@ export interface MetricAggregate {
 /** Per query: one aggregate per slice ('' for a series; a breakdown's values, `__other__` included). */
 export type MetricResult = Map<string, MetricAggregate>;
 
-/** A cell's merged keys, checked against its merged count (the state layout keysOf in metric-series-selects.ts relies on). */
-function keysOf(keys: readonly string[], count: number): ReadonlySet<string> {
-  const set = new Set(keys);
+/** A cell's merged keys from its uniqExact state in hex (varint count, then 32 hex digits a key), checked against its merged count. */
+function keysOf(state: string, count: number): ReadonlySet<string> {
+  const start = state.length - 32 * count;
+  // A varint of a count takes 1 to 10 bytes.
+  if (start < 2 || start > 20 || start % 2 !== 0) throw new Error(`distinct keys: a state of ${state.length / 2} bytes for a merged count of ${count}`);
+  const set = new Set<string>();
+  for (let i = start; i < state.length; i += 32) set.add(state.slice(i, i + 32));
   if (set.size !== count) throw new Error(`distinct keys: ${set.size} keys for a merged count of ${count}`);
   return set;
 }

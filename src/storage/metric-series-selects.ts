@@ -15,18 +15,17 @@ import type { QueryParams } from './query-params.ts';
 /** Trace samples come from their own select (trace-samples.ts). */
 const NO_TRACES = "CAST([], 'Array(String)') AS traces";
 
-const NO_KEYS = "CAST([], 'Array(String)') AS keys";
+const NO_KEYS = "'' AS keys";
 
 const AGGREGATES = `count() AS rows, toString(sum(value)) AS value, uniqExactMerge(users) AS users,
        min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, ${NO_TRACES}`;
 
 /**
- * The 128-bit keys held in a uniqExact state, as hex: the state is varint(count) followed by
- * count × 16 key bytes (migrations/0007 cuts them out the same way); the reader checks
- * that as many keys come back as the merged count.
+ * A uniqExact state as hex: varint(count) followed by count × 16 key bytes, each key a
+ * distinct user's 128-bit hash (migrations/0007 cuts them out the same way); the reader
+ * takes the last 32 × count hex digits as the keys and checks the prefix is a varint's length.
  */
-const keysOf = (state: string) =>
-  `extractAll(substring(hex(toString(${state})), 2 * (length(toString(${state})) - 16 * finalizeAggregation(${state})) + 1), '.{32}')`;
+const keysOf = (state: string) => `hex(toString(${state}))`;
 
 /** The aggregates of a series or every-value breakdown select, with the merged keys where a query asks for them (`keysAt`). */
 function aggregates(p: QueryParams, s: MetricScan, queries: readonly MetricQuery[]): string {
@@ -36,9 +35,10 @@ function aggregates(p: QueryParams, s: MetricScan, queries: readonly MetricQuery
   const state = 'uniqExactMergeState(src.users)';
   const wants = perQuery(p, s, 'keys', 'UInt8', qs.map((q) => (q.keysAt ? 1 : 0)), 'toUInt8(0)');
   const at = `arrayElement(${p.bind(`${s.name}_keys_at`, 'Array(Array(Int64))', qs.map((q) => [...(q.keysAt ?? [])]))}, indexOf(${p.bind(`${s.name}_ids`, 'Array(Int32)', [...s.indices])}, q))`;
-  return `count() AS rows, toString(sum(value)) AS value, uniqExactMerge(users) AS users,
+  // One merge per group: the count is the merged state's (uniqExactMerge beside it would merge twice).
+  return `count() AS rows, toString(sum(value)) AS value, finalizeAggregation(${state}) AS users,
        min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, ${NO_TRACES},
-       if(${wants} = 1 AND (is_total = 1 OR has(${at}, start_ms)), ${keysOf(state)}, CAST([], 'Array(String)')) AS keys`;
+       if(${wants} = 1 AND (is_total = 1 OR has(${at}, start_ms)), ${keysOf(state)}, '') AS keys`;
 }
 
 /** Points and totals of each query (slice ''). */

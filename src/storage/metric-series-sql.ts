@@ -147,6 +147,6 @@ export const metricColumns = z.object({
   last_event_at_ms: z.array(z.coerce.number()),
   /** Trace selects only (trace-samples.ts): a bucket's sample. */
   traces: z.array(z.array(z.string())),
-  /** Queries with `keysAt` only: the merged users' 128-bit keys (hex), else []. */
-  keys: z.array(z.array(z.string())),
+  /** Queries with `keysAt` only: the merged users' uniqExact state (hex), else ''. */
+  keys: z.array(z.string()),
 });

@@ -61,7 +61,7 @@ export function traceSelects(p: QueryParams, tenantId: string, queries: readonly
     const to = p.bind(`${s.name}_to`, 'Int64', Math.max(...qs.map((q) => q.to)));
     const byCurrency = perQuery(p, s, 'bycur', 'UInt8', qs.map((q) => (q.byCurrency ? 1 : 0)), 'toUInt8(0)');
     return `SELECT q, slice, start_ms, toUInt8(0) AS is_total, count() AS rows, '0' AS value, toUInt64(0) AS users, toUInt8(1) AS all_final, toInt64(0) AS last_event_at_ms,
-         arraySlice(anyIf(trace_sample, notEmpty(trace_sample)), 1, ${p.bind('trace_limit', 'UInt32', TRACE_SAMPLE_LIMIT)}) AS traces, CAST([], 'Array(String)') AS keys
+         arraySlice(anyIf(trace_sample, notEmpty(trace_sample)), 1, ${p.bind('trace_limit', 'UInt32', TRACE_SAMPLE_LIMIT)}) AS traces, '' AS keys
   FROM (
     SELECT q, if(${byCurrency} = 1, currency, '') AS slice, ${bucketOf(p, s)} AS start_ms, trace_sample
     FROM windows FINAL

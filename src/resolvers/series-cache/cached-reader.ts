@@ -145,7 +145,7 @@ export function createCachedMetricSeriesReader(o: {
       const readAt = Math.min(stamp.readAt, s.kept?.readAt ?? Infinity);
       o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, result: closed, bytes: resultBytes(closed), readAt });
     }
-    const answer = s.edge ? addResults([closed, ...got(s.edge)]) : closed;
+    const answer = s.edge ? addResults([closed, ...got(s.edge)], !q.distinct) : closed;
     return q.distinct ? keepKeys(answer, null) : answer;
   };
 

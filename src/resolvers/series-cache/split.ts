@@ -41,7 +41,8 @@ const granuleOf = (q: MetricQuery): number => (readsHours(q.table) ? HOUR : MINU
 export type SplitPlan = { kind: 'split'; at: number } | { kind: 'whole' } | { kind: 'read' };
 
 export function planSplit(q: MetricQuery, closedBefore: number): SplitPlan {
-  if (!splittable(q)) return q.to <= closedBefore ? { kind: 'whole' } : { kind: 'read' };
+  // A closed distinct query never grows: kept whole, it needs no keys.
+  if (!splittable(q) || (q.distinct && q.to <= closedBefore)) return q.to <= closedBefore ? { kind: 'whole' } : { kind: 'read' };
   const g = granuleOf(q);
   const at = q.to <= closedBefore ? q.to : Math.floor(closedBefore / g) * g;
   return at > q.from ? { kind: 'split', at } : { kind: 'read' };
@@ -60,21 +61,33 @@ export function keysAtOf(part: MetricQuery): number[] {
   return [...new Set([bucketStart(part.from, part.granularity, part.timeZone), bucketStart(part.to - 1, part.granularity, part.timeZone)])];
 }
 
-function addCells(a: MetricCell, b: MetricCell): MetricCell {
+/** |a ∪ b|, walking the smaller set. */
+function unionSize(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
+  const [big, small] = a.size >= b.size ? [a, b] : [b, a];
+  let n = big.size;
+  for (const k of small) if (!big.has(k)) n += 1;
+  return n;
+}
+
+function addCells(a: MetricCell, b: MetricCell, keep: boolean): MetricCell {
   const allFinal = a.allFinal && b.allFinal;
   const lastEventAt = Math.max(a.lastEventAt, b.lastEventAt);
   if (a.keys === undefined && b.keys === undefined) return { value: fromMicros(toMicros(a.value) + toMicros(b.value)), allFinal, lastEventAt };
   // Distinct: two parts meet in a cell only at their boundary, which both read with keys.
   if (a.keys === undefined || b.keys === undefined) throw new Error('series cache: a distinct cell of two parts without the keys of both');
+  if (!keep) return { value: String(unionSize(a.keys, b.keys)), allFinal, lastEventAt };
   const keys = new Set(a.keys);
   for (const k of b.keys) keys.add(k);
   return { value: String(keys.size), allFinal, lastEventAt, keys };
 }
 
-const addOptional = (a: MetricCell | null, b: MetricCell | null): MetricCell | null => (a && b ? addCells(a, b) : (a ?? b));
-
-/** The answer of a splittable query from the answers of parts that split its range (`parts` are not changed). */
-export function addResults(parts: readonly MetricResult[]): MetricResult {
+/**
+ * The answer of a splittable query from the answers of parts that split its range (`parts`
+ * are not changed). `keepKeys` false: distinct cells of two parts come without keys (an
+ * answer to give out, not to keep), which spares copying the larger set.
+ */
+export function addResults(parts: readonly MetricResult[], keepKeys = true): MetricResult {
+  const add = (a: MetricCell, b: MetricCell) => addCells(a, b, keepKeys);
   const out: MetricResult = new Map();
   for (const part of parts) {
     for (const [slice, agg] of part) {
@@ -85,9 +98,9 @@ export function addResults(parts: readonly MetricResult[]): MetricResult {
       }
       for (const [start, cell] of agg.buckets) {
         const c = have.buckets.get(start);
-        have.buckets.set(start, c ? addCells(c, cell) : cell);
+        have.buckets.set(start, c ? add(c, cell) : cell);
       }
-      have.total = addOptional(have.total, agg.total);
+      have.total = have.total && agg.total ? add(have.total, agg.total) : (have.total ?? agg.total);
     }
   }
   return out;
