@@ -168,7 +168,7 @@ const NAIVE_TILES: { name: string; value: string; currency?: string; byCurrency?
 const fmt = (ms: number) => ms.toFixed(1).padStart(8);
 
 /** The measured paths: label and the request(s) of one dashboard. */
-type PathName = 'hourly' | 'naive' | 'minute' | 'hourly9' | 'minute9' | ModelPathName;
+type PathName = 'hourly' | 'naive' | 'minute' | 'hourly9' | 'minute9' | 'modelOffHour' | ModelPathName;
 
 /**
  * Loads the data into a fresh app of `target` (or reuses BENCH_DATA_DIR), checks both
@@ -313,6 +313,10 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
     // distinct-user tiles over the open range) each request reads from ClickHouse.
     const liveTo = Math.ceil(Date.now() / HOUR) * HOUR;
     const MODEL_LIVE = modelDashboard(`from: "${iso(liveTo - 30 * DAY)}", to: "${iso(liveTo)}", granularity: HOUR, compareTo: PREVIOUS_PERIOD`);
+    // The last 30 days up to now, off the hour at both ends: whole hours and minute edges.
+    const minuteNow = Math.floor(Date.now() / 60_000) * 60_000;
+    const liveNow = minuteNow % HOUR === 0 ? minuteNow - 60_000 : minuteNow;
+    const MODEL_LIVE_OFF = modelDashboard(`from: "${iso(liveNow - 30 * DAY)}", to: "${iso(liveNow)}", granularity: HOUR, compareTo: PREVIOUS_PERIOD`);
     // The same dashboard one minute off the hour, so it is served from the 1-minute windows.
     const minuteDashboard = DASHBOARD.replaceAll(range, rangeFrom(FROM + 60_000));
     const m = await graphql(minuteDashboard);
@@ -330,6 +334,7 @@ async function openDashboard(target: DashboardTarget, log: (line: string) => voi
       hourly9: { label: 'graphql: 9 tiles, no distinct users', run: () => graphql(noUsers) },
       minute9: { label: '  the same 9 tiles, minute windows', run: () => graphql(noUsersMinutes) },
       ...modelPaths(app.seriesCache, () => graphql(MODEL_LIVE)),
+      modelOffHour: { label: 'model: cache on, warm, off the hour', run: () => graphql(MODEL_LIVE_OFF) },
     };
     const warm = new Set<PathName>();
     /** One block of `runs` dashboards of a path (3 warm-ups before its first block). */
@@ -366,7 +371,7 @@ async function main() {
   try {
     // Run each block after the other, graphql first (the naive one gets the warmer caches).
     const results = [];
-    for (const path of ['hourly', 'naive', 'minute', 'hourly9', 'minute9', 'model', 'modelOff', 'modelCold'] as const) results.push(await d.measure(path, RUNS));
+    for (const path of ['hourly', 'naive', 'minute', 'hourly9', 'minute9', 'model', 'modelOffHour', 'modelOff', 'modelCold'] as const) results.push(await d.measure(path, RUNS));
     console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${d.config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
     console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
     for (const r of results) console.log(`${r.label.padEnd(34)} ${fmt(percentile(r.times, 50))} ${fmt(percentile(r.times, 95))}   ${String(r.reads).padStart(15)}   ${fmt(r.dbMs)}`);
