@@ -9,6 +9,7 @@ import type { ModelPlan } from '../model/types.ts';
 import type { ModelComparison, ModelSeries } from '../resolvers/model-series.ts';
 import { prepareModelRequest, DEFAULT_TOP, MAX_TOP } from '../resolvers/model-request.ts';
 import type { Builder, Types } from './builder.ts';
+import { coverageFields } from './series-coverage.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 import { modelMetricValues } from './model-enum.ts';
@@ -52,15 +53,7 @@ function addSeriesOutputs(builder: Builder, ModelMetricEnum: EnumRef<Types, stri
       to: t.field({ type: 'DateTime', resolve: (s) => s.to }),
       points: t.field({ type: [PointRef], resolve: (s) => s.points }),
       total: t.field({ type: 'Decimal', nullable: true, description: 'Over the whole range (distinct users merged; a formula over the operands’ totals).', resolve: (s) => s.total }),
-      complete: t.exposeBoolean('complete', {
-        description: 'False while a metric version it reads is still being backfilled from the event log over this range: points before incompleteBefore are not yet data.',
-      }),
-      incompleteBefore: t.field({
-        type: 'DateTime',
-        nullable: true,
-        description: 'The instant before which its points are not yet backfilled (history older than the event log stays incomplete for good); null when complete.',
-        resolve: (s) => s.incompleteBefore,
-      }),
+      ...coverageFields(t),
       freshness: t.field({ type: FreshnessRef, resolve: (s) => s.freshness }),
       comparison: t.field({ type: ComparisonRef, nullable: true, description: 'Present when the input asked for `compareTo`.', resolve: (s) => s.comparison }),
     }),

@@ -9,6 +9,7 @@ import type { ModelComparison, ModelPoint, ModelSeries } from '../resolvers/mode
 import { derivedMetricName, prepareSeriesRequest, seriesCost } from '../resolvers/series.ts';
 import { asksForTraceIds } from '../resolvers/selection.ts';
 import type { Builder, Types } from './builder.ts';
+import { coverageFields } from './series-coverage.ts';
 import type { addEnums } from './enums.ts';
 import type { addFreshness } from './freshness.ts';
 import { hasNullableValues, valuesOf, type addDimensions, type RawModelInput } from './model-input.ts';
@@ -73,15 +74,7 @@ export function addSeries(builder: Builder, plan: ModelPlan, enums: ReturnType<t
     total: nullable
       ? t.field({ type: 'Decimal', nullable: true, description: 'Over the whole range (distinct users merged; a formula over the operands’ totals).', resolve: (s) => s.total })
       : t.field({ type: 'Decimal', description: 'Over the whole range (distinct users are merged, not summed; a formula over the operands’ totals).', resolve: (s) => decimal(s.total) }),
-    complete: t.exposeBoolean('complete', {
-      description: 'False while a metric version it reads is still being backfilled from the event log over this range: points before incompleteBefore are not yet data.',
-    }),
-    incompleteBefore: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'The instant before which its points are not yet backfilled (history older than the event log stays incomplete for good); null when complete.',
-      resolve: (s) => s.incompleteBefore,
-    }),
+    ...coverageFields(t),
     freshness: t.field({ type: FreshnessRef, resolve: (s) => s.freshness }),
     comparison: t.field({ type: ComparisonRef, nullable: true, description: 'Present when the input asked for `compareTo`.', resolve: (s) => s.comparison }),
   });
