@@ -8,70 +8,9 @@
  * one read; versions still being backfilled are never kept.
  */
 import { describe, expect, it } from 'vitest';
-import { createCachedMetricSeriesReader, type Outcome } from '../../src/resolvers/series-cache/cached-reader.ts';
-import { createCacheStore } from '../../src/resolvers/series-cache/store.ts';
-import type { MetricQuery } from '../../src/storage/metric-series-sql.ts';
-import { fakeBus, fakeStorage, HOUR, MINUTE, type FakeRow } from '../helpers/series-cache-fakes.ts';
+import { HOUR, MINUTE } from '../helpers/series-cache-fakes.ts';
+import { byCurrency, DAY, rangesOf, ranked, series, setup, T0, users } from '../helpers/series-cache-setup.ts';
 
-const T0 = Date.UTC(2026, 5, 1);
-const DAY = 24 * HOUR;
-
-const series = (o: Partial<MetricQuery> = {}): MetricQuery => ({
-  table: 'metric_windows_hourly',
-  from: T0,
-  to: T0 + 3 * DAY,
-  granularity: 'DAY',
-  timeZone: 'UTC',
-  metric: 'revenue',
-  version: 1,
-  distinct: false,
-  filters: [],
-  breakdown: null,
-  ...o,
-});
-const byCurrency = series({ breakdown: { index: 0, top: null, group: 0, leader: true } });
-const users = series({ metric: 'users', distinct: true });
-const ranked = series({ breakdown: { index: 1, top: 1, group: 0, leader: true } });
-
-function setup(o: { maxBytes?: number; maxTenants?: number; maxAgeMs?: number; closedBefore?: number; keepable?: (m: string, from: number) => boolean } = {}) {
-  const storage = fakeStorage();
-  const bus = fakeBus();
-  let now = T0 + 3 * DAY;
-  let closedBefore = o.closedBefore ?? T0 + 2 * DAY + 5 * HOUR + 30 * MINUTE;
-  const outcomes: Outcome[] = [];
-  let shared = 0;
-  const store = createCacheStore({ bus: bus.bus, maxBytes: o.maxBytes ?? 1 << 30, maxTenants: o.maxTenants ?? 100, maxAgeMs: o.maxAgeMs ?? 30_000, clock: () => now });
-  const reader = createCachedMetricSeriesReader({
-    reader: storage.reader,
-    store,
-    closedBefore: () => closedBefore,
-    keepable: (m, _v, from) => o.keepable?.(m, from) ?? true,
-    hooks: { lookup: (x) => outcomes.push(x), shared: () => (shared += 1) },
-  });
-  const add = (r: Partial<FakeRow> & { t: number }) => storage.rows.push({ tenantId: 'acme', metric: 'revenue', value: '1.5', dims: ['USD', 'pro'], final: true, ...r });
-  // Three days of revenue every 20 minutes in USD and EUR (pro and team), and distinct users.
-  for (let t = T0; t < T0 + 3 * DAY; t += 20 * MINUTE) {
-    add({ t, value: String((t / MINUTE) % 7) + '.25', dims: ['USD', t % HOUR === 0 ? 'team' : 'pro'] });
-    add({ t, value: '2', dims: ['EUR', 'pro'] });
-    add({ t, metric: 'users', value: '0', user: `u${(t / MINUTE) % 13}` });
-  }
-  return {
-    storage,
-    bus,
-    store,
-    reader,
-    outcomes,
-    shared: () => shared,
-    add,
-    setNow: (t: number) => (now = t),
-    setClosedBefore: (t: number) => (closedBefore = t),
-    /** What the uncached reader answers now. */
-    truth: (qs: MetricQuery[], tenantId = 'acme') => qs.map((q) => storage.answer(tenantId, q)),
-  };
-}
-
-/** Every query range the fake storage was asked for, per read. */
-const rangesOf = (calls: MetricQuery[][]) => calls.map((c) => c.map((q) => [q.metric, q.from, q.to]));
 
 describe('series cache: answers and what is read', () => {
   it('gives the uncached answers, cold and warm, for series, currency breakdowns, distinct and ranked queries', async () => {
@@ -104,37 +43,6 @@ describe('series cache: answers and what is read', () => {
     expect(rangesOf(s.storage.calls.slice(1))).toEqual([[['revenue', a, b], ['revenue', b, T0 + 3 * DAY]]]);
     await s.reader.read('acme', [series()]);
     expect(rangesOf(s.storage.calls.slice(2))).toEqual([[['revenue', b, T0 + 3 * DAY]]]);
-  });
-
-  it('keeps a distinct query as a closed prefix with its keys, reads only the edge, and unions them exactly', async () => {
-    const s = setup();
-    // (The comparison period starts an hour in: a query of the same start shares its entry, `to` aside.)
-    const previous = { from: T0 + HOUR, to: T0 + DAY };
-    const qs = [users, { ...users, ...previous }, { ...ranked, ...previous }];
-    await s.reader.read('acme', qs);
-    expect(await s.reader.read('acme', qs)).toEqual(s.truth(qs));
-    // The day of T0 + 2 days straddles the split at 05:00: its users are a union of both parts, not a sum.
-    const at = T0 + 2 * DAY + 5 * HOUR;
-    expect(rangesOf(s.storage.calls)).toEqual([
-      [['users', T0, at], ['users', at, T0 + 3 * DAY], ['users', T0 + HOUR, T0 + DAY], ['revenue', T0 + HOUR, T0 + DAY]],
-      [['users', at, T0 + 3 * DAY]],
-    ]);
-    expect(s.storage.calls[1]![0]!.keysAt).toEqual([T0 + 2 * DAY]);
-    expect(s.outcomes.slice(3)).toEqual(['partial', 'hit', 'hit']);
-  });
-
-  it('grows a distinct prefix across buckets that straddle each split, on the hourly and the minute table, always the brute force', async () => {
-    const s = setup();
-    const minutes = series({ table: 'metric_windows', metric: 'users', distinct: true, granularity: 'HOUR', from: T0 + DAY, to: T0 + DAY + 6 * HOUR });
-    const byDay = series({ metric: 'users', distinct: true, granularity: 'DAY', timeZone: 'America/New_York', from: T0 - 4 * HOUR, to: T0 + 3 * DAY - 4 * HOUR });
-    const qs = [users, minutes, byDay];
-    for (const closed of [T0 + DAY + 2 * HOUR + 10 * MINUTE, T0 + DAY + 3 * HOUR + 50 * MINUTE, T0 + DAY + 5 * HOUR, T0 + 2 * DAY + 7 * HOUR + 1, T0 + 3 * DAY]) {
-      s.setClosedBefore(closed);
-      expect(await s.reader.read('acme', qs), `closed before ${new Date(closed).toISOString()}`).toEqual(s.truth(qs));
-      // Kept prefixes hold the keys of their totals and last bucket only.
-      expect(await s.reader.read('acme', qs)).toEqual(s.truth(qs));
-    }
-    expect(s.outcomes.at(-1)).toBe('hit');
   });
 
   it('keeps a ranked breakdown operand under its leader: another leader reads it again', async () => {
