@@ -14,10 +14,14 @@ describe('series cache: distinct users across a split', () => {
     // (The comparison period starts an hour in: a query of the same start shares its entry, `to` aside.)
     const previous = { from: T0 + HOUR, to: T0 + DAY };
     const qs = [users, { ...users, ...previous }, { ...ranked, ...previous }];
+    const at = T0 + 2 * DAY + 5 * HOUR;
     await s.reader.read('acme', qs);
+    // A new user and a known one in the open edge: the edge is read again, the prefix is not.
+    s.add({ t: at + 2 * HOUR, metric: 'users', value: '0', user: 'newcomer' });
+    s.add({ t: at + 2 * HOUR + MINUTE, metric: 'users', value: '0', user: 'u1' });
+    s.bus.publish('acme', at + 2 * HOUR);
     expect(await s.reader.read('acme', qs)).toEqual(s.truth(qs));
     // The day of T0 + 2 days straddles the split at 05:00: its users are a union of both parts, not a sum.
-    const at = T0 + 2 * DAY + 5 * HOUR;
     expect(rangesOf(s.storage.calls)).toEqual([
       [['users', T0, at], ['users', at, T0 + 3 * DAY], ['users', T0 + HOUR, T0 + DAY], ['revenue', T0 + HOUR, T0 + DAY]],
       [['users', at, T0 + 3 * DAY]],

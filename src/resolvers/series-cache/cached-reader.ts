@@ -39,7 +39,16 @@ type Step =
   | { kind: 'read'; part: MetricQuery }
   | { kind: 'hit'; result: MetricResult }
   | { kind: 'whole'; key: string; part: MetricQuery }
-  | { kind: 'split'; query: MetricQuery; key: string; at: number; kept: { result: MetricResult; readAt: number } | null; gap: MetricQuery | null; edge: MetricQuery | null };
+  | {
+      kind: 'split';
+      query: MetricQuery;
+      key: string;
+      at: number;
+      kept: { result: MetricResult; readAt: number } | null;
+      gap: MetricQuery | null;
+      /** The open edge: read, or kept from an earlier read that no window update has touched since. */
+      edge: { part: MetricQuery; key: string; kept: MetricResult | null } | null;
+    };
 
 interface Flight {
   stamp: Stamp;
@@ -72,6 +81,12 @@ export function createCachedMetricSeriesReader(o: {
 }): ResultsReader {
   const flights = new Map<string, Flight>();
 
+  /** The open edge of a split: kept until a window update touches its range, like a closed part. */
+  const edgeOf = (tenantId: string, part: MetricQuery) => {
+    const key = `edge:${metricQueryKey(part)}`;
+    return { part, key, kept: o.store.get(tenantId, key)?.result ?? null };
+  };
+
   const stepOf = (tenantId: string, q: MetricQuery, closedBefore: number, all: readonly MetricQuery[]): Step => {
     if (!o.keepable(q.metric, q.version, q.from)) return { kind: 'read', part: q };
     const plan = planSplit(q, closedBefore);
@@ -95,14 +110,15 @@ export function createCachedMetricSeriesReader(o: {
       at: plan.at,
       kept: usable ? { result: usable.result, readAt: usable.readAt } : null,
       gap: from < plan.at ? part({ ...q, from, to: plan.at }) : null,
-      edge: plan.at < q.to ? part({ ...q, from: plan.at }) : null,
+      edge: plan.at < q.to ? edgeOf(tenantId, part({ ...q, from: plan.at })) : null,
     };
   };
 
-  const partsOf = (s: Step): MetricQuery[] => (s.kind === 'read' || s.kind === 'whole' ? [s.part] : s.kind === 'split' ? [s.gap, s.edge].filter((p) => p !== null) : []);
+  const partsOf = (s: Step): MetricQuery[] =>
+    s.kind === 'read' || s.kind === 'whole' ? [s.part] : s.kind === 'split' ? [s.gap, s.edge && !s.edge.kept ? s.edge.part : null].filter((p) => p !== null) : [];
 
   const outcomeOf = (s: Step): Outcome =>
-    s.kind === 'hit' ? 'hit' : s.kind === 'read' ? 'uncached' : s.kind === 'whole' ? 'miss' : s.kept ? (s.edge || s.gap ? 'partial' : 'hit') : 'miss';
+    s.kind === 'hit' ? 'hit' : s.kind === 'read' ? 'uncached' : s.kind === 'whole' ? 'miss' : s.kept ? (s.gap || (s.edge && !s.edge.kept) ? 'partial' : 'hit') : 'miss';
 
   /** One read of `parts`, shared with an identical one in flight that nothing has invalidated since it began. */
   const readShared = (tenantId: string, parts: MetricQuery[], signal?: AbortSignal): { stamp: Stamp; promise: Promise<MetricResult[]> } => {
@@ -145,7 +161,13 @@ export function createCachedMetricSeriesReader(o: {
       const readAt = Math.min(stamp.readAt, s.kept?.readAt ?? Infinity);
       o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, result: closed, bytes: resultBytes(closed), readAt });
     }
-    const answer = s.edge ? addResults([closed, ...got(s.edge)], !q.distinct) : closed;
+    let edge: MetricResult | null = null;
+    if (s.edge) {
+      edge = s.edge.kept ?? got(s.edge.part)[0]!;
+      const p = s.edge.part;
+      if (!s.edge.kept && stamp) o.store.put(stamp, { key: s.edge.key, table: p.table, from: p.from, to: p.to, result: edge, bytes: resultBytes(edge), readAt: stamp.readAt });
+    }
+    const answer = edge ? addResults([closed, edge], !q.distinct) : closed;
     return q.distinct ? keepKeys(answer, null) : answer;
   };
 

@@ -203,11 +203,19 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
   };
 
   return {
-    /** A kept entry, if one is there and young enough (marked as recently used). */
+    /** A kept entry, if one is there and young enough (it and its tenant marked as recently used). */
     get(tenantId: string, key: string): Entry | undefined {
       const e = lru.peek(tenantId, key);
       if (e && o.clock() - e.readAt > o.maxAgeMs) dropped('expired', lru.remove(e));
-      else if (e) return lru.touch(e);
+      else if (e) {
+        // A tenant answered from memory alone is in use: its subscription is not the one to give up.
+        const t = tenants.get(tenantId);
+        if (t) {
+          tenants.delete(tenantId);
+          tenants.set(tenantId, t);
+        }
+        return lru.touch(e);
+      }
       return undefined;
     },
 
