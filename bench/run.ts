@@ -85,6 +85,7 @@ const pct = (x: number | undefined) => (x === undefined ? '' : `±${(100 * x).to
 function verdict(r: MetricRow): string {
   if (r.better === 'info') return '';
   if (r.better === 'exact') return r.baseline === r.expect && r.current === r.expect ? `ok (= ${r.expect})` : `FAIL (must be ${r.expect})`;
+  if (r.better === 'atMost') return r.baseline <= r.expect! && r.current <= r.expect! ? `ok (≤ ${r.expect})` : `FAIL (must be ≤ ${r.expect})`;
   if ((r.rounds ?? 0) < 3) return 'n/a (< 3 rounds)';
   const ratio = r.current / r.baseline;
   const tol = (r.spread?.baseline ?? 0) + (r.spread?.current ?? 0);
@@ -103,6 +104,7 @@ for (const { name, result, error } of results) {
   }
   for (const r of result!.rows) table.push([r.metric, r.unit, num(r.baseline, r.decimals), num(r.current, r.decimals), (r.current / r.baseline).toFixed(2), pct(r.spread?.baseline), pct(r.spread?.current), verdict(r)]);
   for (const r of result!.rows.filter((x) => x.better === 'exact')) checks.push({ name: r.metric, ok: r.baseline === r.expect && r.current === r.expect, detail: `baseline ${r.baseline}, current ${r.current}, must be ${r.expect}` });
+  for (const r of result!.rows.filter((x) => x.better === 'atMost')) checks.push({ name: r.metric, ok: r.baseline <= r.expect! && r.current <= r.expect!, detail: `baseline ${r.baseline}, current ${r.current}, must be ≤ ${r.expect}` });
   checks.push(...result!.checks);
   notes.push(...result!.notes);
 }

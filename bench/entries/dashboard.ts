@@ -62,7 +62,7 @@ export const dashboard: BenchEntry = {
         }
       }
       const mean = (side: 'baseline' | 'current', path: (typeof PATHS)[number], k: 'reads' | 'dbMs') => per[side].reduce((a, r) => a + r[path][k], 0) / per[side].length;
-      for (const path of ['hourly', 'minute'] as const) rows.push({ metric: `ClickHouse reads per request, ${path === 'hourly' ? 'hourly' : 'off-hour'}`, unit: 'reads', better: 'exact', expect: 1, baseline: mean('baseline', path, 'reads'), current: mean('current', path, 'reads'), decimals: 2 });
+      for (const path of ['hourly', 'minute'] as const) rows.push({ metric: `ClickHouse reads per request, ${path === 'hourly' ? 'hourly' : 'off-hour'}`, unit: 'reads', better: 'atMost', expect: 1, baseline: mean('baseline', path, 'reads'), current: mean('current', path, 'reads'), decimals: 2 });
       rows.push({ metric: 'ClickHouse ms per hourly dashboard (mean)', unit: 'ms', better: 'info', baseline: mean('baseline', 'hourly', 'dbMs'), current: mean('current', 'hourly', 'dbMs'), decimals: 1 });
       const loads = await Promise.all(sides.map((s) => s.ready));
       rows.push({ metric: 'dashboard load through intake (1 run)', unit: 'events/s', better: 'info', baseline: loads[0]!.loadRate, current: loads[1]!.loadRate, decimals: 0 });

@@ -55,7 +55,7 @@ export const model: BenchEntry = {
         rows.push({ metric: `model: 12-tile metricSeries dashboard p${p}`, unit: 'ms', better: 'info', ...fig, spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 });
       }
       const mean = (rs: Round[]) => rs.reduce((a, r) => a + r.reads, 0) / rs.length;
-      rows.push({ metric: 'model: ClickHouse reads per dashboard', unit: 'reads', better: 'exact', expect: 1, baseline: mean(rd), current: mean(rw), decimals: 2 });
+      rows.push({ metric: 'model: ClickHouse reads per dashboard', unit: 'reads', better: 'atMost', expect: 1, baseline: mean(rd), current: mean(rw), decimals: 2 });
       const checks: Check[] = [];
       for (const [i, m] of MODELS.entries()) {
         const { wrong, summary } = await sides[i]!.request<{ wrong: string[]; summary: string }>('finish');

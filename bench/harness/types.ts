@@ -24,8 +24,8 @@ export interface BenchContext {
 export interface MetricRow {
   metric: string;
   unit: string;
-  /** Which way is better; 'exact' rows must equal `expect` on both sides. */
-  better: 'lower' | 'higher' | 'exact' | 'info';
+  /** Which way is better; 'exact' rows must equal `expect` on both sides, 'atMost' rows must not exceed it. */
+  better: 'lower' | 'higher' | 'exact' | 'atMost' | 'info';
   baseline: number;
   current: number;
   /** Run-to-run noise per side: half the range of the per-round values, relative to the figure. */
