@@ -70,6 +70,13 @@ function wholeKey(q: MetricQuery, all: readonly MetricQuery[]): string {
   return JSON.stringify([metricQueryKey({ ...q, breakdown: { ...b, group: 0 } }), leader ? metricQueryKey({ ...leader, breakdown: { ...leader.breakdown!, group: 0 } }) : null]);
 }
 
+/** The parts a step reads from ClickHouse. */
+const partsOf = (s: Step): MetricQuery[] =>
+  s.kind === 'read' || s.kind === 'whole' ? [s.part] : s.kind === 'split' ? [s.gap, s.edge && !s.edge.kept ? s.edge.part : null].filter((p) => p !== null) : [];
+
+const outcomeOf = (s: Step): Outcome =>
+  s.kind === 'hit' ? 'hit' : s.kind === 'read' ? 'uncached' : s.kind === 'whole' ? 'miss' : s.kept ? (s.gap || (s.edge && !s.edge.kept) ? 'partial' : 'hit') : 'miss';
+
 export function createCachedMetricSeriesReader(o: {
   reader: ResultsReader;
   store: CacheStore;
@@ -113,12 +120,6 @@ export function createCachedMetricSeriesReader(o: {
       edge: plan.at < q.to ? edgeOf(tenantId, part({ ...q, from: plan.at })) : null,
     };
   };
-
-  const partsOf = (s: Step): MetricQuery[] =>
-    s.kind === 'read' || s.kind === 'whole' ? [s.part] : s.kind === 'split' ? [s.gap, s.edge && !s.edge.kept ? s.edge.part : null].filter((p) => p !== null) : [];
-
-  const outcomeOf = (s: Step): Outcome =>
-    s.kind === 'hit' ? 'hit' : s.kind === 'read' ? 'uncached' : s.kind === 'whole' ? 'miss' : s.kept ? (s.gap || (s.edge && !s.edge.kept) ? 'partial' : 'hit') : 'miss';
 
   /** One read of `parts`, shared with an identical one in flight that nothing has invalidated since it began. */
   const readShared = (tenantId: string, parts: MetricQuery[], signal?: AbortSignal): { stamp: Stamp; promise: Promise<MetricResult[]> } => {

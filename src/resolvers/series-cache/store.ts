@@ -144,6 +144,16 @@ function subscribedTenant(id: string, bus: CacheBus, onUpdate: (t: Tenant, u: Wi
   return t;
 }
 
+/** Moves tenant `id` to the recently used end of `tenants` (a Map in LRU order); the tenant, if known. */
+function recentlyUsed(tenants: Map<string, Tenant>, id: string): Tenant | undefined {
+  const t = tenants.get(id);
+  if (t) {
+    tenants.delete(id);
+    tenants.set(id, t);
+  }
+  return t;
+}
+
 export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenants: number; maxAgeMs: number; clock: () => number; hooks?: StoreHooks }) {
   const tenants = new Map<string, Tenant>(); // LRU order: oldest first
   const lru = createEntryLru(o.maxBytes, (e) => tenants.get(e.tenantId)?.entries.delete(e));
@@ -190,12 +200,8 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
 
   /** The tenant's state, subscribed on first use. */
   const tenant = (id: string): Tenant => {
-    const known = tenants.get(id);
-    if (known) {
-      tenants.delete(id);
-      tenants.set(id, known);
-      return known;
-    }
+    const known = recentlyUsed(tenants, id);
+    if (known) return known;
     const t = subscribedTenant(id, o.bus, onUpdate);
     tenants.set(id, t);
     bound(t);
@@ -209,11 +215,7 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
       if (e && o.clock() - e.readAt > o.maxAgeMs) dropped('expired', lru.remove(e));
       else if (e) {
         // A tenant answered from memory alone is in use: its subscription is not the one to give up.
-        const t = tenants.get(tenantId);
-        if (t) {
-          tenants.delete(tenantId);
-          tenants.set(tenantId, t);
-        }
+        recentlyUsed(tenants, tenantId);
         return lru.touch(e);
       }
       return undefined;
