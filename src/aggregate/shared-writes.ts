@@ -5,8 +5,9 @@
  * (a worker flushes all its partitions together: kafka-owned.ts). Per partition nothing
  * changes: each row keeps its aggregator's `source`, each aggregator still awaits its
  * writes in its own order (kept values, cells, their hours, windows, progress), and
- * its call resolves only once the statement holding its rows has completed. So a checkpoint is still saved only after that partition's windows are
- * written, and every write stays idempotent (snapshots by revision, rollups rebuilt
+ * its call resolves only once the statement holding its rows has completed. So a
+ * checkpoint is still saved only after that partition's windows are written, and every
+ * write stays idempotent (snapshots by revision, rollups rebuilt
  * from the minutes, the newest progress row per source). A failed statement fails
  * every partition that shared it: each then recovers from the event log, as after
  * any failed flush.

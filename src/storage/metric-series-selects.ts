@@ -25,7 +25,7 @@ const AGGREGATES = `count() AS rows, toString(sum(value)) AS value, uniqExactMer
  * distinct user's 128-bit hash (migrations/0007 cuts them out the same way); the reader
  * takes the last 32 × count hex digits as the keys and checks the prefix is a varint's length.
  */
-const keysOf = (state: string) => `hex(toString(${state}))`;
+const stateHex = (state: string) => `hex(toString(${state}))`;
 
 /** The aggregates of a series or every-value breakdown select, with the merged keys where a query asks for them (`keysAt`). */
 function aggregates(p: QueryParams, s: MetricScan, queries: readonly MetricQuery[]): string {
@@ -38,7 +38,7 @@ function aggregates(p: QueryParams, s: MetricScan, queries: readonly MetricQuery
   // One merge per group: the count is the merged state's (uniqExactMerge beside it would merge twice).
   return `count() AS rows, toString(sum(value)) AS value, finalizeAggregation(${state}) AS users,
        min(final) AS all_final, max(last_event_at_ms) AS last_event_at_ms, ${NO_TRACES},
-       if(${wants} = 1 AND (is_total = 1 OR has(${at}, start_ms)), ${keysOf(state)}, '') AS keys`;
+       if(${wants} = 1 AND (is_total = 1 OR has(${at}, start_ms)), ${stateHex(state)}, '') AS keys`;
 }
 
 /** Points and totals of each query (slice ''). */

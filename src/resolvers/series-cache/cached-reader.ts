@@ -1,8 +1,9 @@
 /**
  * A MetricSeriesReader that keeps what is closed: per tenant, the answer of each query up
- * to the instant everything is final (the watermark), so a dashboard's request reads
- * from ClickHouse only the open edge (and whatever closed since its last request) —
- * still ONE read for all uncached parts of all its queries. Additive queries (count and
+ * to the instant everything is final (the watermark), and the open edge after it until a
+ * window update touches it, so a dashboard's request reads from ClickHouse only what
+ * changed since its last one (an updated edge, whatever closed since) — still ONE read
+ * for all uncached parts of all its queries. Additive queries (count and
  * sum series and every-value breakdowns) are kept as a growing closed prefix and added to
  * the edge; distinct ones likewise, their prefix keeping the merged users' keys of its
  * total and last bucket to union with the edge's (split.ts); ranked breakdowns are kept
@@ -168,7 +169,8 @@ export function createCachedMetricSeriesReader(o: {
       const p = s.edge.part;
       if (!s.edge.kept && stamp) o.store.put(stamp, { key: s.edge.key, table: p.table, from: p.from, to: p.to, result: edge, bytes: resultBytes(edge), readAt: stamp.readAt });
     }
-    const answer = edge ? addResults([closed, edge], !q.distinct) : closed;
+    // An answer to give out: distinct cells of both parts need only the union's size.
+    const answer = edge ? addResults([closed, edge], false) : closed;
     return q.distinct ? keepKeys(answer, null) : answer;
   };
 
