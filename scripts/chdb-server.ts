@@ -27,15 +27,21 @@
  * Settings a request does not send are reset to the connection's start values,
  * so nothing leaks from one request into the next.
  *
+ * Binary INSERT bodies in a self-describing format (`FORMAT RowBinaryWithNamesAndTypes`
+ * or `Native`) are written to a spool file of the data directory and inserted with
+ * `INSERT … SELECT … FROM file(…)`, as chdb's inserts take text only; other bodies are
+ * read as UTF-8 text.
+ *
  * Not supported: sessions (`session_id` is ignored, so no temporary tables or SET
  * across requests), native compression (`compress`/`decompress=1`), binary INSERT
- * formats (the body is read as UTF-8 text), streaming (results are buffered),
+ * formats without names and types in the body (`RowBinary`), streaming (results are buffered),
  * cancelling a running query, progress headers, system.query_log. Unlike a server it
  * accepts several statements in one request, does not enforce readonly on GET, and
  * reports written_rows 0 in X-ClickHouse-Summary.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs, promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -69,7 +75,13 @@ interface EngineRequest {
   format: string;
   /** `INSERT … FORMAT X` with an empty body: the engine rejects it, a server treats it as a no-op. */
   emptyInsert: boolean;
+  /** The spool file holding a binary INSERT body (removed once the request is done). */
+  spooled?: string;
 }
+
+/** `INSERT INTO t (a, b) FORMAT <binary>` whose body says its own names and types. */
+const BINARY_INSERT = /^\s*INSERT\s+INTO\s+([\w.`"]+)\s*(?:\(([^)]*)\))?\s*FORMAT\s+(RowBinaryWithNamesAndTypes|Native)\s*$/i;
+const BINARY_NEEDS_TYPES = /^\s*INSERT\b[\s\S]*\bFORMAT\s+RowBinary(WithNames)?\s*$/i;
 
 class ClickHouseHttpError extends Error {
   constructor(readonly code: number, readonly type: string, message: string) {
@@ -190,7 +202,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** Turns URL params (and multipart fields) plus body into an engine request. */
-async function parseRequest(req: IncomingMessage, url: URL): Promise<EngineRequest> {
+async function parseRequest(req: IncomingMessage, url: URL, spool: string, queryId: string): Promise<EngineRequest> {
   const fields = new Map(url.searchParams);
   let body = await readBody(req);
   const type = req.headers['content-type'] ?? '';
@@ -204,6 +216,20 @@ async function parseRequest(req: IncomingMessage, url: URL): Promise<EngineReque
     throw new ClickHouseHttpError(1001, 'STD_EXCEPTION', 'ClickHouse native compression (compress/decompress=1) is not supported by chdb-server');
   }
   const query = fields.get('query') ?? '';
+  if (BINARY_NEEDS_TYPES.test(query)) {
+    throw new ClickHouseHttpError(1001, 'STD_EXCEPTION', 'chdb-server takes binary inserts as RowBinaryWithNamesAndTypes or Native only (the body must name its columns and types)');
+  }
+  const binary = BINARY_INSERT.exec(query);
+  let spooled: string | undefined;
+  let spooledText = '';
+  if (binary && body.length > 0) {
+    const [, table, columns, format] = binary;
+    spooled = join(spool, `${queryId.replace(/[^\w-]/g, '_')}.bin`);
+    writeFileSync(spooled, body);
+    const list = columns?.trim() ? columns : '*';
+    spooledText = `INSERT INTO ${table}${columns?.trim() ? ` (${columns})` : ''} SELECT ${list} FROM file(${literal(spooled)}, ${format})`;
+    body = Buffer.alloc(0);
+  }
   const data = body.toString('utf8');
   const params = new Map<string, string>();
   const settings = new Map<string, string>();
@@ -217,7 +243,7 @@ async function parseRequest(req: IncomingMessage, url: URL): Promise<EngineReque
       settings.set(k, v);
     }
   }
-  const text = query === '' ? data : data === '' ? query : `${query}\n${data}`;
+  const text = spooled ? spooledText : query === '' ? data : data === '' ? query : `${query}\n${data}`;
   if (text.trim() === '') throw new ClickHouseHttpError(62, 'SYNTAX_ERROR', 'Empty query');
   return {
     text,
@@ -226,7 +252,8 @@ async function parseRequest(req: IncomingMessage, url: URL): Promise<EngineReque
     settings,
     database: fields.get('database') || 'default',
     format: fields.get('default_format') || 'TabSeparated',
-    emptyInsert: /^\s*INSERT\b[\s\S]*\bFORMAT\s+\w+\s*$/i.test(query) && data.trim() === '',
+    emptyInsert: !spooled && /^\s*INSERT\b[\s\S]*\bFORMAT\s+\w+\s*$/i.test(query) && data.trim() === '',
+    spooled,
   };
 }
 
@@ -249,7 +276,7 @@ async function send(req: IncomingMessage, res: ServerResponse, status: number, b
   res.end(out);
 }
 
-async function handle(engine: Engine, req: IncomingMessage, res: ServerResponse) {
+async function handle(engine: Engine, spool: string, req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', `http://${HOST}`);
   if (url.pathname === '/ping' || url.pathname === '/replicas_status') return send(req, res, 200, 'Ok.\n', false);
   if (url.pathname !== '/' || (req.method !== 'GET' && req.method !== 'POST')) {
@@ -261,8 +288,9 @@ async function handle(engine: Engine, req: IncomingMessage, res: ServerResponse)
   res.setHeader('X-ClickHouse-Query-Id', queryId);
   res.setHeader('X-ClickHouse-Timezone', engine.timezone);
   res.setHeader('X-ClickHouse-Server-Display-Name', 'chdb-server');
+  let request: EngineRequest | undefined;
   try {
-    const request = await parseRequest(req, url);
+    request = await parseRequest(req, url, spool, queryId);
     if (request.emptyInsert) return await send(req, res, 200, '', compress);
     const result = await engine.run(request);
     res.setHeader('Content-Type', 'text/plain; charset=UTF-8');
@@ -278,6 +306,8 @@ async function handle(engine: Engine, req: IncomingMessage, res: ServerResponse)
     res.setHeader('X-ClickHouse-Exception-Code', String(code));
     res.setHeader('Content-Type', 'text/plain; charset=UTF-8');
     await send(req, res, 500, `${text} (version ${engine.version} chdb-server)\n`, compress);
+  } finally {
+    if (request?.spooled) rmSync(request.spooled, { force: true });
   }
 }
 
@@ -294,9 +324,13 @@ async function main() {
     process.exit(2);
   }
   const engine = await createEngine(parsed.data.path);
+  // Binary insert bodies (see parseRequest); left-overs of a crash are never referred to.
+  const spool = join(parsed.data.path, 'spool');
+  rmSync(spool, { recursive: true, force: true });
+  mkdirSync(spool, { recursive: true });
   // Query params travel in the URL: allow 1 MiB like a server's http_max_uri_size (Node's default is 16 KiB).
   const server = createServer({ maxHeaderSize: 1 << 20 }, (req, res) => {
-    handle(engine, req, res).catch((err: unknown) => {
+    handle(engine, spool, req, res).catch((err: unknown) => {
       process.stderr.write(`chdb-server: request failed: ${String(err)}\n`);
       res.destroy();
     });

@@ -10,6 +10,10 @@
  * Results are validated with a zod schema: 64-bit integers arrive as numbers from
  * chdb and as strings from a server, so schemas use `z.coerce`.
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { z } from 'zod';
 import type { Config } from '../config/index.ts';
@@ -17,6 +21,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { SpanKind, withSpan } from '../observability/tracing.ts';
 import { DEFAULT_CALL_POLICY, runCall, safeToRetry, type CallKind, type CallPolicy } from './clickhouse-policy.ts';
+import type { RowBinaryWriter } from './row-binary.ts';
 
 export { ClickHouseCallError, isIdempotentDdl } from './clickhouse-policy.ts';
 
@@ -56,6 +61,13 @@ export interface ClickHouse {
    * array per row, no string per row. Empty columns insert nothing.
    */
   insertColumns(o: CallOptions & { table: string; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings; idempotent?: boolean }): Promise<void>;
+  /**
+   * Inserts a RowBinaryWithNamesAndTypes body (src/storage/row-binary.ts) into the columns
+   * its header names: no text for ClickHouse to parse. A server takes the bytes as the
+   * INSERT's body; embedded chdb, whose inserts take text only, reads them from a spool
+   * file (`INSERT … SELECT … FROM file(…)`), which the call removes once it is done.
+   */
+  insertRowBinary(o: CallOptions & { table: string; body: RowBinaryWriter; settings?: ClickHouseSettings; idempotent?: boolean }): Promise<void>;
   /** `idempotent`: running the statement twice leaves what running it once leaves (then transient failures are retried). */
   command(o: CallOptions & { sql: string; params?: Params; idempotent?: boolean }): Promise<void>;
   ping(): Promise<boolean>;
@@ -63,7 +75,7 @@ export interface ClickHouse {
 }
 
 /** The parts of @clickhouse/client the wrapper uses (a fake one in unit tests). */
-export type ClickHouseConnection = Pick<ClickHouseClient, 'query' | 'insert' | 'command' | 'ping' | 'close'>;
+export type ClickHouseConnection = Pick<ClickHouseClient, 'query' | 'insert' | 'command' | 'exec' | 'ping' | 'close'>;
 
 async function connect(config: Config['storage']['clickhouse'], timeoutMs: number): Promise<ClickHouseClient> {
   if (config.kind === 'server') {
@@ -79,7 +91,6 @@ async function connect(config: Config['storage']['clickhouse'], timeoutMs: numbe
       clickhouse_settings: { output_format_json_quote_64bit_integers: 1, date_time_input_format: 'best_effort' },
     });
   }
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(config.path, { recursive: true });
   // Loaded lazily: the 500 MB engine is only needed in embedded mode.
   const { createChdbConnection } = await import('chdb/connection');
@@ -93,15 +104,30 @@ interface Deps {
   policy?: Partial<CallPolicy>;
 }
 
+/**
+ * Where embedded chdb reads binary insert bodies from (see `insertRowBinary`): a folder of
+ * the process's own data directory, emptied when it opens (a crash can leave a body behind;
+ * it was never acknowledged, so nothing refers to it).
+ */
+function spoolDir(path: string): string {
+  const dir = join(path, 'spool');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
 /** Opens ClickHouse (chdb in-process, or a server when CLICKHOUSE_URL is set). */
 export async function createClickHouse(deps: Deps & { config: Config['storage']['clickhouse'] }): Promise<ClickHouse> {
   const policy = { ...DEFAULT_CALL_POLICY, ...(deps.config.timeoutMs ? { timeoutMs: deps.config.timeoutMs } : {}), ...deps.policy };
   const client = await connect(deps.config, policy.timeoutMs);
-  return wrapConnection(client, { ...deps, kind: deps.config.kind, policy });
+  const spool = deps.config.kind === 'embedded' ? spoolDir(deps.config.path) : undefined;
+  return wrapConnection(client, { ...deps, kind: deps.config.kind, policy, spool });
 }
 
 /** The wrapper over an open connection: every call goes through runCall (clickhouse-policy.ts). */
-export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind: 'embedded' | 'server' }): ClickHouse {
+export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind: 'embedded' | 'server'; spool?: string }): ClickHouse {
   const { logger, metrics } = deps;
   const policy: CallPolicy = { ...DEFAULT_CALL_POLICY, ...deps.policy };
 
@@ -170,6 +196,28 @@ export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind
         // One statement with the data inline, as a server takes it in a POST body and chdb in a query.
         const query = `INSERT INTO ${o.table} (${Object.keys(o.columns).join(', ')}) FORMAT JSONColumns\n${JSON.stringify(o.columns)}`;
         await client.command({ query, query_id, abort_signal, clickhouse_settings: o.settings });
+      }),
+    insertRowBinary: (o) =>
+      call(o, 'insert', insertRetry(o), async (query_id, abort_signal) => {
+        if (o.body.rows === 0) return;
+        const names = o.body.columns.map(([name]) => name).join(', ');
+        if (deps.kind === 'server') {
+          const query = `INSERT INTO ${o.table} (${names}) FORMAT RowBinaryWithNamesAndTypes`;
+          const { stream } = await client.exec({ query, values: Readable.from([o.body.bytes()]), query_id, abort_signal, clickhouse_settings: o.settings });
+          stream.resume(); // the (empty) response, drained so the socket is reused
+          await finished(stream);
+          return;
+        }
+        if (!deps.spool) throw new Error('insertRowBinary: embedded ClickHouse needs a spool folder');
+        // One file per attempt: a timed-out attempt chdb still runs keeps reading its own.
+        const file = join(deps.spool, `${query_id}.rowbinary`);
+        writeFileSync(file, o.body.bytes());
+        try {
+          const query = `INSERT INTO ${o.table} (${names}) SELECT ${names} FROM file(${sqlString(file)}, RowBinaryWithNamesAndTypes)`;
+          await client.command({ query, query_id, abort_signal, clickhouse_settings: o.settings });
+        } finally {
+          rmSync(file, { force: true });
+        }
       }),
     command: (o) =>
       call(o, 'command', safeToRetry('command', { idempotent: o.idempotent }), async (query_id, abort_signal) => {

@@ -6,7 +6,7 @@
  * ClickHouse on the machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { ClickHouseCallError, createClickHouse, type ClickHouse } from '../../src/storage/clickhouse.ts';
 import { migrate } from '../../src/storage/migrations.ts';
+import { checkRowBinaryRoundTrip } from '../helpers/row-binary-roundtrip.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -144,6 +145,17 @@ describe('chdb-server through Tilecast server-mode storage', () => {
     });
     // 64-bit counts arrive as strings (server mode quotes them); Decimal(38,6) keeps every digit.
     expect(rows).toEqual([{ revision: 2, final: 1, revenue: '99999999999999999999.999999', purchases: '3', users: '2' }]);
+  });
+
+  it('takes RowBinaryWithNamesAndTypes bodies through its spool, exactly, and refuses RowBinary without types', async () => {
+    await checkRowBinaryRoundTrip(db, 'rb_roundtrip');
+    expect(readdirSync(join(dataDir, 'spool'))).toEqual([]);
+    const refused = await raw(server.url, Uint8Array.from([1, 2, 3]), { query: 'INSERT INTO chdb_server_notes FORMAT RowBinary' });
+    expect(refused.status).toBe(500);
+    expect(refused.text).toMatch(/RowBinaryWithNamesAndTypes or Native only/);
+    const truncated = await raw(server.url, Uint8Array.from([2, 9]), { query: 'INSERT INTO chdb_server_notes (tenant_id, pid) FORMAT RowBinaryWithNamesAndTypes' });
+    expect(truncated.status).toBe(500);
+    expect(readdirSync(join(dataDir, 'spool'))).toEqual([]);
   });
 
   it('returns 64-bit integers as exact strings', async () => {

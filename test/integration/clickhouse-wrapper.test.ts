@@ -3,7 +3,7 @@
  * wedging the connection, the caller's abort ends a call, and the insert dedup token
  * that makes retrying an event-log append safe does drop a repeated block.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { ClickHouseCallError, createClickHouse, type ClickHouse } from '../../src/storage/clickhouse.ts';
 import { migrate } from '../../src/storage/migrations.ts';
+import { checkRowBinaryRoundTrip } from '../helpers/row-binary-roundtrip.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tilecast-ch-wrapper-'));
 let db: ClickHouse;
@@ -45,6 +46,11 @@ describe('ClickHouse wrapper on chdb', () => {
     const err = await pending;
     expect(err).toBeInstanceOf(ClickHouseCallError);
     expect((err as ClickHouseCallError).reason).toBe('aborted');
+  });
+
+  it('inserts RowBinary bodies exactly, through a spool file it removes afterwards', async () => {
+    await checkRowBinaryRoundTrip(db, 'rb_roundtrip');
+    expect(readdirSync(join(dir, 'spool'))).toEqual([]);
   });
 
   it('drops a repeated event-log block with the same dedup token (what makes its retry safe)', async () => {
