@@ -136,6 +136,14 @@ export function fakeBus() {
       const u = { tenantId, currency: 'USD', windowStart, windowEnd: windowStart + MINUTE, revision: 2, final: true, kind: 'correction' } as WindowUpdate;
       for (const h of windows.get(tenantId) ?? []) h(u);
     },
+    /** Delivers the update of one minute at `revision`, with its model cells (metric, value): the cache tells what changed. */
+    publishCells(tenantId: string, windowStart: number, revision: number, cells: [metric: string, value: string][]): void {
+      const u = {
+        tenantId, currency: 'USD', windowStart, windowEnd: windowStart + MINUTE, revision, final: false, kind: 'partial',
+        cells: cells.map(([metric, value]) => ({ metric, version: 1, dims: ['USD', 'pro'], value })),
+      } as WindowUpdate;
+      for (const h of windows.get(tenantId) ?? []) h(u);
+    },
     gap(g: BusGap): void {
       for (const h of gaps) h(g);
     },

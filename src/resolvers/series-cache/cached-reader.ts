@@ -152,7 +152,7 @@ export function createCachedMetricSeriesReader(o: {
     if (s.kind === 'whole') {
       const result = got(s.part)[0]!;
       const q = s.part;
-      if (stamp) o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: q.to, result, bytes: resultBytes(result), readAt: stamp.readAt });
+      if (stamp) o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: q.to, metric: q.metric, version: q.version, result, bytes: resultBytes(result), readAt: stamp.readAt });
       return result;
     }
     const q = s.query;
@@ -161,13 +161,15 @@ export function createCachedMetricSeriesReader(o: {
     if (q.distinct && s.gap) closed = keepKeys(closed, bucketStart(s.at - 1, q.granularity, q.timeZone));
     if (s.gap && stamp) {
       const readAt = Math.min(stamp.readAt, s.kept?.readAt ?? Infinity);
-      o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, result: closed, bytes: resultBytes(closed), readAt });
+      o.store.put(stamp, { key: s.key, table: q.table, from: q.from, to: s.at, metric: q.metric, version: q.version, result: closed, bytes: resultBytes(closed), readAt });
     }
     let edge: MetricResult | null = null;
     if (s.edge) {
       edge = s.edge.kept ?? got(s.edge.part)[0]!;
       const p = s.edge.part;
-      if (!s.edge.kept && stamp) o.store.put(stamp, { key: s.edge.key, table: p.table, from: p.from, to: p.to, result: edge, bytes: resultBytes(edge), readAt: stamp.readAt });
+      if (!s.edge.kept && stamp) {
+        o.store.put(stamp, { key: s.edge.key, table: p.table, from: p.from, to: p.to, metric: p.metric, version: p.version, result: edge, bytes: resultBytes(edge), readAt: stamp.readAt });
+      }
     }
     // An answer to give out: distinct cells of both parts need only the union's size.
     const answer = edge ? addResults([closed, edge], false) : closed;

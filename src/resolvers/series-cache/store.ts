@@ -3,8 +3,9 @@
  * budget, and the bus subscriptions that keep them true.
  *
  * Guarantees:
- * - An entry is dropped as soon as a window update of its tenant touching its range
- *   arrives (updates are published after their windows are written), on any bus gap
+ * - An entry is dropped as soon as a window update of its tenant touching its range and
+ *   changing its metric arrives (updates are published after their windows are written;
+ *   which metrics an update changed: changes.ts, all of them when unsure), on any bus gap
  *   (`lost`/`restored`: every entry; `dropped`: the tenant's), when its tenant's
  *   subscription is given up, and once it is older than `maxAgeMs` (a bound even for
  *   changes no update announces, e.g. retention).
@@ -19,6 +20,7 @@
 import type { WindowUpdate } from '../../contracts/window.ts';
 import type { BusGap, Unsubscribe } from '../../realtime/bus.ts';
 import type { MetricResult } from '../../storage/metric-series-reader.ts';
+import { createWindowChanges, metricId } from './changes.ts';
 import { touchedRange } from './split.ts';
 
 /** The part of the update bus the cache listens to. */
@@ -31,6 +33,9 @@ export interface Span {
   table: string;
   from: number;
   to: number;
+  /** The metric version the span holds (a query's `metric` and `version`); absent: any. */
+  metric?: string;
+  version?: number;
 }
 
 export interface Entry extends Span {
@@ -58,8 +63,18 @@ interface Tenant {
   entries: Set<Entry>;
   /** Reads in flight, by stamp (a shared read counts once per request on it). */
   flights: Map<Stamp, number>;
-  /** Invalidations since the oldest read in flight began: sequence and range ('*': a minute, on every table; null: everything). */
-  log: { seq: number; table: '*' | null; from: number; to: number }[];
+  /** Invalidations since the oldest read in flight began: sequence, range ('*': a minute, on every table; null: everything) and metric versions (null: all). */
+  log: Invalidation[];
+  /** The cells of the windows it saw updated: which metrics the next update of each changed. */
+  changes: ReturnType<typeof createWindowChanges>;
+}
+
+interface Invalidation {
+  seq: number;
+  table: '*' | null;
+  from: number;
+  to: number;
+  metrics: ReadonlySet<string> | null;
 }
 
 export type DropReason = 'update' | 'gap' | 'tenant' | 'budget' | 'expired' | 'cleared';
@@ -69,6 +84,9 @@ export interface StoreHooks {
 }
 
 const overlaps = (a: { from: number; to: number }, b: { from: number; to: number }) => a.from < b.to && b.from < a.to;
+/** Whether an invalidation of `metrics` (null: all) concerns `span`. */
+const concerns = (metrics: ReadonlySet<string> | null, span: Span) =>
+  metrics === null || span.metric === undefined || metrics.has(metricId(span.metric, span.version ?? 0));
 
 /** Kept entries in one LRU under a byte budget (oldest first); `unindex` keeps each tenant's own index in step. */
 function createEntryLru(maxBytes: number, unindex: (e: Entry) => void) {
@@ -112,14 +130,14 @@ function createEntryLru(maxBytes: number, unindex: (e: Entry) => void) {
 }
 
 /** Records an invalidation for the reads of `t` in flight ('*': a minute, compared on each range's table; null: everything). */
-function logInvalidation(t: Tenant, seq: number, table: '*' | null, from: number, to: number): void {
-  if (t.flights.size > 0) t.log.push({ seq, table, from, to });
+function logInvalidation(t: Tenant, l: Invalidation): void {
+  if (t.flights.size > 0) t.log.push(l);
 }
 
 /** Whether nothing logged for `t` since `stamp` touches `span`. */
 function cleanSince(t: Tenant | undefined, stamp: Stamp, span: Span): boolean {
   if (!stamp.receiving || !t) return false;
-  return !t.log.some((l) => l.seq > stamp.seq && (l.table === null || overlaps(span, touchedRange(span.table, l.from, l.to))));
+  return !t.log.some((l) => l.seq > stamp.seq && (l.table === null || (concerns(l.metrics, span) && overlaps(span, touchedRange(span.table, l.from, l.to)))));
 }
 
 /** One read on `stamp` is over; only invalidations after the oldest stamp still in flight are kept. */
@@ -133,7 +151,7 @@ function endFlight(t: Tenant, stamp: Stamp): void {
 
 /** A tenant's state, subscribed to its window updates; active once the subscription is in effect. */
 function subscribedTenant(id: string, bus: CacheBus, onUpdate: (t: Tenant, u: WindowUpdate) => void): Tenant {
-  const t: Tenant = { id, active: false, unsubscribe: () => undefined, entries: new Set(), flights: new Map(), log: [] };
+  const t: Tenant = { id, active: false, unsubscribe: () => undefined, entries: new Set(), flights: new Map(), log: [], changes: createWindowChanges() };
   t.unsubscribe = bus.subscribeWindows(
     id,
     (u) => onUpdate(t, u),
@@ -167,12 +185,14 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
   };
   /** Drops every entry of `t`, and makes every read of `t` in flight not keepable. */
   const everything = (t: Tenant, reason: DropReason): void => {
-    logInvalidation(t, ++seq, null, -Infinity, Infinity);
+    logInvalidation(t, { seq: ++seq, table: null, from: -Infinity, to: Infinity, metrics: null });
     drop(t, reason, () => true);
   };
   const onUpdate = (t: Tenant, u: WindowUpdate): void => {
-    logInvalidation(t, ++seq, '*', u.windowStart, u.windowEnd);
-    drop(t, 'update', (e) => overlaps(e, touchedRange(e.table, u.windowStart, u.windowEnd)));
+    const metrics = t.changes.changed(u);
+    if (metrics?.size === 0) return; // nothing any entry holds has changed
+    logInvalidation(t, { seq: ++seq, table: '*', from: u.windowStart, to: u.windowEnd, metrics });
+    drop(t, 'update', (e) => concerns(metrics, e) && overlaps(e, touchedRange(e.table, u.windowStart, u.windowEnd)));
   };
 
   const offGaps = o.bus.subscribeGaps((gap) => {
