@@ -14,7 +14,7 @@ import { assertTarget } from '../harness/target.ts';
 import type { BenchEntry, Check, MetricRow } from '../harness/types.ts';
 
 type Block = { label: string; times: number[]; reads: number; dbMs: number };
-const PATHS = ['hourly', 'naive', 'minute', 'model', 'modelOffHour', 'modelOff', 'modelCold'] as const;
+const PATHS = ['hourly', 'naive', 'minute', 'model', 'modelOffHour', 'modelOff', 'modelCold', 'modelLive'] as const;
 type Round = Record<(typeof PATHS)[number], Block>;
 const NAMES = {
   hourly: 'hourly, 30 d + comparison',
@@ -24,6 +24,7 @@ const NAMES = {
   modelOffHour: 'model path, cache warm, off the hour',
   modelOff: 'model path, cache off',
   modelCold: 'model path, cache cold',
+  modelLive: 'model path, cache warm, 20 events/s live',
 };
 
 export const dashboard: BenchEntry = {
@@ -53,8 +54,8 @@ export const dashboard: BenchEntry = {
         const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r[path].times, p)), fig[side]);
         return { metric: `dashboard ${NAMES[path]} p${p}`, unit: 'ms', better: 'lower', ...fig, spread: { baseline: sp('baseline'), current: sp('current') }, rounds, decimals: 1 };
       };
-      for (const path of ['hourly', 'minute', 'naive', 'model', 'modelOffHour', 'modelOff', 'modelCold'] as const) rows.push(latency(path, 50), latency(path, 95));
-      for (const [path, what] of [['hourly', 'dashboard'], ['model', 'model dashboard (cache warm)']] as const) {
+      for (const path of PATHS) rows.push(latency(path, 50), latency(path, 95));
+      for (const [path, what] of [['hourly', 'dashboard'], ['model', 'model dashboard (cache warm)'], ['modelLive', 'model dashboard (warm, live)']] as const) {
         for (const p of [50, 95] as const) {
           const fig = (side: 'baseline' | 'current') => percentile(per[side].flatMap((r) => r.naive.times), p) / percentile(per[side].flatMap((r) => r[path].times), p);
           const sp = (side: 'baseline' | 'current') => spread(per[side].map((r) => percentile(r.naive.times, p) / percentile(r[path].times, p)), fig(side));
