@@ -16,13 +16,18 @@
  * Then one `tilecast worker` owns the (empty) topic's 4 partitions and publishes their
  * progress over Redis (REDIS_URL, default the local one): that is how the API processes
  * know the watermark, i.e. what is final and so what the cache may keep, as in a
- * deployment. Kafka: KAFKA_BROKERS, default the local test broker; nothing is produced.
+ * deployment. Kafka: KAFKA_BROKERS, default the local test broker.
  *
- *   node --import tsx bench/dashboard-load.ts     # BENCH_EVENTS, BENCH_LOAD_SECONDS (default 15)
+ * Each scenario runs twice: idle (nothing arriving), and live — BENCH_LIVE_RATE events a
+ * second (default 20) for the tenant produced to the topic as one batch record a second
+ * (as `tilecast api` sends them), which the worker writes and announces over Redis: the
+ * window updates that drop the API processes' kept open edges, as in a deployment.
+ *
+ *   node --import tsx bench/dashboard-load.ts     # BENCH_EVENTS, BENCH_LOAD_SECONDS (default 15), BENCH_LIVE_RATE
  *
  * Every run ends with each scenario's dashboard totals (purchases over 30 days and the
- * previous 30) checked against the events it generated; a mismatch, a non-2xx answer or
- * a GraphQL error fails it.
+ * previous 30) checked against the events it generated and the live ones produced (once
+ * the worker has announced them); a mismatch, a non-2xx answer or a GraphQL error fails it.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -30,11 +35,12 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
 import { createBenchTopic } from './harness/kafka-records.ts';
-import { loadDashboardTarget, targetRoot } from './harness/target.ts';
+import { loadDashboardTarget, loadKafkaTarget, targetRoot } from './harness/target.ts';
 import { startApi, startChdbServer, startWorker, until, type ApiProcess, type WorkerProcess } from './harness/worker-group.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 15);
+const LIVE_RATE = Number(process.env.BENCH_LIVE_RATE ?? 20);
 const CLIENTS = 20;
 const DAY = 24 * 3_600_000;
 const TENANT = 'demo';
@@ -89,9 +95,44 @@ async function load(urls: string[], token: string, seconds: number) {
   };
 }
 
+/**
+ * LIVE_RATE events a second for TENANT, produced as one batch record a second while it runs
+ * (timestamps now: the open edge of every dashboard). `stop` answers how many were purchases.
+ */
+function startTrickle(kafka: Kafka, topic: string, batchRecords: Awaited<ReturnType<typeof loadKafkaTarget>>['batchRecords']) {
+  const producer = kafka.producer();
+  const connected = producer.connect();
+  let sent = 0;
+  let purchases = 0;
+  let pending = Promise.resolve();
+  const tick = () => {
+    const now = Date.now();
+    const evs = Array.from({ length: LIVE_RATE }, (_, i) => {
+      const k = sent++;
+      const purchase = k % 2 === 0;
+      if (purchase && now - i < TO) purchases += 1; // after midnight UTC: past the dashboard's range
+      return { eventType: purchase ? 'purchase' : 'signup', userId: `live${k % 500}`, tenantId: TENANT, currency: 'USD', traceId: (0xf0000000 + k).toString(16).padStart(32, '0'), timestamp: now - i, ...(purchase ? { amount: '9.99' } : {}) };
+    });
+    pending = pending.then(async () => {
+      await connected;
+      await producer.send({ topic, acks: -1, messages: batchRecords(evs as never) as never });
+    });
+  };
+  const timer = setInterval(tick, 1000);
+  return {
+    async stop(): Promise<number> {
+      clearInterval(timer);
+      await pending;
+      await producer.disconnect();
+      return purchases;
+    },
+  };
+}
+
 async function main() {
   const root = targetRoot();
   const target = await loadDashboardTarget(root);
+  const { batchRecords } = await loadKafkaTarget(root);
   const ch = await startChdbServer(root);
   const dataDir = mkdtempSync(join(tmpdir(), 'tilecast-bench-load-'));
   const shared = { CLICKHOUSE_URL: ch.url, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_CHANNEL_PREFIX: `bench-load-${run}`, AUTH_SECRET: SECRET, RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' };
@@ -130,28 +171,44 @@ async function main() {
     ];
     const wrong: string[] = [];
     const rows: string[] = [];
+    /** Each API's purchases against the events sent (live ones: once the worker has announced them, ≤ 30 s). */
+    const check = async (name: string, urls: string[]) => {
+      for (const url of urls) {
+        let got = { current: NaN, previous: NaN };
+        let errors: unknown;
+        const right = () => got.current === purchases.current && got.previous === purchases.previous && !errors;
+        await until(async () => {
+          const d = await dashboard(url, token);
+          got = { current: Number(d.data?.purchases.total), previous: Number(d.data?.purchases.comparison.total) };
+          errors = d.errors;
+          return right();
+        }, `${name}: the live events in ${url}'s answer`, 30_000, 200).catch(() => undefined);
+        if (!right()) wrong.push(`${name} ${url}: purchases ${JSON.stringify(got)} ≠ ${JSON.stringify(purchases)} ${JSON.stringify(errors ?? '')}`);
+      }
+    };
     for (const s of scenarios) {
       const urls = await s.urls();
       for (const url of urls) {
         const d = await dashboard(url, token);
         if (d.errors || !d.data) throw new Error(`${s.name}: ${JSON.stringify(d.errors)}`);
       }
-      await load(urls, token, 3); // warm-up: connections, JIT, the cache's first fill
-      const r = await load(urls, token, SECONDS);
-      for (const url of urls) {
-        const d = await dashboard(url, token);
-        const got = { current: Number(d.data?.purchases.total), previous: Number(d.data?.purchases.comparison.total) };
-        if (d.errors || got.current !== purchases.current || got.previous !== purchases.previous) wrong.push(`${s.name} ${url}: purchases ${JSON.stringify(got)} ≠ ${JSON.stringify(purchases)} ${JSON.stringify(d.errors ?? '')}`);
+      for (const live of [false, true]) {
+        const name = `${s.name}${live ? `, ${LIVE_RATE} ev/s` : ''}`;
+        const trickle = live ? startTrickle(kafka, topic, batchRecords) : null;
+        await load(urls, token, 3); // warm-up: connections, JIT, the cache's first fill
+        const r = await load(urls, token, SECONDS);
+        purchases.current += (await trickle?.stop()) ?? 0;
+        await check(name, urls);
+        if (r.bad > 0) wrong.push(`${name}: ${r.bad} non-2xx answers, errors or timeouts`);
+        rows.push(`${name.padEnd(38)} ${r.rps.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(8)} ${r.p99.toFixed(0).padStart(8)} ${String(r.requests).padStart(10)}`);
       }
-      if (r.bad > 0) wrong.push(`${s.name}: ${r.bad} non-2xx answers, errors or timeouts`);
-      rows.push(`${s.name.padEnd(30)} ${r.rps.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(8)} ${r.p99.toFixed(0).padStart(8)} ${String(r.requests).padStart(10)}`);
       if (s.name.includes('off')) await apis.shift()!.stop();
     }
-    console.log(`\n${CLIENTS} clients, example dashboard (model path, 30 days daily + previous period), ${SECONDS} s each after a 3 s warm-up, one chdb-server, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
-    console.log(`${'scenario'.padEnd(30)}    req/s   p50 ms   p99 ms   requests`);
+    console.log(`\n${CLIENTS} clients, example dashboard (model path, 30 days daily + previous period), ${SECONDS} s each after a 3 s warm-up, one chdb-server, idle and with ${LIVE_RATE} events/s arriving through Kafka, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
+    console.log(`${'scenario'.padEnd(38)}    req/s   p50 ms   p99 ms   requests`);
     for (const r of rows) console.log(r);
     if (wrong.length) throw new Error(`checks failed: ${wrong.join('; ')}`);
-    console.log(`check: every scenario's purchases equal the events sent — ${purchases.current} over 30 days, ${purchases.previous} the 30 before`);
+    console.log(`check: every scenario's purchases equal the events sent — ${purchases.current} over 30 days (live ones included), ${purchases.previous} the 30 before`);
   } finally {
     for (const a of apis) await a.stop();
     await worker?.stop();
