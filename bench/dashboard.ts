@@ -31,6 +31,8 @@
  * BENCH_DATA_DIR=/some/dir (opt-in) keeps the loaded chdb data there, with the END hour
  * and event count it was generated for (bench-data.json): a rerun with the same
  * BENCH_EVENTS skips the load and measures the same data, for iterating on the read path.
+ * Standalone, BENCH_PATHS=model,modelLive measures only those paths, and BENCH_PROFILE=FILE
+ * writes a CPU profile of the measured blocks (the in-process API's work included).
  */
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { modelDashboard, modelPaths, type ModelPathName } from './dashboard-model.ts';
+import { startProfile } from './harness/profile.ts';
 import { percentile } from './harness/stats.ts';
 import { serveSide, underHarness } from './harness/side.ts';
 import { loadDashboardTarget, targetRoot, type DashboardTarget } from './harness/target.ts';
@@ -396,8 +399,20 @@ async function main() {
   try {
     // Run each block after the other, graphql first (the naive one gets the warmer caches).
     const results = [];
+    const all = ['hourly', 'naive', 'minute', 'hourly9', 'minute9', 'model', 'modelOffHour', 'modelOff', 'modelCold', 'modelLive'] as const;
+    const only = process.env.BENCH_PATHS?.split(',');
+    if (only) {
+      // Some paths alone (for iterating on one of them): their figures, no comparison.
+      const profile = process.env.BENCH_PROFILE ? await startProfile() : null;
+      for (const path of all.filter((p) => only.includes(p))) {
+        const r = await d.measure(path, path === 'modelLive' ? Math.max(RUNS, 300) : RUNS);
+        console.log(`${r.label.padEnd(34)} ${fmt(percentile(r.times, 50))} ${fmt(percentile(r.times, 95))}   reads ${r.reads}`);
+      }
+      if (profile) writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(await profile()));
+      return;
+    }
     // The live path over ≥ 10 s of trickle (many flushes), the others over RUNS dashboards.
-    for (const path of ['hourly', 'naive', 'minute', 'hourly9', 'minute9', 'model', 'modelOffHour', 'modelOff', 'modelCold', 'modelLive'] as const) results.push(await d.measure(path, path === 'modelLive' ? Math.max(RUNS, 300) : RUNS));
+    for (const path of all) results.push(await d.measure(path, path === 'modelLive' ? Math.max(RUNS, 300) : RUNS));
     console.log(`\n12-tile dashboard, 30 days hourly + previous 30 days, ${RUNS} runs each (after 3 warm-ups), ${d.config.storage.clickhouse.kind} ClickHouse, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores:`);
     console.log(`${''.padEnd(34)}   p50 ms   p95 ms   reads/dashboard   ClickHouse ms/dashboard (mean, summed over reads)`);
     for (const r of results) console.log(`${r.label.padEnd(34)} ${fmt(percentile(r.times, 50))} ${fmt(percentile(r.times, 95))}   ${String(r.reads).padStart(15)}   ${fmt(r.dbMs)}`);

@@ -22,7 +22,6 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import inspector from 'node:inspector';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance as perfHooks } from 'node:perf_hooks';
@@ -30,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { z } from 'zod';
 import { BENCH_TENANTS, benchEvents, createBenchTopic, encodeRecords, produceRecords, type Rec } from './harness/kafka-records.ts';
+import { startProfile } from './harness/profile.ts';
 import { reportResult, underHarness } from './harness/side.ts';
 import { HERE_ROOT, loadKafkaTarget, targetRoot } from './harness/target.ts';
 
@@ -107,21 +107,6 @@ function threadCpu(): Map<string, number> {
     /* not Linux */
   }
   return out;
-}
-
-/** `--profile <path>`: a CPU profile of the timed part (open it in Chrome DevTools). */
-async function startProfile(): Promise<() => Promise<object>> {
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as Record<string, unknown>))));
-  await post('Profiler.enable');
-  await post('Profiler.start');
-  return async () => {
-    const { profile } = await post('Profiler.stop');
-    session.disconnect();
-    return profile as object;
-  };
 }
 
 /** Produces `recs` to a fresh topic, then times one worker from owning all partitions to committed windows. */
