@@ -9,22 +9,62 @@ const SCALE_FACTOR = 10n ** BigInt(MONEY_SCALE);
 /** A plain decimal literal: optional minus, digits, optional fraction of 1–6 digits. */
 export const DECIMAL_PATTERN = /^-?(0|[1-9]\d{0,30})(\.\d{1,6})?$/;
 
-/** Parses a decimal literal (already matching DECIMAL_PATTERN) into micro-units. */
+const FRACTION_SCALE = [1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1];
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * Parses a decimal literal (matching DECIMAL_PATTERN, else a RangeError) into micro-units.
+ * Literals of at most 9 whole digits (every realistic value) are read by one scan into an
+ * exact double (≤ 15 digits of micro-units); others by BigInt arithmetic.
+ */
 export function toMicros(literal: string): bigint {
+  const n = literal.length;
+  const negative = literal.charCodeAt(0) === 45; // '-'
+  let i = negative ? 1 : 0;
+  const start = i;
+  let whole = 0;
+  for (let c = literal.charCodeAt(i); i < n && isDigit(c); c = literal.charCodeAt(++i)) whole = whole * 10 + (c - 48);
+  const wholeDigits = i - start;
+  let fraction = 0;
+  let fractionDigits = 0;
+  if (i < n && literal.charCodeAt(i) === 46) {
+    for (let c = literal.charCodeAt(++i); i < n && isDigit(c); c = literal.charCodeAt(++i)) {
+      fraction = fraction * 10 + (c - 48);
+      fractionDigits++;
+    }
+    if (fractionDigits === 0) i = -1; // "1." is not a literal
+  }
+  const plain = i === n && wholeDigits >= 1 && wholeDigits <= 9 && fractionDigits <= MONEY_SCALE && !(wholeDigits > 1 && literal.charCodeAt(start) === 48);
+  if (plain) {
+    const micros = BigInt(whole * 1e6 + fraction * FRACTION_SCALE[fractionDigits]!);
+    return negative ? -micros : micros;
+  }
   if (!DECIMAL_PATTERN.test(literal)) throw new RangeError(`not a decimal with ≤${MONEY_SCALE} fractional digits: ${literal}`);
-  const negative = literal.startsWith('-');
-  const [whole = '0', fraction = ''] = (negative ? literal.slice(1) : literal).split('.');
-  const micros = BigInt(whole) * SCALE_FACTOR + BigInt(fraction.padEnd(MONEY_SCALE, '0'));
+  const [w = '0', f = ''] = (negative ? literal.slice(1) : literal).split('.');
+  const micros = BigInt(w) * SCALE_FACTOR + BigInt(f.padEnd(MONEY_SCALE, '0'));
   return negative ? -micros : micros;
 }
+
+const SAFE_MICROS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Renders micro-units as the shortest exact decimal literal ("12.5", "3", "0.000001"). */
 export function fromMicros(micros: bigint): string {
   const negative = micros < 0n;
   const abs = negative ? -micros : micros;
-  const whole = abs / SCALE_FACTOR;
-  const fraction = (abs % SCALE_FACTOR).toString().padStart(MONEY_SCALE, '0').replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+  let whole: bigint | number;
+  let rest: bigint | number;
+  if (abs <= SAFE_MICROS) {
+    // A safe integer: the same division in doubles, exactly (no BigInt division).
+    const n = Number(abs);
+    rest = n % 1e6;
+    whole = (n - rest) / 1e6;
+  } else {
+    whole = abs / SCALE_FACTOR;
+    rest = abs % SCALE_FACTOR;
+  }
+  if (rest === 0 || rest === 0n) return `${negative ? '-' : ''}${whole}`;
+  const fraction = rest.toString().padStart(MONEY_SCALE, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole}.${fraction}`;
 }
 
 /** What fromMicros renders: no leading zeros, no trailing fractional zeros, no "-0". */

@@ -63,6 +63,47 @@ export interface OperandSeries {
   total: OperandValue;
 }
 
+/** An operand series with its values parsed once: micro-units per bucket and of the total (null: no value). */
+interface ParsedSeries {
+  points: (bigint | null)[];
+  total: bigint | null;
+}
+
+const parse = (v: OperandValue): bigint | null => (v === null ? null : toMicros(v));
+
+/**
+ * `ast` as one function of a bucket index (-1: the total) over parsed operands: the same
+ * arithmetic as `evaluateFormula`, with the tree walked and the operands looked up once
+ * per series instead of once per bucket.
+ */
+function compile(n: FormulaAst, operand: (o: { name: string; version: number | null }) => ParsedSeries, onZeroDivision: OnZeroDivision): (i: number) => bigint | null {
+  switch (n.type) {
+    case 'number': {
+      const v = toMicros(n.value);
+      return () => v;
+    }
+    case 'metric': {
+      const s = operand(n);
+      return (i) => (i < 0 ? s.total : (s.points[i] ?? null));
+    }
+    case 'binary': {
+      const left = compile(n.left, operand, onZeroDivision);
+      const right = compile(n.right, operand, onZeroDivision);
+      const op = n.op;
+      return (i) => {
+        const a = left(i);
+        const b = right(i);
+        if (a === null || b === null) return null;
+        if (op === '+') return a + b;
+        if (op === '-') return a - b;
+        if (op === '*') return divideHalfEven(a * b, MICRO);
+        if (b === 0n) return onZeroDivision === 'zero' ? 0n : null;
+        return divideHalfEven(a * MICRO, b);
+      };
+    }
+  }
+}
+
 /**
  * A formula over aligned operand series: each bucket from the operands' values in that
  * bucket, the total from the operands' totals.
@@ -72,24 +113,21 @@ export function evaluateFormulaSeries(
   operands: (operand: { name: string; version: number | null }) => OperandSeries,
   onZeroDivision: OnZeroDivision = 'null',
 ): { points: (string | null)[]; total: string | null } {
-  const memo = new Map<string, OperandSeries>();
-  const get = (o: { name: string; version: number | null }) => {
+  const memo = new Map<string, ParsedSeries>();
+  const lengths = new Set<number>();
+  const operand = (o: { name: string; version: number | null }): ParsedSeries => {
     const k = `${o.name}@${o.version ?? ''}`;
     let s = memo.get(k);
-    if (!s) memo.set(k, (s = operands(o)));
+    if (!s) {
+      const series = operands(o);
+      lengths.add(series.points.length);
+      memo.set(k, (s = { points: series.points.map(parse), total: parse(series.total) }));
+    }
     return s;
   };
-  const lengths = new Set<number>();
-  const collect = (n: FormulaAst): void => {
-    if (n.type === 'metric') lengths.add(get(n).points.length);
-    else if (n.type === 'binary') {
-      collect(n.left);
-      collect(n.right);
-    }
-  };
-  collect(ast);
+  const f = compile(ast, operand, onZeroDivision);
   if (lengths.size > 1) throw new RangeError(`operand series have different lengths: ${[...lengths].join(', ')}`);
   const buckets = lengths.size === 0 ? 0 : [...lengths][0]!;
-  const points = Array.from({ length: buckets }, (_, i) => evaluateFormula(ast, (o) => get(o).points[i] ?? null, onZeroDivision));
-  return { points, total: evaluateFormula(ast, (o) => get(o).total, onZeroDivision) };
+  const render = (m: bigint | null) => (m === null ? null : fromMicros(m));
+  return { points: Array.from({ length: buckets }, (_, i) => render(f(i))), total: render(f(-1)) };
 }

@@ -112,15 +112,13 @@ interface Evaluated extends OperandSeries {
 function evaluate(n: Node, slice: string, buckets: readonly Bucket[], resultOf: (q: MetricQuery) => MetricResult): Evaluated {
   if (n.kind === 'leaf') {
     const agg = resultOf(n.query).get(slice);
-    return {
-      points: buckets.map((b) => agg?.buckets.get(b.start)?.value ?? '0'),
-      final: buckets.map((b) => agg?.buckets.get(b.start)?.allFinal ?? true),
-      total: agg?.total?.value ?? '0',
-    };
+    const cells = buckets.map((b) => agg?.buckets.get(b.start));
+    return { points: cells.map((c) => c?.value ?? '0'), final: cells.map((c) => c?.allFinal ?? true), total: agg?.total?.value ?? '0' };
   }
   const parts = new Map([...n.operands].map(([k, o]) => [k, evaluate(o, slice, buckets, resultOf)]));
   const r = evaluateFormulaSeries(n.formula.pinned, (o) => parts.get(`${o.name}@${o.version}`)!, n.formula.onZeroDivision);
-  return { ...r, final: buckets.map((_, i) => [...parts.values()].every((p) => p.final[i])) };
+  const all = [...parts.values()];
+  return { ...r, final: buckets.map((_, i) => all.every((p) => p.final[i])) };
 }
 
 /**
@@ -200,8 +198,16 @@ export function createModelSeriesLoader(deps: ModelSeriesDeps) {
       };
       const freshness = deps.freshness.of(deps.tenantId);
       const watermark = deps.freshness.watermark();
+      // The buckets of a range, once per batch (the tiles of a dashboard share them).
+      const bucketMemo = new Map<string, Bucket[]>();
+      const bucketsOf = (range: { from: number; to: number }, r: ModelRequest): Bucket[] => {
+        const k = `${range.from}|${range.to}|${r.granularity}|${r.timeZone}`;
+        let b = bucketMemo.get(k);
+        if (!b) bucketMemo.set(k, (b = bucketsBetween(range.from, range.to, r.granularity, r.timeZone)));
+        return b;
+      };
       const pointsOf = (tree: Node, range: { from: number; to: number }, r: ModelRequest, slice: string) => {
-        const buckets = bucketsBetween(range.from, range.to, r.granularity, r.timeZone);
+        const buckets = bucketsOf(range, r);
         const e = evaluate(tree, slice, buckets, resultOf);
         const traces = tracesOf(r, range, slice);
         return {

@@ -67,3 +67,36 @@ describe('MicroSum', () => {
     for (const bad of ['0.1234567', '1e5', '', 'NaN']) expect(() => MicroSum.micros(bad), bad).toThrow(RangeError);
   });
 });
+
+describe('toMicros and fromMicros', () => {
+  /** The BigInt-only ways both take beyond their double fast paths. */
+  const slowTo = (literal: string) => {
+    const negative = literal.startsWith('-');
+    const [whole = '0', fraction = ''] = (negative ? literal.slice(1) : literal).split('.');
+    const m = BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
+    return negative ? -m : m;
+  };
+  const slowFrom = (m: bigint) => {
+    const abs = m < 0n ? -m : m;
+    const fraction = (abs % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
+    return `${m < 0n ? '-' : ''}${abs / 1_000_000n}${fraction ? `.${fraction}` : ''}`;
+  };
+
+  it('agree with the BigInt-only way on both sides of the double fast paths (2⁵³ micro-units, 9 whole digits)', () => {
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    const edges = [0n, 1n, 999_999n, 1_000_000n, 1_000_001n, safe - 1_000_001n, safe - 1n, safe, safe + 1n, safe + 999_999n, 10n ** 15n - 1n, 10n ** 15n, 10n ** 36n + 7n];
+    let seed = 11n;
+    const rnd = () => (seed = (seed * 6_364_136_223_846_793_005n + 1_442_695_040_888_963_407n) % 2n ** 64n);
+    const generated = Array.from({ length: 2_000 }, (_, i) => rnd() % 10n ** BigInt(1 + (i % 25)));
+    for (const m of [...edges, ...generated].flatMap((x) => [x, -x])) {
+      const text = slowFrom(m);
+      expect(fromMicros(m), String(m)).toBe(text);
+      expect(toMicros(text), text).toBe(m);
+      expect(toMicros(text.includes('.') ? text : `${text}.000000`), text).toBe(slowTo(text));
+    }
+  });
+
+  it('toMicros refuses what is not a literal, on the fast path too', () => {
+    for (const bad of ['', '-', '1.', '.5', '01', '-01', '+1', ' 1', '1 ', '1.1234567', '1e3', '1,5', '١']) expect(() => toMicros(bad), JSON.stringify(bad)).toThrow(RangeError);
+  });
+});

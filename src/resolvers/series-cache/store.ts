@@ -84,9 +84,12 @@ export interface StoreHooks {
 }
 
 const overlaps = (a: { from: number; to: number }, b: { from: number; to: number }) => a.from < b.to && b.from < a.to;
-/** Whether an invalidation of `metrics` (null: all) concerns `span`. */
-const concerns = (metrics: ReadonlySet<string> | null, span: Span) =>
-  metrics === null || span.metric === undefined || metrics.has(metricId(span.metric, span.version ?? 0));
+/** Whether invalidation `l` concerns `span`: everything, or its range (a minute on the span's table) and metric. */
+function touches(l: Omit<Invalidation, 'seq'>, span: Span): boolean {
+  if (l.table === null) return true;
+  const metric = l.metrics === null || span.metric === undefined || l.metrics.has(metricId(span.metric, span.version ?? 0));
+  return metric && overlaps(span, touchedRange(span.table, l.from, l.to));
+}
 
 /** Kept entries in one LRU under a byte budget (oldest first); `unindex` keeps each tenant's own index in step. */
 function createEntryLru(maxBytes: number, unindex: (e: Entry) => void) {
@@ -137,7 +140,7 @@ function logInvalidation(t: Tenant, l: Invalidation): void {
 /** Whether nothing logged for `t` since `stamp` touches `span`. */
 function cleanSince(t: Tenant | undefined, stamp: Stamp, span: Span): boolean {
   if (!stamp.receiving || !t) return false;
-  return !t.log.some((l) => l.seq > stamp.seq && (l.table === null || (concerns(l.metrics, span) && overlaps(span, touchedRange(span.table, l.from, l.to)))));
+  return !t.log.some((l) => l.seq > stamp.seq && touches(l, span));
 }
 
 /** One read on `stamp` is over; only invalidations after the oldest stamp still in flight are kept. */
@@ -179,20 +182,16 @@ export function createCacheStore(o: { bus: CacheBus; maxBytes: number; maxTenant
   let receiving = true;
   const dropped = (reason: DropReason, n: number) => n > 0 && o.hooks?.dropped(reason, n);
 
-  /** Drops the entries of `t` that `touched` selects. */
-  const drop = (t: Tenant, reason: DropReason, touched: (e: Entry) => boolean): void => {
-    dropped(reason, [...t.entries].filter(touched).reduce((n, e) => n + lru.remove(e), 0));
+  /** Drops the entries of `t` that `l` touches, and logs it for the reads of `t` in flight. */
+  const invalidate = (t: Tenant, reason: DropReason, l: Omit<Invalidation, 'seq'>): void => {
+    logInvalidation(t, { ...l, seq: ++seq });
+    dropped(reason, [...t.entries].filter((e) => touches(l, e)).reduce((n, e) => n + lru.remove(e), 0));
   };
   /** Drops every entry of `t`, and makes every read of `t` in flight not keepable. */
-  const everything = (t: Tenant, reason: DropReason): void => {
-    logInvalidation(t, { seq: ++seq, table: null, from: -Infinity, to: Infinity, metrics: null });
-    drop(t, reason, () => true);
-  };
+  const everything = (t: Tenant, reason: DropReason): void => invalidate(t, reason, { table: null, from: -Infinity, to: Infinity, metrics: null });
   const onUpdate = (t: Tenant, u: WindowUpdate): void => {
-    const metrics = t.changes.changed(u);
-    if (metrics?.size === 0) return; // nothing any entry holds has changed
-    logInvalidation(t, { seq: ++seq, table: '*', from: u.windowStart, to: u.windowEnd, metrics });
-    drop(t, 'update', (e) => concerns(metrics, e) && overlaps(e, touchedRange(e.table, u.windowStart, u.windowEnd)));
+    const metrics = t.changes.changed(u); // an empty set: nothing any entry holds has changed
+    if (metrics === null || metrics.size > 0) invalidate(t, 'update', { table: '*', from: u.windowStart, to: u.windowEnd, metrics });
   };
 
   const offGaps = o.bus.subscribeGaps((gap) => {
