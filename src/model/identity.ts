@@ -39,7 +39,16 @@ export interface FingerprintInput {
  * has another fingerprint.
  */
 export function fingerprint(e: FingerprintInput): number {
-  let text = `${e.eventType}\u0001${e.userId}\u0001${e.currency}\u0001${e.amount ?? ''}\u0001${e.traceId}\u0001${e.timestamp}`;
+  // The text hashed: type, user, currency, amount, trace and timestamp joined by \u0001, then
+  // each other field as \u0001name=JSON — fed piece by piece, never built as one string.
+  ha = 0x811c9dc5;
+  hb = 0x01000193 ^ 0x5bd1e995;
+  feed(e.eventType, false);
+  feed(e.userId);
+  feed(e.currency);
+  feed(e.amount ?? '');
+  feed(e.traceId);
+  feed(String(e.timestamp));
   const f = e.fields;
   if (f) {
     let names: string[] | null = null;
@@ -47,16 +56,29 @@ export function fingerprint(e: FingerprintInput): number {
     if (names) {
       if (names.length > 1) names.sort();
       // JSON text of the value: a string holding the separator cannot pass for another field.
-      for (const k of names) text += `\u0001${k}=${JSON.stringify(fieldText(f[k]!))}`;
+      for (const k of names) feed(`${k}=${JSON.stringify(fieldText(f[k]!))}`);
     }
   }
-  // Two FNV-1a hashes with different offsets: 32 + 21 bits.
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
+  return (ha >>> 0) * 2 ** 21 + ((hb >>> 0) & 0x1fffff);
+}
+
+/** The running state of `fingerprint`: two FNV-1a hashes with different offsets (32 + 21 bits kept). */
+let ha = 0;
+let hb = 0;
+
+/** Mixes the separator (\u0001, unless `separated` is false) and then the characters of `text` into the state. */
+function feed(text: string, separated = true): void {
+  let a = ha;
+  let b = hb;
+  if (separated) {
+    a = Math.imul(a ^ 1, 0x01000193);
+    b = Math.imul(b ^ 1, 0x01000193) ^ (b >>> 13);
+  }
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 13);
   }
-  return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
+  ha = a;
+  hb = b;
 }

@@ -1,6 +1,7 @@
 /** The ingest step functions (src/ingest/pipeline/steps.ts), one table each. */
 import { describe, expect, it } from 'vitest';
 import type { AcceptedEvent } from '../../src/contracts/event.ts';
+import type { FingerprintInput } from '../../src/model/identity.ts';
 import { loadPlan } from '../helpers/model.ts';
 import {
   checkBudget,
@@ -119,5 +120,30 @@ describe('checkBudget (CURRENCY_BUDGET)', () => {
     const set = new Set(known);
     expect(reasonOf(checkBudget(accepted(), set, budget))).toBe(reason);
     expect([...set]).toEqual(after);
+  });
+});
+
+describe('fingerprint', () => {
+  /** The text it hashes, built whole, hashed the same way: what it computes piece by piece. */
+  const reference = (e: FingerprintInput, extra: [string, string][]): number => {
+    let text = `${e.eventType}\u0001${e.userId}\u0001${e.currency}\u0001${e.amount ?? ''}\u0001${e.traceId}\u0001${e.timestamp}`;
+    for (const [k, v] of extra.sort(([a], [b]) => (a < b ? -1 : 1))) text += `\u0001${k}=${JSON.stringify(v)}`;
+    let a = 0x811c9dc5;
+    let b = 0x01000193 ^ 0x5bd1e995;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 13);
+    }
+    return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff);
+  };
+
+  it('hashes the content text of an event exactly as built whole, fields in name order, unicode included', () => {
+    const cases: [FingerprintInput, [string, string][]][] = [
+      [{ eventType: 'signup', userId: 'u1', traceId: 't', timestamp: 0, currency: '' }, []],
+      [{ eventType: 'purchase', userId: 'ü✓', traceId: 'a'.repeat(32), timestamp: 1_700_000_000_123, currency: 'EUR', amount: '12.5' }, []],
+      [{ eventType: 'refund', userId: '', traceId: 'x', timestamp: -5, currency: 'USD', amount: '1', fields: { reason: 'dup\u0001"q"', plan: 'pro' } }, [['plan', 'pro'], ['reason', 'dup\u0001"q"']]],
+    ];
+    for (const [e, extra] of cases) expect(fingerprint(e)).toBe(reference(e, extra));
   });
 });

@@ -95,6 +95,10 @@ function decodeJson(value: Buffer, maxEventBytes: number): RecordItem[] {
 function decodeNdjson(value: Buffer, maxEventBytes: number): RecordItem[] {
   if (value.length > MAX_BATCH_BYTES) return [reject('oversized', `batch is ${value.length} bytes; the limit is ${MAX_BATCH_BYTES}`)];
   const out: RecordItem[] = [];
+  // One decode of the whole record; when it is ASCII (as nearly every batch is), a line's
+  // characters are its bytes and each line is parsed from a slice of that one string.
+  const whole = value.toString('latin1');
+  const ascii = !/[^\x00-\x7f]/.test(whole);
   let line = 0;
   for (let start = 0; start < value.length; ) {
     let end = value.indexOf(NEWLINE, start);
@@ -104,7 +108,7 @@ function decodeNdjson(value: Buffer, maxEventBytes: number): RecordItem[] {
       const raw = value.subarray(start, end);
       if (raw.length > maxEventBytes) out.push({ ...reject('oversized', `line is ${raw.length} bytes; the limit is ${maxEventBytes}`), line, raw });
       else {
-        const parsed = parse(raw.toString('utf8'));
+        const parsed = parse(ascii ? whole.slice(start, end) : raw.toString('utf8'));
         // `raw` (a view, no copy) is what a dead letter of this line carries, whatever step refuses it.
         out.push(parsed ? { value: parsed.value, line, raw } : { ...reject('invalid_json', `line ${line} is not valid JSON`), line, raw });
       }
