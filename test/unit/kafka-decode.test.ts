@@ -91,6 +91,13 @@ describe('decodeRecord (batch records with the NDJSON header)', () => {
     expect(itemBytes(batch(lines), 5).toString()).toBe(lines[4]);
   });
 
+  it('reads a batch with non-ASCII lines the same (their bytes and values intact)', () => {
+    const lines = [line({ userId: 'zoë ✓' }), '{"eventType":', line({ userId: 'b' })];
+    const out = decodeRecord(batch(lines));
+    expect(values(out)).toEqual(['zoë ✓', 'invalid_json', 'b']);
+    for (const d of out) expect(d.raw?.toString()).toBe(lines[d.line! - 1]);
+  });
+
   it('a batch over the record limit is one oversized reject', () => {
     const out = decodeRecord(batch([`{"x":"${'y'.repeat(MAX_BATCH_BYTES)}"}`]));
     expect(out.map(outcome)).toEqual(['oversized']);

@@ -98,7 +98,7 @@ function decodeNdjson(value: Buffer, maxEventBytes: number): RecordItem[] {
   // One decode of the whole record; when it is ASCII (as nearly every batch is), a line's
   // characters are its bytes and each line is parsed from a slice of that one string.
   const whole = value.toString('latin1');
-  const ascii = !/[^\x00-\x7f]/.test(whole);
+  const ascii = !/[\u0080-\u00ff]/.test(whole); // latin1: one character per byte
   let line = 0;
   for (let start = 0; start < value.length; ) {
     let end = value.indexOf(NEWLINE, start);
