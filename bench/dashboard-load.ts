@@ -84,17 +84,15 @@ async function dashboard(url: string, token: string): Promise<Dashboard> {
 }
 
 /**
- * Whether the dashboard's stored metrics are backfilled over its range (`complete`). The
+ * Whether every metric of the model is backfilled (`Query.metrics { complete }`). The
  * worker's background backfill covers the loaded history first; until it has, an API
- * answers `complete: false` and its series cache keeps nothing of those versions.
+ * answers `complete: false` for those versions and its series cache keeps nothing of them.
  */
 async function backfilled(url: string, token: string): Promise<boolean> {
-  const input = (metric: string) => `{ metric: ${metric}, currency: "USD", from: "${VARIABLES.from}", to: "${VARIABLES.to}", granularity: DAY, timeZone: "UTC" }`;
-  const query = `{ a: series(input: ${input('REVENUE')}) { complete } b: series(input: ${input('PURCHASES')}) { complete } c: series(input: ${input('ACTIVE_USERS')}) { complete } }`;
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
-  const body = (await res.json()) as { data?: Record<string, { complete: boolean }>; errors?: unknown };
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ metrics { complete } }' }) });
+  const body = (await res.json()) as { data?: { metrics: { complete: boolean }[] }; errors?: unknown };
   if (body.errors || !body.data) throw new Error(`the backfill check failed: ${JSON.stringify(body.errors)}`);
-  return Object.values(body.data).every((s) => s.complete);
+  return body.data.metrics.every((m) => m.complete);
 }
 
 /** `clients` connections spread over `urls` for SECONDS: requests/s summed, latency percentiles of the busiest. */
