@@ -116,7 +116,6 @@ function spoolDir(path: string): string {
   return dir;
 }
 
-const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** Opens ClickHouse (chdb in-process, or a server when CLICKHOUSE_URL is set). */
 export async function createClickHouse(deps: Deps & { config: Config['storage']['clickhouse'] }): Promise<ClickHouse> {
@@ -213,8 +212,8 @@ export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind
         const file = join(deps.spool, `${query_id}.rowbinary`);
         writeFileSync(file, o.body.bytes());
         try {
-          const query = `INSERT INTO ${o.table} (${names}) SELECT ${names} FROM file(${sqlString(file)}, RowBinaryWithNamesAndTypes)`;
-          await client.command({ query, query_id, abort_signal, clickhouse_settings: o.settings });
+          const query = `INSERT INTO ${o.table} (${names}) SELECT ${names} FROM file({spool_file:String}, RowBinaryWithNamesAndTypes)`;
+          await client.command({ query, query_params: { spool_file: file }, query_id, abort_signal, clickhouse_settings: o.settings });
         } finally {
           rmSync(file, { force: true });
         }
