@@ -28,7 +28,7 @@ import type { MetricWindowStore } from '../storage/metric-window-store.ts';
 import { createDimensionBudget, type DimensionBudget } from './dimension-budget.ts';
 import { createFlushLoop } from './flush-loop.ts';
 import { createCellApplier } from './model-cells.ts';
-import { createWindowEngine, type CollectedUpdate, type WindowEngine } from './window-engine.ts';
+import { createWindowEngine, windowStartOf, type CollectedUpdate, type WindowEngine } from './window-engine.ts';
 
 export interface AggregatorDeps {
   source: string;
@@ -193,18 +193,22 @@ export function createAggregator(deps: AggregatorDeps) {
     /**
      * Takes back what a previous run left: resumes the persisted watermark, then
      * restores every window stored as not final and every window touched by events
-     * logged after the last checkpoint.
+     * logged after the last checkpoint (their kept dimension values decided in the order
+     * they arrived).
      */
     async recover(): Promise<{ restored: number; maxSeq: number }> {
       const [progresses, kept] = await Promise.all([deps.progressStore.loadAll(), deps.plan ? deps.metricStore!.loadKept() : []]);
       const progress = progresses.find((p) => p.source === deps.source);
       state = newEngine(deps, progress?.watermark ?? 0, kept);
-      const [open, since, maxSeq] = await Promise.all([
+      const [open, logged, maxSeq] = await Promise.all([
         deps.windowStore.openWindows(deps.source),
-        deps.eventLog.windowsSince(deps.source, progress?.checkpointSeq ?? 0),
+        deps.eventLog.loggedSince(deps.source, progress?.checkpointSeq ?? 0),
         deps.eventLog.maxSeq(deps.source),
       ]);
+      const since = logged.map((e) => ({ tenantId: e.tenantId, currency: e.currency, windowStart: windowStartOf(e.timestamp) }));
       const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
+      // Restores apply each window's events in log order: decide kept values in arrival order first.
+      state.engine.decideValues(logged);
       await restoreWindows(deps, state.engine, refs);
       // The last run may have written these minutes and died before rolling their hours up.
       if (deps.plan) await deps.metricStore!.rollupHours(refs);

@@ -5,12 +5,15 @@
  * not folded here: over-budget currencies are rejected by the ingest budget step.
  *
  * Why a table (migrations/0012_dimension_values.sql) rather than deriving the kept set from
- * the event log: the set must be the same after a crash, a restore and for backfill, and
- * the log's order within one batch (one `seq`) is not recorded. So a value is kept from the
- * moment it is saved, and the aggregator saves new kept values in each flush *before* it
- * writes any cell that uses them. A value kept in memory but not yet saved appears in no
- * written cell, so re-deciding it after a crash (replaying in another order) changes nothing
- * anyone has seen. Sets only grow: a value folded once stays folded.
+ * the event log: the set must be the same after a crash, a restore and for backfill, without
+ * rereading the tenant's whole history. So a value is kept from the moment it is saved, and
+ * the aggregator saves new kept values in each flush *before* it writes any cell that uses
+ * them. A value kept in memory but not yet saved appears in no written cell; after a crash
+ * the events logged since the last checkpoint are decided again in the order they arrived
+ * (the log's `seq`, `pos`) before their windows are restored, and an event buffered for a
+ * window not in memory is decided when it arrives, not when its window is rebuilt — so the
+ * last places go to the values that came first. Sets only grow: a value folded once stays
+ * folded.
  */
 import type { ModelPlan } from '../model/types.ts';
 import { OTHER_VALUE } from '../model/types.ts';

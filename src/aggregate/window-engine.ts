@@ -15,15 +15,7 @@
 import { MicroSum } from '../contracts/decimal.ts';
 import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
-import {
-  windowId as keyOf,
-  type CellSnapshot,
-  type StoredWindow,
-  type UpdateKind,
-  type WindowRef,
-  type WindowUpdate,
-  type WindowValues,
-} from '../contracts/window.ts';
+import { windowId as keyOf, type CellSnapshot, type StoredWindow, type UpdateKind, type WindowRef, type WindowUpdate, type WindowValues } from '../contracts/window.ts';
 
 export type { StoredWindow, WindowEvent, WindowRef };
 import { emptyCells, snapshotCells, type CellApplier, type Cells } from './model-cells.ts';
@@ -175,6 +167,15 @@ function rememberCellWrite(cellWrites: Map<string, { revision: number; events: n
   if (cellWrites.size > REMEMBERED_CELL_WRITES) cellWrites.delete(cellWrites.keys().next().value!);
 }
 
+/**
+ * Decides the budgeted dimension values of an event that is applied only when its window is
+ * rebuilt (restores apply a window's events in log order, after later arrivals), on scratch
+ * cells counted nowhere: first come, first kept (src/aggregate/dimension-budget.ts).
+ */
+function decideOnArrival(cells: CellApplier | undefined, e: WindowEvent): void {
+  cells?.(emptyCells(), e, false);
+}
+
 export function createWindowEngine(options: WindowEngineOptions) {
   const retainFinalMs = options.retainFinalMs ?? 5 * 60_000;
   const windows = new Map<string, WindowState>();
@@ -201,11 +202,15 @@ export function createWindowEngine(options: WindowEngineOptions) {
       if (w.pending) {
         if (w.pending.some((p) => p.key === e.key)) return 'duplicate';
         w.pending.push(e);
+        decideOnArrival(options.cells, e);
         return 'late';
       }
       if (!apply(w, e, options.cells, true)) return 'duplicate';
       return late || w.finalWritten ? 'late' : 'applied';
     },
+
+    /** Decides the budgeted values of events whose windows are rebuilt later (crash recovery). */
+    decideValues: (events: readonly WindowEvent[]): void => events.forEach((e) => decideOnArrival(options.cells, e)),
 
     /** Lets the watermark follow the clock while the source is idle. */
     advance(now: number): void {

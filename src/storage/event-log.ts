@@ -8,8 +8,9 @@
  * src/model/event-fields.ts), so any metric can be rebuilt from the log, and Event v1's
  * `currency` and `amount` columns (the sort key's currency, restores by window).
  *
- * Every row carries its `source` ('http' or 'kafka:<topic>:<partition>') and `seq`
- * (HTTP batch number, or Kafka offset + 1). Every append passes an explicit
+ * Every row carries its `source` ('http' or 'kafka:<topic>:<partition>'), `seq`
+ * (HTTP batch number, or Kafka offset + 1) and `pos` (its place in the append): together
+ * the order events arrived in. Every append passes an explicit
  * `insert_deduplication_token`: the table deduplicates insert blocks, and on chdb a
  * setting given once sticks to the connection, so a call without one would inherit
  * the previous call's token and be silently dropped.
@@ -24,7 +25,6 @@ import type { ModelPlan } from '../model/types.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { RowBinaryWriter } from './row-binary.ts';
 
-const refRow = z.object({ tenant_id: z.string(), currency: z.string(), window_start_ms: z.coerce.number() });
 const eventRow = z.object({
   tenant_id: z.string(),
   currency: z.string(),
@@ -141,6 +141,7 @@ const APPEND_COLUMNS = [
   ['fields', 'Map(String, String)'],
   ['source', 'LowCardinality(String)'],
   ['seq', 'UInt64'],
+  ['pos', 'UInt32'],
   ['writer', 'LowCardinality(String)'],
 ] as const;
 const NO_FIELDS: Readonly<Record<string, string>> = {};
@@ -172,6 +173,7 @@ async function append(db: ClickHouse, codec: EventFieldCodec, events: readonly W
     body.stringMap(e.fields ? codec.toText(e.fields) : NO_FIELDS);
     body.string(o.source);
     body.int64(typeof o.seq === 'number' ? o.seq : o.seq[i]!);
+    body.uint32(i);
     body.string(writer);
     body.endRow();
   }
@@ -240,16 +242,21 @@ export function createEventLog(db: ClickHouse, plan: Pick<ModelPlan, 'eventTypes
     /** Every logged event of the windows starting in a time range, each key once: see `loadRange`. */
     loadRange: (fromMs: number, toMs: number): Promise<WindowEvent[]> => loadRange(db, codec, fromMs, toMs),
 
-    /** Windows touched by events that `source` logged after `seq` (crash recovery). */
-    async windowsSince(source: string, seq: number): Promise<WindowRef[]> {
+    /**
+     * Every event `source` logged after `seq`, in the order they arrived (seq, then place
+     * in the append): what crash recovery replays. Rows another writer logged into the
+     * source count too (their windows are restored from the log anyway).
+     */
+    async loggedSince(source: string, seq: number): Promise<WindowEvent[]> {
       const rows = await db.query({
-        queryId: 'event_log.windows_since',
-        sql: `SELECT DISTINCT tenant_id, currency, toUnixTimestamp(window_start) * 1000 AS window_start_ms
-              FROM events WHERE source = {source:String} AND seq > {seq:UInt64}`,
+        queryId: 'event_log.logged_since',
+        sql: `SELECT ${EVENT_COLUMNS} FROM events
+              WHERE source = {source:String} AND seq > {seq:UInt64}
+              ORDER BY seq, pos, event_key`,
         params: { source, seq },
-        row: refRow,
+        row: eventRow,
       });
-      return rows.map((r) => ({ tenantId: r.tenant_id, currency: r.currency, windowStart: r.window_start_ms }));
+      return rows.map((r) => toWindowEvent(r, codec));
     },
 
     /** Highest sequence number `source` logged, 0 when it logged nothing. */
