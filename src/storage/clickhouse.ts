@@ -50,17 +50,11 @@ export interface ClickHouse {
    */
   queryColumns<S extends z.ZodType>(o: CallOptions & { sql: string; params?: Params; columns: S; settings?: ClickHouseSettings }): Promise<z.infer<S>>;
   /**
-   * Inserts rows as JSONEachRow objects (for small inserts; see insertColumns for hot
+   * Inserts rows as JSONEachRow objects (for small inserts; see insertRowBinary for hot
    * paths). `idempotent`: inserting the same rows twice leaves the same table (rows
    * replaced by key), so a transient failure is retried.
    */
   insert(o: CallOptions & { table: string; rows: readonly Params[]; settings?: ClickHouseSettings; idempotent?: boolean }): Promise<void>;
-  /**
-   * Inserts whole columns (JSONColumns: one JSON object of equally long arrays, written by
-   * one JSON.stringify call), the cheapest encoding in JS for big hot-path inserts: no
-   * array per row, no string per row. Empty columns insert nothing.
-   */
-  insertColumns(o: CallOptions & { table: string; columns: Readonly<Record<string, readonly unknown[]>>; settings?: ClickHouseSettings; idempotent?: boolean }): Promise<void>;
   /**
    * Inserts a RowBinaryWithNamesAndTypes body (src/storage/row-binary.ts) into the columns
    * its header names: no text for ClickHouse to parse. A server takes the bytes as the
@@ -188,13 +182,6 @@ export function wrapConnection(client: ClickHouseConnection, deps: Deps & { kind
       call(o, 'insert', insertRetry(o), async (query_id, abort_signal) => {
         if (o.rows.length === 0) return;
         await client.insert({ table: o.table, values: o.rows, format: 'JSONEachRow', query_id, abort_signal, clickhouse_settings: o.settings });
-      }),
-    insertColumns: (o) =>
-      call(o, 'insert', insertRetry(o), async (query_id, abort_signal) => {
-        if ((Object.values(o.columns)[0]?.length ?? 0) === 0) return;
-        // One statement with the data inline, as a server takes it in a POST body and chdb in a query.
-        const query = `INSERT INTO ${o.table} (${Object.keys(o.columns).join(', ')}) FORMAT JSONColumns\n${JSON.stringify(o.columns)}`;
-        await client.command({ query, query_id, abort_signal, clickhouse_settings: o.settings });
       }),
     insertRowBinary: (o) =>
       call(o, 'insert', insertRetry(o), async (query_id, abort_signal) => {

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { ClickHouseCallError, createClickHouse, type ClickHouse } from '../../src/storage/clickhouse.ts';
 import { migrate } from '../../src/storage/migrations.ts';
+import { RowBinaryWriter } from '../../src/storage/row-binary.ts';
 import { checkRowBinaryRoundTrip } from '../helpers/row-binary-roundtrip.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tilecast-ch-wrapper-'));
@@ -55,12 +56,23 @@ describe('ClickHouse wrapper on chdb', () => {
 
   it('drops a repeated event-log block with the same dedup token (what makes its retry safe)', async () => {
     const tenant = `wrapper-${process.pid}`;
-    const columns = {
-      tenant_id: [tenant], currency: ['USD'], window_start: [1_700_000_040], event_key: ['k-1'], event_type: ['signup'], user_id: ['u'],
-      amount: [null], trace_id: ['t'], event_time_ms: [1_700_000_040_000], source: ['test'], seq: [1], writer: [''],
-    };
+    const body = new RowBinaryWriter([
+      ['tenant_id', 'String'],
+      ['currency', 'LowCardinality(String)'],
+      ['window_start', "DateTime('UTC')"],
+      ['event_key', 'String'],
+      ['source', 'LowCardinality(String)'],
+      ['seq', 'UInt64'],
+    ]);
+    body.string(tenant);
+    body.string('USD');
+    body.uint32(1_700_000_040);
+    body.string('k-1');
+    body.string('test');
+    body.int64(1);
+    body.endRow();
     for (let i = 0; i < 2; i++) {
-      await db.insertColumns({ queryId: 'test.append', table: 'events', columns, settings: { insert_deduplication_token: `test-${tenant}` } });
+      await db.insertRowBinary({ queryId: 'test.append', table: 'events', body, settings: { insert_deduplication_token: `test-${tenant}` } });
     }
     const [row] = await db.query({ queryId: 'test.count', sql: 'SELECT count() AS n FROM events WHERE tenant_id = {t:String}', params: { t: tenant }, row: n });
     expect(row!.n).toBe(1);

@@ -20,6 +20,7 @@ import { fieldCodec } from '../../src/model/event-fields.ts';
 import { eventKey } from '../../src/model/identity.ts';
 import type { ModelPlan } from '../../src/model/types.ts';
 import { createEventLog } from '../../src/storage/event-log.ts';
+import { RowBinaryWriter } from '../../src/storage/row-binary.ts';
 import { z } from 'zod';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
@@ -140,25 +141,33 @@ describe('the event log keeps the declared fields (models/saas.yaml over embedde
 
   it('a row logged before the fields map (Event v1 columns only) reads as their fields', async () => {
     const ts = T0 + 5 * MINUTE;
-    await t.app.db.insertColumns({
-      queryId: 'test.legacy_row',
-      table: 'events',
-      settings: { insert_deduplication_token: `legacy-${TENANT}` },
-      columns: {
-        tenant_id: [`${TENANT}-v1`],
-        currency: ['EUR'],
-        window_start: [Math.floor(ts / MINUTE) * 60],
-        event_key: [id(99)],
-        event_type: ['purchase'],
-        user_id: ['u1'],
-        amount: ['12.500000'],
-        trace_id: [trace(99)],
-        event_time_ms: [ts],
-        source: ['test-legacy'],
-        seq: [1],
-        writer: [''],
-      },
-    });
+    // Written as a pre-fields release did: no `fields` (nor `pos`) column.
+    const body = new RowBinaryWriter([
+      ['tenant_id', 'String'],
+      ['currency', 'LowCardinality(String)'],
+      ['window_start', "DateTime('UTC')"],
+      ['event_key', 'String'],
+      ['event_type', 'LowCardinality(String)'],
+      ['user_id', 'String'],
+      ['amount', 'Nullable(Decimal(38, 6))'],
+      ['trace_id', 'String'],
+      ['event_time_ms', 'Int64'],
+      ['source', 'LowCardinality(String)'],
+      ['seq', 'UInt64'],
+    ]);
+    body.string(`${TENANT}-v1`);
+    body.string('EUR');
+    body.uint32(Math.floor(ts / MINUTE) * 60);
+    body.string(id(99));
+    body.string('purchase');
+    body.string('u1');
+    body.nullableDecimal128('12.500000', 6);
+    body.string(trace(99));
+    body.int64(ts);
+    body.string('test-legacy');
+    body.int64(1);
+    body.endRow();
+    await t.app.db.insertRowBinary({ queryId: 'test.legacy_row', table: 'events', body, settings: { insert_deduplication_token: `legacy-${TENANT}` } });
     const windows = await createEventLog(t.app.db, t.app.plan).loadWindows([{ tenantId: `${TENANT}-v1`, currency: 'EUR', windowStart: Math.floor(ts / MINUTE) * MINUTE }]);
     const [e] = [...windows.values()].flat();
     expect(e).toMatchObject({ key: id(99), currency: 'EUR', amount: '12.5', fields: { currency: 'EUR', amount: '12.5' } });

@@ -10,9 +10,10 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { createMetrics } from '../../src/observability/metrics.ts';
 import { ClickHouseCallError, isIdempotentDdl, safeToRetry } from '../../src/storage/clickhouse-policy.ts';
 import { wrapConnection, type ClickHouseConnection } from '../../src/storage/clickhouse.ts';
+import { RowBinaryWriter } from '../../src/storage/row-binary.ts';
 
 interface Sent {
-  method: 'query' | 'insert' | 'command';
+  method: 'query' | 'insert' | 'command' | 'exec';
   query_id: string;
   abort_signal?: AbortSignal;
 }
@@ -29,6 +30,7 @@ function fakeConnection(answer: (attempt: number, sent: Sent) => Promise<unknown
     query: handle('query'),
     insert: handle('insert'),
     command: handle('command'),
+    exec: handle('exec'),
     ping: async () => ({ success: true }),
     close: async () => undefined,
   } as unknown as ClickHouseConnection;
@@ -157,10 +159,12 @@ describe('ClickHouse call wrapper', () => {
       await failure(call(wrap(connection, { attempts: 3 })));
       return sent.length;
     };
-    const cols = { n: [1, 2] };
+    const body = new RowBinaryWriter([['n', 'UInt32']]);
+    body.uint32(1);
+    body.endRow();
     expect(await attemptsOf((db) => db.insert({ queryId: 'i.plain', table: 't', rows: [{ n: 1 }] }))).toBe(1);
-    expect(await attemptsOf((db) => db.insertColumns({ queryId: 'i.plain_cols', table: 't', columns: cols }))).toBe(1);
-    expect(await attemptsOf((db) => db.insertColumns({ queryId: 'i.token', table: 't', columns: cols, settings: { insert_deduplication_token: 'batch-1' } }))).toBe(3);
+    expect(await attemptsOf((db) => db.insertRowBinary({ queryId: 'i.plain_rb', table: 't', body }))).toBe(1);
+    expect(await attemptsOf((db) => db.insertRowBinary({ queryId: 'i.token', table: 't', body, settings: { insert_deduplication_token: 'batch-1' } }))).toBe(3);
     expect(await attemptsOf((db) => db.insert({ queryId: 'i.idem', table: 't', rows: [{ n: 1 }], idempotent: true }))).toBe(3);
     expect(await attemptsOf((db) => db.command({ queryId: 'c.plain', sql: 'INSERT INTO t SELECT 1' }))).toBe(1);
     expect(await attemptsOf((db) => db.command({ queryId: 'c.idem', sql: 'CREATE TABLE IF NOT EXISTS t (n UInt8) ENGINE = Memory', idempotent: true }))).toBe(3);
