@@ -200,15 +200,17 @@ export function createAggregator(deps: AggregatorDeps) {
       const [progresses, kept] = await Promise.all([deps.progressStore.loadAll(), deps.plan ? deps.metricStore!.loadKept() : []]);
       const progress = progresses.find((p) => p.source === deps.source);
       state = newEngine(deps, progress?.watermark ?? 0, kept);
-      const [open, logged, maxSeq] = await Promise.all([
-        deps.windowStore.openWindows(deps.source),
-        deps.eventLog.loggedSince(deps.source, progress?.checkpointSeq ?? 0),
-        deps.eventLog.maxSeq(deps.source),
-      ]);
-      const since = logged.map((e) => ({ tenantId: e.tenantId, currency: e.currency, windowStart: windowStartOf(e.timestamp) }));
-      const refs = [...new Map([...open, ...since].map((r) => [windowId(r), r])).values()];
-      // Restores apply each window's events in log order: decide kept values in arrival order first.
-      state.engine.decideValues(logged);
+      const [open, maxSeq] = await Promise.all([deps.windowStore.openWindows(deps.source), deps.eventLog.maxSeq(deps.source)]);
+      const touched = new Map(open.map((r) => [windowId(r), r]));
+      for await (const logged of deps.eventLog.loggedSince(deps.source, progress?.checkpointSeq ?? 0)) {
+        // Restores apply each window's events in log order: decide kept values in arrival order first.
+        state.engine.decideValues(logged);
+        for (const e of logged) {
+          const ref = { tenantId: e.tenantId, currency: e.currency, windowStart: windowStartOf(e.timestamp) };
+          touched.set(windowId(ref), ref);
+        }
+      }
+      const refs = [...touched.values()];
       await restoreWindows(deps, state.engine, refs);
       // The last run may have written these minutes and died before rolling their hours up.
       if (deps.plan) await deps.metricStore!.rollupHours(refs);

@@ -37,6 +37,9 @@ const eventRow = z.object({
   fields: z.record(z.string(), z.string()),
 });
 
+/** A whole event with its place in the log (source's seq, then its place in the append). */
+const pagedRow = eventRow.extend({ seq: z.coerce.number(), pos: z.coerce.number() });
+
 /** The columns every read of whole events selects (`eventRow`). */
 const EVENT_COLUMNS = 'tenant_id, currency, event_key, event_type, user_id, toString(amount) AS amount, trace_id, event_time_ms, fields';
 
@@ -243,20 +246,27 @@ export function createEventLog(db: ClickHouse, plan: Pick<ModelPlan, 'eventTypes
     loadRange: (fromMs: number, toMs: number): Promise<WindowEvent[]> => loadRange(db, codec, fromMs, toMs),
 
     /**
-     * Every event `source` logged after `seq`, in the order they arrived (seq, then place
-     * in the append): what crash recovery replays. Rows another writer logged into the
-     * source count too (their windows are restored from the log anyway).
+     * Every event `source` logged after `seq`, in the order they arrived (seq, then place in
+     * the append), `pageSize` at a time (memory stays bounded however far behind the checkpoint
+     * is): what crash recovery replays. Rows another writer logged into the source count too.
      */
-    async loggedSince(source: string, seq: number): Promise<WindowEvent[]> {
-      const rows = await db.query({
-        queryId: 'event_log.logged_since',
-        sql: `SELECT ${EVENT_COLUMNS} FROM events
-              WHERE source = {source:String} AND seq > {seq:UInt64}
-              ORDER BY seq, pos, event_key`,
-        params: { source, seq },
-        row: eventRow,
-      });
-      return rows.map((r) => toWindowEvent(r, codec));
+    async *loggedSince(source: string, seq: number, pageSize = 20_000): AsyncGenerator<WindowEvent[]> {
+      let after = { seq, pos: 2 ** 32, key: '' }; // past every row of `seq` itself
+      for (;;) {
+        const rows = await db.query({
+          queryId: 'event_log.logged_since',
+          sql: `SELECT ${EVENT_COLUMNS}, seq, pos FROM events
+                WHERE source = {source:String} AND seq >= {seq:UInt64}
+                  AND (seq, toInt64(pos), event_key) > ({seq:UInt64}, {pos:Int64}, {key:String})
+                ORDER BY seq, pos, event_key LIMIT {limit:UInt32}`,
+          params: { source, seq: after.seq, pos: after.pos, key: after.key, limit: pageSize },
+          row: pagedRow,
+        });
+        if (rows.length > 0) yield rows.map((r) => toWindowEvent(r, codec));
+        if (rows.length < pageSize) return;
+        const last = rows[rows.length - 1]!;
+        after = { seq: last.seq, pos: last.pos, key: last.event_key };
+      }
     },
 
     /** Highest sequence number `source` logged, 0 when it logged nothing. */

@@ -117,4 +117,25 @@ describe('the last kept place goes to the value that arrived first', () => {
     expect(kept.has('ZB')).toBe(true);
     expect(kept.has('ZA')).toBe(false);
   });
+
+  it('the log gives back what a source logged after a checkpoint in arrival order, page by page', async () => {
+    const log = createEventLog(db, plan);
+    const source = 'order-pages';
+    const batches = [
+      ['zz-1', 'aa-1', 'mm-1'],
+      ['zz-2', 'aa-2'],
+      ['zz-3', 'aa-3', 'mm-3', 'bb-3'],
+    ];
+    for (const [i, keys] of batches.entries()) {
+      await log.append(keys.map((k) => trial('pages', k, T0 + i, 'AA')), { source, seq: i + 1, token: `${source}:${i + 1}` });
+    }
+    const read = async (seq: number, pageSize: number) => {
+      const pages: string[][] = [];
+      for await (const page of log.loggedSince(source, seq, pageSize)) pages.push(page.map((e) => e.key));
+      return pages;
+    };
+    expect(await read(0, 2)).toEqual([['zz-1', 'aa-1'], ['mm-1', 'zz-2'], ['aa-2', 'zz-3'], ['aa-3', 'mm-3'], ['bb-3']]);
+    expect((await read(1, 100)).flat()).toEqual(['zz-2', 'aa-2', 'zz-3', 'aa-3', 'mm-3', 'bb-3']);
+    expect(await read(3, 100)).toEqual([]);
+  });
 });
