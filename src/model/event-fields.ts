@@ -27,8 +27,10 @@ export interface EventColumns {
 export interface EventFieldCodec {
   /** Event v1's top-level columns of an event's declared fields. */
   columns(fields: Readonly<Record<string, FieldValue>>): EventColumns;
-  /** The fields in the event log's text form. */
+  /** The fields in the event log's text form (`textOf` of each value). */
   toText(fields: Readonly<Record<string, FieldValue>>): Record<string, string>;
+  /** One value in the event log's text form. */
+  textOf(value: FieldValue): string;
   /** Text form → typed values, by each field's declared type. */
   fromText(text: Readonly<Record<string, string>>): Record<string, FieldValue>;
 }
@@ -86,6 +88,7 @@ export function fieldCodec(plan: Pick<ModelPlan, 'eventTypes'>): EventFieldCodec
       for (const k in fields) out[k] = fieldText(fields[k]!);
       return out;
     },
+    textOf: fieldText,
     fromText(text) {
       const out: Record<string, FieldValue> = {};
       for (const k in text) out[k] = typed(types.get(k), text[k]!);

@@ -21,7 +21,7 @@ import type { WindowEvent } from '../contracts/event.ts';
 import { WINDOW_MS } from '../contracts/metrics.ts';
 import { windowId, type WindowRef } from '../contracts/window.ts';
 import { fieldCodec, fieldsOfColumns, type EventFieldCodec } from '../model/event-fields.ts';
-import type { ModelPlan } from '../model/types.ts';
+import type { FieldValue, ModelPlan } from '../model/types.ts';
 import type { ClickHouse } from './clickhouse.ts';
 import { RowBinaryWriter } from './row-binary.ts';
 
@@ -147,7 +147,7 @@ const APPEND_COLUMNS = [
   ['pos', 'UInt32'],
   ['writer', 'LowCardinality(String)'],
 ] as const;
-const NO_FIELDS: Readonly<Record<string, string>> = {};
+const NO_FIELDS: Readonly<Record<string, FieldValue>> = {};
 
 /**
  * Appends accepted events in one insert (= one part, atomic). `seq` is one number
@@ -173,7 +173,7 @@ async function append(db: ClickHouse, codec: EventFieldCodec, events: readonly W
     body.nullableDecimal128(e.amount, 6);
     body.string(e.traceId);
     body.int64(e.timestamp);
-    body.stringMap(e.fields ? codec.toText(e.fields) : NO_FIELDS);
+    body.stringMap(e.fields ?? NO_FIELDS, codec.textOf);
     body.string(o.source);
     body.int64(typeof o.seq === 'number' ? o.seq : o.seq[i]!);
     body.uint32(i);

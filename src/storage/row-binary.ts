@@ -16,6 +16,36 @@
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
 const TWO_32 = 2 ** 32;
 
+/**
+ * `text` × 10^scale as a number, in one scan without allocating, when it is plain decimal
+ * text (-?digits[.digits], at most `scale` fractional digits) of at most 15 digits once
+ * scaled, so exact in a double; otherwise null (the caller's general path decides, and
+ * words any error).
+ */
+function scaledDigits(text: string, scale: number): number | null {
+  const len = text.length;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0;
+  const neg = i === 1;
+  let v = 0;
+  let whole = 0;
+  let frac = -1;
+  for (; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && frac < 0) {
+      frac = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return null;
+    v = v * 10 + (c - 48);
+    if (frac >= 0) frac++;
+    else whole++;
+  }
+  const fracDigits = frac < 0 ? 0 : frac;
+  if (whole === 0 || frac === 0 || fracDigits > scale || whole + scale > 15) return null;
+  v *= 10 ** (scale - fracDigits);
+  return neg ? -v : v;
+}
+
 export class RowBinaryWriter {
   private buf: Buffer;
   private at = 0;
@@ -108,18 +138,17 @@ export class RowBinaryWriter {
 
   /** Decimal(38, scale) from decimal text with at most `scale` fractional digits. */
   decimal128(text: string, scale: number): void {
-    const m = DECIMAL.exec(text);
-    if (!m || (m[3]?.length ?? 0) > scale) throw new RangeError(`not a decimal with at most ${scale} fractional digits: ${text}`);
-    const digits = `${m[2]}${(m[3] ?? '').padEnd(scale, '0')}`;
+    const scaled = scaledDigits(text, scale);
     const buf = this.room(16);
-    if (digits.length <= 15) {
-      const v = Number(digits) * (m[1] ? -1 : 1);
-      this.int64(v);
-      buf.fill(v < 0 ? 0xff : 0, this.at, this.at + 8);
+    if (scaled !== null) {
+      this.int64(scaled);
+      buf.fill(scaled < 0 ? 0xff : 0, this.at, this.at + 8);
       this.at += 8;
       return;
     }
-    let v = BigInt(digits);
+    const m = DECIMAL.exec(text);
+    if (!m || (m[3]?.length ?? 0) > scale) throw new RangeError(`not a decimal with at most ${scale} fractional digits: ${text}`);
+    let v = BigInt(`${m[2]}${(m[3] ?? '').padEnd(scale, '0')}`);
     if (m[1]) v = (1n << 128n) - v; // two's complement
     buf.writeBigUInt64LE(v & 0xffff_ffff_ffff_ffffn, this.at);
     buf.writeBigUInt64LE((v >> 64n) & 0xffff_ffff_ffff_ffffn, this.at + 8);
@@ -133,13 +162,17 @@ export class RowBinaryWriter {
     this.decimal128(text, scale);
   }
 
-  /** Map(String, String): the entry count (varint), then key and value of each entry. */
-  stringMap(m: Readonly<Record<string, string>>): void {
-    const keys = Object.keys(m);
-    this.varint(keys.length);
-    for (const k of keys) {
+  /**
+   * Map(String, String): the entry count (varint), then key and value of each entry, the
+   * values as `text` renders them (written in place: no object of texts per row).
+   */
+  stringMap<V>(m: Readonly<Record<string, V>>, text: (v: V) => string): void {
+    let entries = 0;
+    for (const _ in m) entries++;
+    this.varint(entries);
+    for (const k in m) {
       this.string(k);
-      this.string(m[k]!);
+      this.string(text(m[k]!));
     }
   }
 }
