@@ -27,9 +27,7 @@ export interface EventColumns {
 export interface EventFieldCodec {
   /** Event v1's top-level columns of an event's declared fields. */
   columns(fields: Readonly<Record<string, FieldValue>>): EventColumns;
-  /** The fields in the event log's text form (`textOf` of each value). */
-  toText(fields: Readonly<Record<string, FieldValue>>): Record<string, string>;
-  /** One value in the event log's text form. */
+  /** One field value in the event log's text form (the log's `fields` map holds these). */
   textOf(value: FieldValue): string;
   /** Text form → typed values, by each field's declared type. */
   fromText(text: Readonly<Record<string, string>>): Record<string, FieldValue>;
@@ -82,11 +80,6 @@ export function fieldCodec(plan: Pick<ModelPlan, 'eventTypes'>): EventFieldCodec
       const c: EventColumns = { currency: typeof currency === 'string' ? currency : '' };
       if (typeof amount === 'string') c.amount = amount;
       return c;
-    },
-    toText(fields) {
-      const out: Record<string, string> = {};
-      for (const k in fields) out[k] = fieldText(fields[k]!);
-      return out;
     },
     textOf: fieldText,
     fromText(text) {

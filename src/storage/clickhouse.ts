@@ -110,7 +110,6 @@ function spoolDir(path: string): string {
   return dir;
 }
 
-
 /** Opens ClickHouse (chdb in-process, or a server when CLICKHOUSE_URL is set). */
 export async function createClickHouse(deps: Deps & { config: Config['storage']['clickhouse'] }): Promise<ClickHouse> {
   const policy = { ...DEFAULT_CALL_POLICY, ...(deps.config.timeoutMs ? { timeoutMs: deps.config.timeoutMs } : {}), ...deps.policy };
