@@ -3,8 +3,8 @@
  * where the aggregator applies events in another order: a late event buffered for a window
  * no longer in memory (applied at its restore, after events that arrived behind it), and a
  * batch logged but not flushed before a crash (restored window by window, keys sorted).
- * models/saas.yaml keeps 50 countries per tenant: 49 are taken first, so the next two new
- * countries race for the last place.
+ * models/saas.yaml keeps a budget of countries per tenant: all places but one are taken
+ * first, so the next two new countries race for the last place.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAggregator, type Aggregator, type AggregatorDeps } from '../../src/aggregate/aggregator.ts';
@@ -24,7 +24,8 @@ import { freshDataDir } from '../helpers/app.ts';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2026, 10, 20, 9, 30);
-const COUNTRIES = Array.from({ length: 49 }, (_, i) => `${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`);
+/** `n` two-letter country codes: AA, AB, … (none starts with Z, which the racing values use). */
+const countries = (n: number) => Array.from({ length: n }, (_, i) => `${String.fromCharCode(65 + Math.floor(i / 26))}${String.fromCharCode(65 + (i % 26))}`);
 
 let db: ClickHouse;
 let plan: ModelPlan;
@@ -35,6 +36,7 @@ beforeAll(async () => {
   ({ db, plan } = await openStorage({ config, model: await requireModel('models/saas.yaml'), logger: createLogger('silent'), metrics, role: 'embedded' }));
 });
 afterAll(() => db?.close());
+const budget = () => plan.dimensions.get('country')!.maxValuesPerTenant;
 
 function trial(tenantId: string, key: string, timestamp: number, country: string): WindowEvent {
   return { key, eventType: 'trial_started', userId: 'u1', tenantId, currency: 'USD', traceId: 'ab'.repeat(16), timestamp, fields: { currency: 'USD', plan: 'pro', country } };
@@ -59,13 +61,19 @@ function harness(source: string, clock: () => number) {
       allowedLatenessMs: 10_000,
       flushIntervalMs: 3_600_000,
     });
+  /** Logs a batch, then feeds it (the logged sink's order). */
+  const feed = async (agg: Aggregator, events: readonly WindowEvent[]): Promise<void> => {
+    seq += 1;
+    await log.append(events, { source, seq, token: `${source}:${seq}` });
+    agg.ingest(events, seq);
+  };
   return {
     make,
-    /** Logs a batch, then feeds it (the logged sink's order). */
-    async feed(agg: Aggregator, events: readonly WindowEvent[]): Promise<void> {
-      seq += 1;
-      await log.append(events, { source, seq, token: `${source}:${seq}` });
-      agg.ingest(events, seq);
+    feed,
+    /** Takes every kept place of `tenant`'s countries but one (events from `at` on, 1 ms apart), and flushes. */
+    async fillAllButOne(agg: Aggregator, tenant: string, at: number): Promise<void> {
+      await feed(agg, countries(budget() - 1).map((c, i) => trial(tenant, `${tenant}-${i}`, at + i, c)));
+      await agg.flush();
     },
   };
 }
@@ -82,8 +90,7 @@ describe('the last kept place goes to the value that arrived first', () => {
     const h = harness('order-late', () => now);
     const agg = h.make();
     await agg.recover();
-    await h.feed(agg, COUNTRIES.map((c, i) => trial(tenant, `${tenant}-${i}`, T0 + i, c)));
-    await agg.flush();
+    await h.fillAllButOne(agg, tenant, T0);
     now = T0 + 2 * HOUR; // the first minute turns final and leaves memory
     await agg.flush();
     await agg.flush();
@@ -92,7 +99,7 @@ describe('the last kept place goes to the value that arrived first', () => {
     await agg.flush();
     await agg.stop();
     const kept = await keptCountries(tenant);
-    expect(kept.size).toBe(50);
+    expect(kept.size).toBe(budget());
     expect(kept.has('ZL')).toBe(true);
     expect(kept.has('ZN')).toBe(false);
   });
@@ -103,8 +110,7 @@ describe('the last kept place goes to the value that arrived first', () => {
     const h = harness('order-crash', () => now);
     let agg = h.make();
     await agg.recover();
-    await h.feed(agg, COUNTRIES.map((c, i) => trial(tenant, `${tenant}-${i}`, now - 1_000 + i, c)));
-    await agg.flush();
+    await h.fillAllButOne(agg, tenant, now - 1_000);
     // Same window; the key of the first to arrive sorts after the other's.
     await h.feed(agg, [trial(tenant, `${tenant}-zz`, now, 'ZB'), trial(tenant, `${tenant}-aa`, now, 'ZA')]);
     agg.release(); // crash: the batch is logged, never flushed
@@ -113,7 +119,7 @@ describe('the last kept place goes to the value that arrived first', () => {
     await agg.flush();
     await agg.stop();
     const kept = await keptCountries(tenant);
-    expect(kept.size).toBe(50);
+    expect(kept.size).toBe(budget());
     expect(kept.has('ZB')).toBe(true);
     expect(kept.has('ZA')).toBe(false);
   });
