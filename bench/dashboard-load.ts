@@ -37,6 +37,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Kafka, logLevel } from 'kafkajs';
+import { z } from 'zod';
 import { createBenchTopic } from './harness/kafka-records.ts';
 import { loadDashboardTarget, loadKafkaTarget, targetRoot } from './harness/target.ts';
 import { startApi, startChdbServer, startWorker, until, type ApiProcess, type WorkerProcess } from './harness/worker-group.ts';
@@ -83,6 +84,8 @@ async function dashboard(url: string, token: string): Promise<Dashboard> {
   return (await res.json()) as Dashboard;
 }
 
+const completeAnswer = z.object({ data: z.object({ metrics: z.array(z.object({ complete: z.boolean() })) }).nullish(), errors: z.unknown().optional() });
+
 /**
  * Whether every metric of the model is backfilled (`Query.metrics { complete }`). The
  * worker's background backfill covers the loaded history first; until it has, an API
@@ -90,9 +93,9 @@ async function dashboard(url: string, token: string): Promise<Dashboard> {
  */
 async function backfilled(url: string, token: string): Promise<boolean> {
   const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ metrics { complete } }' }) });
-  const body = (await res.json()) as { data?: { metrics: { complete: boolean }[] }; errors?: unknown };
-  if (body.errors || !body.data) throw new Error(`the backfill check failed: ${JSON.stringify(body.errors)}`);
-  return body.data.metrics.every((m) => m.complete);
+  const body = completeAnswer.safeParse(await res.json());
+  if (!body.success || body.data.errors || !body.data.data) throw new Error(`the backfill check failed: ${JSON.stringify(body.success ? body.data.errors : body.error.issues)}`);
+  return body.data.data.metrics.every((m) => m.complete);
 }
 
 /** `clients` connections spread over `urls` for SECONDS: requests/s summed, latency percentiles of the busiest. */
